@@ -1,0 +1,1 @@
+# formats: rules are added by the part that builds here.

@@ -1,0 +1,1 @@
+# generator: rules are added by the part that builds here.

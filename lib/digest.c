@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "digest.h"
+
+struct rf_digest {
+	EVP_MD_CTX *ctx[2];
+	const EVP_MD *md[2];
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+} algos[] = {
+	[RF_DIGEST_NONE] = {"none", 0},     [RF_DIGEST_MD5] = {"md5", 16},
+	[RF_DIGEST_SHA1] = {"sha1", 20},    [RF_DIGEST_SHA224] = {"sha224", 28},
+	[RF_DIGEST_SHA256] = {"sha256", 32}, [RF_DIGEST_SHA384] = {"sha384", 48},
+	[RF_DIGEST_SHA512] = {"sha512", 64},
+};
+
+size_t rf_digest_len(enum rf_digest_algo algo)
+{
+	return (unsigned)algo < sizeof(algos) / sizeof(algos[0])
+		       ? algos[algo].len
+		       : 0;
+}
+
+const char *rf_digest_name(enum rf_digest_algo algo)
+{
+	return (unsigned)algo < sizeof(algos) / sizeof(algos[0])
+		       ? algos[algo].name
+		       : "none";
+}
+
+enum rf_digest_algo rf_digest_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1; i < sizeof(algos) / sizeof(algos[0]); i++)
+		if (strcmp(algos[i].name, name) == 0)
+			return (enum rf_digest_algo)i;
+	return RF_DIGEST_NONE;
+}
+
+static const EVP_MD *evp_md(enum rf_digest_algo algo)
+{
+	switch (algo) {
+	case RF_DIGEST_MD5:
+		return EVP_md5();
+	case RF_DIGEST_SHA1:
+		return EVP_sha1();
+	case RF_DIGEST_SHA224:
+		return EVP_sha224();
+	case RF_DIGEST_SHA256:
+		return EVP_sha256();
+	case RF_DIGEST_SHA384:
+		return EVP_sha384();
+	case RF_DIGEST_SHA512:
+		return EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+struct rf_digest *rf_digest_new(enum rf_digest_algo a, enum rf_digest_algo b)
+{
+	struct rf_digest *d = rf_xcalloc(1, sizeof(*d));
+
+	d->md[0] = evp_md(a);
+	d->md[1] = evp_md(b);
+	for (int i = 0; i < 2; i++) {
+		if (d->md[i] == NULL)
+			continue;
+		d->ctx[i] = EVP_MD_CTX_new();
+		if (d->ctx[i] == NULL || !EVP_DigestInit_ex(d->ctx[i], d->md[i], NULL))
+			abort(); /* only fails when out of memory */
+	}
+	return d;
+}
+
+void rf_digest_update(struct rf_digest *d, const void *data, size_t len)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->ctx[i])
+			EVP_DigestUpdate(d->ctx[i], data, len);
+}
+
+void rf_digest_final(struct rf_digest *d, unsigned char *out_a,
+		     unsigned char *out_b)
+{
+	unsigned char *out[2] = {out_a, out_b};
+
+	for (int i = 0; i < 2; i++)
+		if (d->ctx[i] && out[i])
+			EVP_DigestFinal_ex(d->ctx[i], out[i], NULL);
+}
+
+void rf_digest_reset(struct rf_digest *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->ctx[i])
+			EVP_DigestInit_ex(d->ctx[i], d->md[i], NULL);
+}
+
+void rf_digest_free(struct rf_digest *d)
+{
+	if (d == NULL)
+		return;
+	for (int i = 0; i < 2; i++)
+		EVP_MD_CTX_free(d->ctx[i]);
+	free(d);
+}
+
+void rf_sha256(const void *data, size_t len, unsigned char out[RF_SHA256_LEN])
+{
+	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
+}

@@ -1,0 +1,1 @@
+# scanner/: reforge-scan, the inventory of a source host.

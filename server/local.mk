@@ -1,0 +1,1 @@
+# server: rules are added by the part that builds here.

@@ -1,0 +1,1 @@
+# tests of formats/: rules are added with them.

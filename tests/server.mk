@@ -1,0 +1,1 @@
+# tests of server/: rules are added with them.
