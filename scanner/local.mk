@@ -1,1 +1,27 @@
 # scanner/: reforge-scan, the inventory of a source host.
+
+# The system inventory (identity, storage, network, accounts, services).
+include scanner/sysinfo.mk
+
+# Package databases, the package set and the walk: a library so that the
+# tests link the same code as the program.
+noinst_LIBRARIES += scanner/libscan.a
+scanner_libscan_a_SOURCES = \
+	scanner/pkgdb.c scanner/pkgdb.h \
+	scanner/pkgset.c \
+	scanner/pkgdb_dpkg.c \
+	scanner/pkgdb_rpm.c \
+	scanner/pkgdb_alpm.c \
+	scanner/scan.h \
+	scanner/scanreport.c scanner/scanreport.h \
+	scanner/walk.c
+scanner_libscan_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(LIBRPM_CFLAGS) \
+	$(LIBALPM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(LIBCRYPTO_CFLAGS)
+SCAN_LIBS = scanner/libscan.a scanner/libscansys.a $(RF_COMMON_LIBS) \
+	$(LIBXML2_LIBS) $(LIBRPM_LIBS) $(LIBALPM_LIBS) $(LIBARCHIVE_LIBS) \
+	$(YAML_LIBS) $(LIBCRYPTO_LIBS)
+
+sbin_PROGRAMS += reforge-scan
+reforge_scan_SOURCES = scanner/main.c
+reforge_scan_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(JANSSON_CFLAGS)
+reforge_scan_LDADD = $(SCAN_LIBS) $(JANSSON_LIBS)

@@ -54,6 +54,8 @@ enum scan_pkgfile_flag {
 	SCAN_PF_NOVERIFY_MTIME = 1u << 13,
 	SCAN_PF_NOVERIFY_OWNER = 1u << 14,
 	SCAN_PF_NOVERIFY_MODE = 1u << 15,
+	/* set by scan_pkgset_canonicalize(): another entry names this file */
+	SCAN_PF_ALIAS = 1u << 16,
 };
 
 /* What a database says one path should be. Owned by the set. */
@@ -105,6 +107,15 @@ const void *scan_pkgset_memdup(struct scan_pkgset *set, const void *p,
 /* A dpkg diversion: files of other packages than by, named from, are at to. */
 void scan_pkgset_add_diversion(struct scan_pkgset *set, const char *from,
 			       const char *to, const char *by);
+
+/*
+ * Rewrite every path whose directories include a symlink in the root (as
+ * /bin -> usr/bin on usr-merged systems) to the path the file really has,
+ * so that the walk of the real tree finds it. Call once, after every backend
+ * has loaded. Entries that end up naming the same file are merged: the later
+ * one gets SCAN_PF_ALIAS and is to be ignored. Returns 0.
+ */
+int scan_pkgset_canonicalize(struct scan_pkgset *set, int rootfd);
 
 /* Look-ups. The returned pointers stay valid until the set is freed. */
 struct scan_pkgfile *scan_pkgset_find(struct scan_pkgset *set,

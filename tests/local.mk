@@ -7,6 +7,7 @@ EXTRA_DIST += tests/cunit_main.h tests/system/lib.sh
 
 include tests/lib.mk
 include tests/scanner.mk
+include tests/pkgdb.mk
 include tests/system.mk
 include tests/formats.mk
 include tests/server.mk

@@ -1,0 +1,1 @@
+# tests of the rpm and alpm package database backends
