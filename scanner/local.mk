@@ -25,3 +25,7 @@ sbin_PROGRAMS += reforge-scan
 reforge_scan_SOURCES = scanner/main.c
 reforge_scan_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(JANSSON_CFLAGS)
 reforge_scan_LDADD = $(SCAN_LIBS) $(JANSSON_LIBS)
+
+# What the rpm and alpm backends share: scratch copies of database files.
+scanner_libscan_a_SOURCES += scanner/pkgdb_backend.c scanner/pkgdb_backend.h \
+	scanner/pkgdb_alpm.h

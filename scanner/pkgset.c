@@ -290,8 +290,14 @@ void scan_pkgset_diversion(const struct scan_pkgset *set, size_t idx,
 	*by = set->divs[idx].by;
 }
 
-static bool same_name(const char *expected, const char *actual)
+/*
+ * id 0 is "root" to rpm (it never looks that name up) and to pacman (which
+ * compares numbers), even in a root whose passwd does not name it.
+ */
+static bool same_name(const char *expected, const char *actual, unsigned id)
 {
+	if (actual == NULL && id == 0)
+		actual = "root";
 	return actual != NULL && strcmp(expected, actual) == 0;
 }
 
@@ -333,9 +339,9 @@ unsigned scan_pkgfile_verify(const struct scan_pkgfile *pf,
 		diff |= SCAN_DIFF_MODE;
 	if ((pf->flags & SCAN_PF_HAS_OWNER) &&
 	    !(pf->flags & SCAN_PF_NOVERIFY_OWNER)) {
-		if (pf->user && !same_name(pf->user, user))
+		if (pf->user && !same_name(pf->user, user, st->st_uid))
 			diff |= SCAN_DIFF_OWNER;
-		if (pf->group && !same_name(pf->group, group))
+		if (pf->group && !same_name(pf->group, group, st->st_gid))
 			diff |= SCAN_DIFF_GROUP;
 	}
 	if ((pf->flags & SCAN_PF_HAS_MTIME) && is_reg &&
