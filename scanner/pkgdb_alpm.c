@@ -131,21 +131,16 @@ static int alpm_copy_local(struct scan_scratch *scratch, int rootfd,
 {
 	DIR *dir = NULL;
 	struct dirent *de;
-	int dfd, rc;
+	int rc;
 
 	*nentries = 0;
 	rc = scan_scratch_mkdir(scratch, "local", err);
 	if (rc < 0)
 		return rc;
-	dfd = rf_root_open(rootfd, ALPM_LOCAL, O_RDONLY | O_DIRECTORY);
-	if (dfd < 0)
-		return rf_error_errno(err, dfd, "cannot open '%s'", ALPM_LOCAL);
-	dir = fdopendir(dfd);
-	if (dir == NULL) {
-		close(dfd);
-		return rf_error_errno(err, -errno, "cannot read '%s'",
+	dir = scan_root_opendir(rootfd, ALPM_LOCAL);
+	if (dir == NULL)
+		return rf_error_errno(err, -errno, "cannot open '%s'",
 				      ALPM_LOCAL);
-	}
 	rc = scan_scratch_copy(scratch, rootfd, ALPM_LOCAL "/ALPM_DB_VERSION",
 			       "local/ALPM_DB_VERSION", ALPM_VERSION_MAX, err);
 	if (rc < 0 && rc != -ENOENT)
@@ -193,16 +188,10 @@ static char **alpm_copy_sync(struct scan_scratch *scratch, int rootfd)
 	size_t n = 0;
 	DIR *dir;
 	struct dirent *de;
-	int dfd;
 
-	dfd = rf_root_open(rootfd, ALPM_SYNC, O_RDONLY | O_DIRECTORY);
-	if (dfd < 0)
+	dir = scan_root_opendir(rootfd, ALPM_SYNC);
+	if (dir == NULL)
 		return names;
-	dir = fdopendir(dfd);
-	if (dir == NULL) {
-		close(dfd);
-		return names;
-	}
 	if (scan_scratch_mkdir(scratch, "sync", &ignored) < 0)
 		goto out;
 	while ((de = readdir(dir)) != NULL) {

@@ -63,6 +63,29 @@ void scan_pkgfile_fill_unknown(struct scan_pkgfile *pf,
 	}
 }
 
+DIR *scan_root_opendir(int rootfd, const char *path)
+{
+	DIR *dir;
+	int fd;
+
+	/* O_NOATIME: the scan must not change the host's access times */
+	fd = rf_root_open(rootfd, path, O_RDONLY | O_DIRECTORY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = rf_root_open(rootfd, path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
 struct scan_scratch {
 	char *path;
 	int fd; /* the directory, O_DIRECTORY */

@@ -2,6 +2,7 @@
 #ifndef SCAN_PKGDB_BACKEND_H
 #define SCAN_PKGDB_BACKEND_H
 
+#include <dirent.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -20,6 +21,13 @@
  */
 void scan_pkgfile_fill_unknown(struct scan_pkgfile *pf,
 			       const struct scan_pkgfile *more);
+
+/*
+ * Open directory path of the root at rootfd for reading, through
+ * rf_root_open() and without updating its access time where allowed.
+ * Returns the stream, or NULL with errno set.
+ */
+DIR *scan_root_opendir(int rootfd, const char *path);
 
 /*
  * A private scratch directory for package database backends whose library

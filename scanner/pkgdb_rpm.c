@@ -153,20 +153,14 @@ static int rpm_copy_db(int rootfd, const struct rpm_db_location *loc,
 	DIR *dir = NULL;
 	struct dirent *de;
 	bool have_main = false;
-	int dfd, rc;
+	int rc;
 
 	rc = scan_scratch_mkdir(scratch, RPM_SCRATCH_DBPATH, err);
 	if (rc < 0)
 		goto out;
-	dfd = rf_root_open(rootfd, loc->dir, O_RDONLY | O_DIRECTORY);
-	if (dfd < 0) {
-		rc = rf_error_errno(err, dfd, "cannot open '%s'", loc->dir);
-		goto out;
-	}
-	dir = fdopendir(dfd);
+	dir = scan_root_opendir(rootfd, loc->dir);
 	if (dir == NULL) {
-		rc = rf_error_errno(err, -errno, "cannot read '%s'", loc->dir);
-		close(dfd);
+		rc = rf_error_errno(err, -errno, "cannot open '%s'", loc->dir);
 		goto out;
 	}
 	while ((errno = 0, de = readdir(dir)) != NULL) {
@@ -525,8 +519,8 @@ static int rpm_read_db(struct scan_pkgset *set, const char *root,
 	}
 	/* a damaged header is logged and skipped by librpm: not by us */
 	if (log->nerrors > 0)
-		rc = rf_error_set(err, -EIO, "%s database: %s", loc->backend,
-				  log->first);
+		rc = rf_error_set(err, -EIO, "%s database is damaged: %s",
+				  loc->backend, log->first);
 out:
 	rpmdbFreeIterator(mi);
 	rpmtsFree(ts);

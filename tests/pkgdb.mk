@@ -1,1 +1,13 @@
-# tests of the rpm and alpm package database backends
+# tests of the rpm and alpm package database backends: fixture roots made
+# with rpmbuild/rpm and bsdtar/pacman, read back through the backends; the
+# system tests compare reforge-scan --changes with rpm -Va and pacman -Qkk.
+PKGDB_TEST_CFLAGS = $(TEST_CUNIT_CFLAGS) -I$(top_srcdir)/scanner \
+	$(LIBRPM_CFLAGS) $(LIBALPM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(SQLITE3_CFLAGS)
+PKGDB_TEST_LIBS = $(SCAN_LIBS) $(SQLITE3_LIBS) $(TEST_CUNIT_LIBS)
+
+check_PROGRAMS += tests/test_pkgdb_rpm
+TESTS += tests/test_pkgdb_rpm
+tests_test_pkgdb_rpm_SOURCES = tests/test_pkgdb_rpm.c \
+	tests/pkgdb_testutil.c tests/pkgdb_testutil.h
+tests_test_pkgdb_rpm_CFLAGS = $(PKGDB_TEST_CFLAGS)
+tests_test_pkgdb_rpm_LDADD = $(PKGDB_TEST_LIBS)
