@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,6 +268,16 @@ bool fmt_is_zero(const void *p, size_t len)
 	return acc == 0;
 }
 
+void *fmt_alloc_aligned(size_t len)
+{
+	void *p = NULL;
+
+	/* Page-aligned buffers make the kernel's copies faster. */
+	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
+		abort();
+	return p;
+}
+
 /* ---- output file ---- */
 
 int fmt_pwrite_fd(int fd, const void *buf, size_t len, uint64_t off,
@@ -306,7 +317,7 @@ int fmt_pwrite(struct fmt_writer *w, const void *buf, size_t len,
 	if (rc < 0)
 		return rc;
 	w->dirty += len;
-	if (w->dirty >= FMT_WRITEBACK_BYTES) {
+	if (w->sync && w->dirty >= FMT_WRITEBACK_BYTES) {
 		/* Only a hint: an error here shows up again at fsync. */
 		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		w->dirty = 0;
@@ -415,7 +426,7 @@ static int commit_output(struct fmt_writer *w, struct rf_error *err)
 {
 	int rc = -EIO;
 
-	if (fsync(w->fd) < 0) {
+	if (w->sync && fsync(w->fd) < 0) {
 		rc = rf_error_errno(err, -errno, "Could not flush '%s'",
 				    w->path);
 		goto out;
@@ -460,7 +471,7 @@ static int commit_output(struct fmt_writer *w, struct rf_error *err)
 	free(w->tmpname);
 	w->tmpname = NULL;
 synced:
-	if (fsync(w->dirfd) < 0) {
+	if (w->sync && fsync(w->dirfd) < 0) {
 		rc = rf_error_errno(err, -errno, "Could not flush the "
 				    "directory of '%s'", w->path);
 		goto out;
@@ -484,6 +495,7 @@ static struct fmt_writer *writer_alloc(const struct fmt_writer_ops *ops,
 	w->size = size;
 	w->virtual_size = size;
 	w->stage_block = UINT64_MAX;
+	w->sync = true;
 	return w;
 }
 
@@ -696,6 +708,11 @@ out:
 	if (rc < 0)
 		w->failed = true;
 	return rc;
+}
+
+void fmt_writer_set_sync(struct fmt_writer *w, bool sync)
+{
+	w->sync = sync;
 }
 
 uint64_t fmt_writer_virtual_size(const struct fmt_writer *w)
@@ -925,52 +942,157 @@ void fmt_reader_free(struct fmt_reader *r)
 
 /* ---- convert ---- */
 
+/*
+ * Reading and writing overlap: a thread reads the next chunks while the
+ * caller's thread writes (and, for compressed formats, hands out work to
+ * the compression threads). qemu-img overlaps its I/O the same way.
+ */
 #define FMT_COPY_CHUNK (4u << 20)
+#define FMT_COPY_BUFS 4
 
-int fmt_convert(struct fmt_reader *r, struct fmt_writer *w,
-		fmt_progress_fn progress, void *ctx, struct rf_error *err)
+struct copy_queue {
+	struct fmt_reader *r;
+	uint64_t size;
+	uint8_t *buf[FMT_COPY_BUFS];
+	uint64_t off[FMT_COPY_BUFS];
+	size_t len[FMT_COPY_BUFS];
+	unsigned head;			/* next chunk to write */
+	unsigned count;			/* chunks read, not yet written */
+	bool done;			/* the reader has finished */
+	bool stop;			/* the writer gave up */
+	int rc;
+	struct rf_error err;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static int copy_read_chunk(struct copy_queue *q, uint64_t off, size_t n)
 {
-	uint64_t size = fmt_reader_virtual_size(r);
-	uint8_t *buf = NULL;
+	unsigned slot;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == FMT_COPY_BUFS && !q->stop)
+		pthread_cond_wait(&q->cond, &q->lock);
+	slot = (q->head + q->count) % FMT_COPY_BUFS;
+	rc = q->stop ? -ECANCELED : 0;
+	pthread_mutex_unlock(&q->lock);
+	if (rc < 0)
+		return rc;
+	/* The slot is the reader's until published. */
+	rc = fmt_reader_read(q->r, off, q->buf[slot], n, &q->err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	q->off[slot] = off;
+	q->len[slot] = n;
+	q->count++;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+static void *copy_reader(void *arg)
+{
+	struct copy_queue *q = arg;
 	uint64_t off = 0;
 	int rc = 0;
 
-	if (size > w->size) {
-		rc = rf_error_set(err, -EINVAL, "'%s' (%llu bytes) does not fit "
-				  "in '%s' (%llu bytes)", r->name,
-				  (unsigned long long)size, w->path,
-				  (unsigned long long)w->size);
-		goto out;
-	}
-	buf = rf_xmalloc(FMT_COPY_CHUNK);
-	while (off < size) {
+	while (off < q->size && rc == 0) {
 		uint64_t len, end;
 		bool data;
 
-		rc = fmt_reader_map(r, off, size - off, &len, &data, err);
+		rc = fmt_reader_map(q->r, off, q->size - off, &len, &data,
+				    &q->err);
 		if (rc < 0)
-			goto out;
+			break;
 		end = off + len;
-		while (data && off < end) {
+		while (data && off < end && rc == 0) {
 			size_t n = end - off < FMT_COPY_CHUNK
 					   ? (size_t)(end - off)
 					   : FMT_COPY_CHUNK;
 
-			rc = fmt_reader_read(r, off, buf, n, err);
-			if (rc < 0)
-				goto out;
-			rc = fmt_writer_write(w, off, buf, n, err);
-			if (rc < 0)
-				goto out;
+			rc = copy_read_chunk(q, off, n);
 			off += n;
-			if (progress != NULL)
-				progress(ctx, off, size);
 		}
 		off = end;
+	}
+	pthread_mutex_lock(&q->lock);
+	q->rc = rc;
+	q->done = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+int fmt_convert(struct fmt_reader *r, struct fmt_writer *w,
+		fmt_progress_fn progress, void *ctx, struct rf_error *err)
+{
+	struct copy_queue q;
+	pthread_t reader;
+	bool started = false;
+	int rc = 0, e;
+
+	memset(&q, 0, sizeof(q));
+	q.r = r;
+	q.size = fmt_reader_virtual_size(r);
+	if (q.size > w->size)
+		return rf_error_set(err, -EINVAL, "'%s' (%llu bytes) does not "
+				    "fit in '%s' (%llu bytes)", r->name,
+				    (unsigned long long)q.size, w->path,
+				    (unsigned long long)w->size);
+	pthread_mutex_init(&q.lock, NULL);
+	pthread_cond_init(&q.cond, NULL);
+	for (unsigned i = 0; i < FMT_COPY_BUFS; i++)
+		q.buf[i] = fmt_alloc_aligned(FMT_COPY_CHUNK);
+	e = pthread_create(&reader, NULL, copy_reader, &q);
+	if (e != 0) {
+		rc = rf_error_errno(err, -e, "Could not start a thread");
+		goto out;
+	}
+	started = true;
+	for (;;) {
+		unsigned slot;
+
+		pthread_mutex_lock(&q.lock);
+		while (q.count == 0 && !q.done)
+			pthread_cond_wait(&q.cond, &q.lock);
+		if (q.count == 0) {
+			pthread_mutex_unlock(&q.lock);
+			break;
+		}
+		slot = q.head;
+		pthread_mutex_unlock(&q.lock);
+		rc = fmt_writer_write(w, q.off[slot], q.buf[slot],
+				      q.len[slot], err);
+		if (rc < 0)
+			break;
 		if (progress != NULL)
-			progress(ctx, off, size);
+			progress(ctx, q.off[slot] + q.len[slot], q.size);
+		pthread_mutex_lock(&q.lock);
+		q.head = (q.head + 1) % FMT_COPY_BUFS;
+		q.count--;
+		pthread_cond_broadcast(&q.cond);
+		pthread_mutex_unlock(&q.lock);
 	}
 out:
-	free(buf);
+	if (started) {
+		pthread_mutex_lock(&q.lock);
+		q.stop = true;
+		pthread_cond_broadcast(&q.cond);
+		pthread_mutex_unlock(&q.lock);
+		pthread_join(reader, NULL);
+		if (rc == 0 && q.rc < 0) {
+			rc = q.rc;
+			if (err != NULL)
+				*err = q.err;
+		}
+	}
+	if (rc == 0 && progress != NULL)
+		progress(ctx, q.size, q.size);
+	for (unsigned i = 0; i < FMT_COPY_BUFS; i++)
+		free(q.buf[i]);
+	pthread_mutex_destroy(&q.lock);
+	pthread_cond_destroy(&q.cond);
 	return rc;
 }

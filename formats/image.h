@@ -143,6 +143,12 @@ int fmt_writer_write(struct fmt_writer *w, uint64_t offset, const void *buf,
 int fmt_writer_finish(struct fmt_writer *w, struct rf_error *err);
 /* Accepts NULL. Removes the unfinished output, if any. */
 void fmt_writer_free(struct fmt_writer *w);
+/*
+ * Whether finish flushes the image (and its directory) to stable storage
+ * before and after naming it; on by default. Off is qemu-img's "-t unsafe":
+ * still atomic against a killed process, not against a power cut.
+ */
+void fmt_writer_set_sync(struct fmt_writer *w, bool sync);
 /* The virtual size the image will report (formats round up to sectors). */
 uint64_t fmt_writer_virtual_size(const struct fmt_writer *w);
 

@@ -40,6 +40,7 @@ struct fmt_writer {
 	bool unnamed;			/* fd is an O_TMPFILE */
 	bool finished;
 	bool failed;
+	bool sync;			/* flush to disk before renaming */
 	uint64_t size;			/* virtual size asked for */
 	uint64_t virtual_size;		/* what the image reports */
 	uint32_t block_size;		/* set by ops->open */
@@ -107,6 +108,9 @@ int fmt_pread(struct fmt_reader *r, void *buf, size_t len, uint64_t off,
 void fmt_reader_add_info(struct fmt_reader *r, const char *key,
 			 const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A page-aligned buffer for I/O; aborts when out of memory. free() it. */
+void *fmt_alloc_aligned(size_t len);
 
 /* True when len bytes at p are all zero. */
 bool fmt_is_zero(const void *p, size_t len);

@@ -30,8 +30,8 @@ static void usage(FILE *out)
 		"Convert disk images and show what they hold.\n"
 		"\n"
 		"Commands:\n"
-		"  convert [-f FMT] [-O FMT] [-o OPTIONS] [-c] [-p] [-q] IN "
-		"OUT\n"
+		"  convert [-f FMT] [-O FMT] [-o OPTIONS] [-t CACHE] [-c] [-p] "
+		"[-q] IN OUT\n"
 		"      Copy IN into a new image OUT (default format raw).\n"
 		"      OUT appears only once complete.\n"
 		"  info [-f FMT] [--output=human|json] FILE\n"
@@ -41,6 +41,10 @@ static void usage(FILE *out)
 		"  -f FMT      input format (default: detected)\n"
 		"  -O FMT      output format\n"
 		"  -o OPTIONS  output options, key=value[,key=value]...\n"
+		"  -t CACHE    writeback (default: OUT is flushed to disk) or "
+		"unsafe (not\n"
+		"              flushed; still never left half-written under "
+		"its name)\n"
 		"  -c          compress (qcow2: compress=on; vmdk: "
 		"streamOptimized)\n"
 		"  -p          show progress on a terminal\n"
@@ -94,6 +98,7 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 static int cmd_convert(int argc, char **argv)
 {
 	const char *in_fmt = NULL, *out_fmt = "raw", *opts = NULL;
+	const char *cache = "writeback";
 	bool compress = false, quiet = false;
 	struct progress_ctx pc = {.on = false};
 	struct rf_error err = {0, ""};
@@ -103,7 +108,7 @@ static int cmd_convert(int argc, char **argv)
 	int c, rc = 1;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "f:O:o:cpqh")) != -1) {
+	while ((c = getopt(argc, argv, "f:O:o:t:cpqh")) != -1) {
 		switch (c) {
 		case 'f':
 			in_fmt = optarg;
@@ -116,6 +121,9 @@ static int cmd_convert(int argc, char **argv)
 			if (o.len)
 				rf_buf_addch(&o, ',');
 			rf_buf_addstr(&o, optarg);
+			break;
+		case 't':
+			cache = optarg;
 			break;
 		case 'c':
 			compress = true;
@@ -162,6 +170,11 @@ static int cmd_convert(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (strcmp(cache, "writeback") != 0 && strcmp(cache, "unsafe") != 0) {
+		fprintf(stderr, "%s: Invalid cache option: %s (writeback or "
+			"unsafe)\n", prog, cache);
+		goto out;
+	}
 	opts = o.data;
 	if (quiet)
 		pc.on = false;
@@ -176,6 +189,7 @@ static int cmd_convert(int argc, char **argv)
 			"%s\n", prog, argv[optind + 1], err.msg);
 		goto out;
 	}
+	fmt_writer_set_sync(w, strcmp(cache, "unsafe") != 0);
 	if (pc.on)
 		rf_progress_init(&pc.p, stdout);
 	if (fmt_convert(r, w, show_progress, &pc, &err) < 0 ||

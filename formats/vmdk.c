@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "buf.h"
@@ -341,37 +342,29 @@ static int stream_emit(void *ctx, uint64_t block, const uint8_t *raw,
 	return 0;
 }
 
+/*
+ * Grains are zlib streams (RFC 1950), as VMware and qemu read them.
+ * libdeflate makes them about twice as fast as zlib at the same level,
+ * and a little smaller; level 6 is zlib's (and qemu-img's) default.
+ */
+#define VMDK_DEFLATE_LEVEL 6
+
 static void *stream_codec_new(void *ctx)
 {
-	z_stream *zs = rf_xcalloc(1, sizeof(*zs));
-
-	if (deflateInit(zs, Z_DEFAULT_COMPRESSION) != Z_OK) {
-		free(zs);
-		return NULL;
-	}
-	return zs;
+	return libdeflate_alloc_compressor(VMDK_DEFLATE_LEVEL);
 }
 
 static void stream_codec_free(void *codec)
 {
-	deflateEnd(codec);
-	free(codec);
+	libdeflate_free_compressor(codec);
 }
 
 static size_t stream_compress(void *codec, const uint8_t *in, size_t in_len,
 			      uint8_t *out, size_t out_cap)
 {
-	z_stream *zs = codec;
-
-	if (zs == NULL || deflateReset(zs) != Z_OK)
+	if (codec == NULL)
 		return 0;
-	zs->next_in = (Bytef *)in;
-	zs->avail_in = (uInt)in_len;
-	zs->next_out = out;
-	zs->avail_out = (uInt)out_cap;
-	if (deflate(zs, Z_FINISH) != Z_STREAM_END)
-		return 0;
-	return out_cap - zs->avail_out;
+	return libdeflate_zlib_compress(codec, in, in_len, out, out_cap);
 }
 
 static int vmdk_write_blocks(struct fmt_writer *w, uint64_t first,
@@ -430,8 +423,8 @@ static int vmdk_open(struct fmt_writer *w, struct rf_error *err)
 	v->gd_sectors = fmt_div_round_up(v->num_gts * 4, VMDK_SECTOR);
 	v->gd = rf_xcalloc(v->num_gts ? v->num_gts : 1, 4);
 	v->gt = rf_xcalloc(VMDK_GTES, 4);
-	v->io = rf_xmalloc(fmt_round_up(12 + compressBound((uLong)v->gs),
-					VMDK_SECTOR));
+	v->io = rf_xmalloc(fmt_round_up(
+		12 + libdeflate_zlib_compress_bound(NULL, v->gs), VMDK_SECTOR));
 	if (v->stream) {
 		v->overhead = VMDK_GRAIN_SECTORS;
 	} else {
@@ -465,7 +458,8 @@ static int vmdk_open(struct fmt_writer *w, struct rf_error *err)
 		struct fmt_pool_def def = {
 			.threads = v->threads,
 			.block_size = v->gs,
-			.out_cap = compressBound((uLong)v->gs),
+			.out_cap = libdeflate_zlib_compress_bound(NULL,
+							       v->gs),
 			.codec_new = stream_codec_new,
 			.codec_free = stream_codec_free,
 			.compress = stream_compress,
