@@ -163,7 +163,12 @@ int rf_root_read_file(int rootfd, const char *path, size_t max,
 	struct stat st;
 	int fd, rc;
 
-	fd = rf_root_open(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	/* O_NOATIME: reading a scanned root must not change its atimes */
+	fd = rf_root_open(rootfd, path,
+			  O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOATIME);
+	if (fd == -EPERM) /* allowed to the owner and root only */
+		fd = rf_root_open(rootfd, path,
+				  O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			return -ENOENT;

@@ -82,13 +82,15 @@ static bool alpm_probe(int rootfd)
 struct alpm_log {
 	int nerrors;
 	char first[512];
+	const char *scratch; /* the copy's path, to hide in messages */
 };
 
 static void alpm_log_cb(void *ctx, alpm_loglevel_t level, const char *fmt,
 			va_list args)
 {
 	struct alpm_log *log = ctx;
-	size_t len;
+	size_t len, slen = strlen(log->scratch);
+	char *hit;
 
 	if (level != ALPM_LOG_ERROR || log->nerrors++ > 0)
 		return;
@@ -96,6 +98,13 @@ static void alpm_log_cb(void *ctx, alpm_loglevel_t level, const char *fmt,
 	len = strlen(log->first);
 	while (len > 0 && log->first[len - 1] == '\n')
 		log->first[--len] = '\0';
+	/* name the root's database, not the copy libalpm read */
+	hit = strstr(log->first, log->scratch);
+	if (hit != NULL && slen >= strlen(ALPM_DBPATH)) {
+		memcpy(hit, ALPM_DBPATH, strlen(ALPM_DBPATH));
+		memmove(hit + strlen(ALPM_DBPATH), hit + slen,
+			strlen(hit + slen) + 1);
+	}
 }
 
 /* A name libalpm will join to a path: no separators, no dot names. */
@@ -402,7 +411,9 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx,
 	if (rel[0] == '.' && rel[1] == '/')
 		rel += 2;
 	/* .PKGINFO, .BUILDINFO, .INSTALL, .CHANGELOG: not installed files */
-	if (rel[0] == '.' || rel[0] == '\0')
+	if (rel[0] == '\0' ||
+	    (rel[0] == '.' && strncmp(rel, "../", 3) != 0 &&
+	     strcmp(rel, "..") != 0 && strchr(rel, '/') == NULL))
 		return 0;
 	if (!alpm_abs_path(rel, path))
 		return rf_error_set(err, -EINVAL,
@@ -707,6 +718,53 @@ out:
 	return rc;
 }
 
+/* Whether text has the line "%KEY%" followed by the line value. */
+static bool alpm_desc_has(const char *text, const char *key,
+			  const char *value)
+{
+	size_t klen = strlen(key), vlen = strlen(value);
+
+	for (const char *p = text; (p = strstr(p, key)) != NULL; p += klen) {
+		const char *v = p + klen + 1;
+
+		if ((p == text || p[-1] == '\n') && p[klen] == '\n' &&
+		    strncmp(v, value, vlen) == 0 &&
+		    (v[vlen] == '\n' || v[vlen] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * libalpm takes a package's name and version from its entry's directory
+ * name and reads a desc that lacks them, or is garbage, without a word: a
+ * package with nothing known. A desc must at least say who it describes.
+ */
+static int alpm_check_desc(struct scan_scratch *scratch, alpm_pkg_t *pkg,
+			   struct rf_error *err)
+{
+	const char *name = alpm_pkg_get_name(pkg);
+	const char *version = alpm_pkg_get_version(pkg);
+	struct rf_buf path = RF_BUF_INIT, text = RF_BUF_INIT;
+	int rc;
+
+	rf_buf_printf(&path, "local/%s-%s/desc", name, version);
+	rc = rf_root_read_file(scan_scratch_fd(scratch), path.data,
+			       ALPM_DESC_MAX, &text, err);
+	if (rc == 0 && (text.data == NULL ||
+			!alpm_desc_has(text.data, "%NAME%", name) ||
+			!alpm_desc_has(text.data, "%VERSION%", version)))
+		rc = -EINVAL;
+	if (rc < 0)
+		rc = rf_error_set(err, rc == -ENOENT ? -ENOENT : -EINVAL,
+				  "desc of %s-%s is missing, truncated or "
+				  "corrupt",
+				  name, version);
+	rf_buf_free(&path);
+	rf_buf_free(&text);
+	return rc;
+}
+
 /* The version the local database says it has, for messages. */
 static void alpm_db_version(int rootfd, char *out, size_t size)
 {
@@ -749,17 +807,10 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 		goto out;
 	syncnames = alpm_copy_sync(scratch, rootfd);
 
+	/* libalpm checks the local database's version stamp right here */
 	handle = alpm_initialize(scan_scratch_path(scratch),
 				 scan_scratch_path(scratch), &aerr);
-	if (handle == NULL) {
-		rc = rf_error_set(err, -EIO, "libalpm: %s",
-				  alpm_strerror(aerr));
-		goto out;
-	}
-	alpm_option_set_logcb(handle, alpm_log_cb, &log);
-
-	pkgs = alpm_db_get_pkgcache(alpm_get_localdb(handle));
-	if (pkgs == NULL && alpm_errno(handle) == ALPM_ERR_DB_VERSION) {
+	if (handle == NULL && aerr == ALPM_ERR_DB_VERSION) {
 		char version[ALPM_VERSION_MAX];
 
 		alpm_db_version(rootfd, version, sizeof(version));
@@ -769,6 +820,15 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 				  version, alpm_version());
 		goto out;
 	}
+	if (handle == NULL) {
+		rc = rf_error_set(err, -EIO, "libalpm: %s",
+				  alpm_strerror(aerr));
+		goto out;
+	}
+	log.scratch = scan_scratch_path(scratch);
+	alpm_option_set_logcb(handle, alpm_log_cb, &log);
+
+	pkgs = alpm_db_get_pkgcache(alpm_get_localdb(handle));
 	if (pkgs == NULL && alpm_errno(handle) != ALPM_ERR_OK) {
 		rc = rf_error_set(err, -EIO, "libalpm: %s",
 				  log.nerrors ? log.first
@@ -787,6 +847,11 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 		goto out;
 	}
 
+	for (alpm_list_t *l = pkgs; l != NULL; l = l->next) {
+		rc = alpm_check_desc(scratch, l->data, err);
+		if (rc < 0)
+			goto out;
+	}
 	syncdbs = alpm_register_sync(handle, syncnames);
 	log.nerrors = 0; /* a bad sync database only costs origins */
 	accounts = scan_accounts_load(&sysctx);

@@ -133,6 +133,11 @@ const char *scan_scratch_path(const struct scan_scratch *s)
 	return s->path;
 }
 
+int scan_scratch_fd(const struct scan_scratch *s)
+{
+	return s->fd;
+}
+
 int scan_scratch_mkdir(struct scan_scratch *s, const char *rel,
 		       struct rf_error *err)
 {

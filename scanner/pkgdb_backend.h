@@ -52,6 +52,8 @@ int scan_scratch_new(const char *prefix, struct scan_scratch **out,
 
 /* Absolute path of the directory; valid until scan_scratch_free(). */
 const char *scan_scratch_path(const struct scan_scratch *s);
+/* A descriptor of the directory, for rf_root_read_file() and the like. */
+int scan_scratch_fd(const struct scan_scratch *s);
 
 /*
  * Create directory rel (relative, parents included) inside the scratch

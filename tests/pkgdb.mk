@@ -11,3 +11,13 @@ tests_test_pkgdb_rpm_SOURCES = tests/test_pkgdb_rpm.c \
 	tests/pkgdb_testutil.c tests/pkgdb_testutil.h
 tests_test_pkgdb_rpm_CFLAGS = $(PKGDB_TEST_CFLAGS)
 tests_test_pkgdb_rpm_LDADD = $(PKGDB_TEST_LIBS)
+
+check_PROGRAMS += tests/test_pkgdb_alpm
+TESTS += tests/test_pkgdb_alpm
+tests_test_pkgdb_alpm_SOURCES = tests/test_pkgdb_alpm.c \
+	tests/pkgdb_testutil.c tests/pkgdb_testutil.h
+tests_test_pkgdb_alpm_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DPKGDB_MKPACMAN='"$(abs_top_srcdir)/tests/pkgdb-mkpacman.sh"'
+tests_test_pkgdb_alpm_CFLAGS = $(PKGDB_TEST_CFLAGS)
+tests_test_pkgdb_alpm_LDADD = $(PKGDB_TEST_LIBS)
+EXTRA_DIST += tests/pkgdb-mkpacman.sh
