@@ -23,13 +23,14 @@
  *   - permission bits                           -> SCAN_PF_HAS_PERM;
  *   - symlink target                            -> SCAN_PF_HAS_TARGET;
  *   - mtime of files and symlinks               -> SCAN_PF_HAS_MTIME, for
- *     regular files only (the walk compares no symlink's mtime);
- *   - size of regular files                     -> SCAN_PF_HAS_SIZE.
- * For `backup` files (SCAN_PF_CONFIG) pacman reports mtime and size changes
- * as information rather than as errors; the scanner reports them as a
- * modified config file. pacman 6.0 compares no content digest; the scanner
- * does, with the mtree's sha256 (or md5), so it also finds a file rewritten
- * with the same size and mtime.
+ *     regular files only;
+ *   - size of regular files                     -> SCAN_PF_HAS_SIZE;
+ *   - md5 and sha256 of regular files           -> the digest: sha256, else
+ *     md5 (pacman compares both where libarchive reads them, 3.6.2 on).
+ * For `backup` files (SCAN_PF_CONFIG) pacman reports these changes as
+ * information rather than as errors; the scanner reports a modified config
+ * file. Kept different on purpose: the walk compares no symlink's mtime, so
+ * a symlink recreated with the same target is not a change.
  */
 #include "config.h"
 

@@ -1225,7 +1225,10 @@ static void emit_missing(struct scan *s)
 	for (size_t i = 0; i < n; i++) {
 		struct scan_pkgfile *pf = scan_pkgset_file(s->set, i);
 
-		if (pf->seen || (pf->flags & (SCAN_PF_GHOST | SCAN_PF_ALIAS)) ||
+		/* rpm -V reports neither %ghost nor missingok files missing */
+		if (pf->seen ||
+		    (pf->flags &
+		     (SCAN_PF_GHOST | SCAN_PF_MISSINGOK | SCAN_PF_ALIAS)) ||
 		    strcmp(pf->path, "/") == 0 || under_exclusion(s, pf->path))
 			continue;
 		miss[k++] = pf;

@@ -21,3 +21,7 @@ tests_test_pkgdb_alpm_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_test_pkgdb_alpm_CFLAGS = $(PKGDB_TEST_CFLAGS)
 tests_test_pkgdb_alpm_LDADD = $(PKGDB_TEST_LIBS)
 EXTRA_DIST += tests/pkgdb-mkpacman.sh
+
+# verdicts against rpm -Va and pacman -Qkk on the same roots
+TESTS += tests/system/scan-rpm.sh tests/system/scan-pacman.sh
+EXTRA_DIST += tests/system/scan-rpm.sh tests/system/scan-pacman.sh
