@@ -25,3 +25,22 @@ EXTRA_DIST += tests/pkgdb-mkpacman.sh
 # verdicts against rpm -Va and pacman -Qkk on the same roots
 TESTS += tests/system/scan-rpm.sh tests/system/scan-pacman.sh
 EXTRA_DIST += tests/system/scan-rpm.sh tests/system/scan-pacman.sh
+
+# fuzz targets of the pacman backend's parsing: make check replays the
+# committed corpus (seeds and any crash cases found since)
+check_PROGRAMS += tests/fuzz/fuzz_alpm_mtree tests/fuzz/fuzz_alpm_db
+TESTS += tests/fuzz/fuzz_alpm_mtree tests/fuzz/fuzz_alpm_db
+tests_fuzz_fuzz_alpm_mtree_SOURCES = tests/fuzz/fuzz_alpm_mtree.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_alpm_mtree_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(srcdir)/tests/fuzz/corpus/alpm_mtree"'
+tests_fuzz_fuzz_alpm_mtree_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/scanner \
+	$(LIBALPM_CFLAGS)
+tests_fuzz_fuzz_alpm_mtree_LDADD = $(SCAN_LIBS)
+tests_fuzz_fuzz_alpm_db_SOURCES = tests/fuzz/fuzz_alpm_db.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_alpm_db_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(srcdir)/tests/fuzz/corpus/alpm_db"'
+tests_fuzz_fuzz_alpm_db_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/scanner
+tests_fuzz_fuzz_alpm_db_LDADD = $(SCAN_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/alpm_mtree tests/fuzz/corpus/alpm_db
