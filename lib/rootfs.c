@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -155,6 +156,33 @@ int rf_root_open(int rootfd, const char *path, int flags)
 		have_openat2 = 0;
 	}
 	return rf_root_open_walk(rootfd, path, flags);
+}
+
+int rf_root_open_readonly(const char *path, bool *isolated)
+{
+	int fd = -1;
+
+	*isolated = false;
+#if defined(SYS_open_tree) && defined(SYS_mount_setattr)
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, path,
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (fd >= 0) {
+		struct mount_attr attr;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME;
+		attr.attr_clr = MOUNT_ATTR__ATIME; /* replaces relatime etc. */
+		if (syscall(SYS_mount_setattr, fd, "",
+			    AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			    sizeof(attr)) == 0) {
+			*isolated = true;
+			return fd;
+		}
+		close(fd);
+	}
+#endif
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 int rf_root_read_file(int rootfd, const char *path, size_t max,

@@ -2,6 +2,7 @@
 #ifndef RF_ROOTFS_H
 #define RF_ROOTFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -19,6 +20,17 @@
  * time with O_NOFOLLOW and expands symlinks by hand, clamping ".." at the
  * root.
  */
+
+/*
+ * Open the tree at path for scanning without any chance of changing it: a
+ * private, detached copy of its mounts (open_tree(2)), made read-only and
+ * noatime (mount_setattr(2)), so that neither a write nor an access-time
+ * update, not even readlink()'s on a symlink, can reach the real tree.
+ * This needs CAP_SYS_ADMIN and Linux 5.12; where either is missing it falls
+ * back to a plain directory descriptor and *isolated says so. Returns a
+ * descriptor usable as a directory fd for openat(), or a negative errno.
+ */
+int rf_root_open_readonly(const char *path, bool *isolated);
 
 /*
  * Open path (absolute or relative, both taken relative to rootfd) inside the

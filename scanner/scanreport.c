@@ -144,7 +144,7 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 }
 
 int scan_report_begin(xmlTextWriterPtr w, const char *root, bool live,
-		      struct rf_error *err)
+		      bool isolated, struct rf_error *err)
 {
 	char when[64];
 	time_t now = time(NULL);
@@ -165,6 +165,8 @@ int scan_report_begin(xmlTextWriterPtr w, const char *root, bool live,
 	CHECK(rf_report_attr_bytes(w, "root", root, strlen(root)));
 	CHECK(xmlTextWriterWriteAttribute(w, BAD_CAST "live",
 					  BAD_CAST(live ? "true" : "false")));
+	CHECK(xmlTextWriterWriteAttribute(w, BAD_CAST "read-only-view",
+					  BAD_CAST(isolated ? "true" : "false")));
 	return 0;
 }
 

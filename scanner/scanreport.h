@@ -33,8 +33,12 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 int scan_report_close(struct scan_report_out *out, bool commit,
 		      struct rf_error *err);
 
+/*
+ * isolated: the tree was read through a private read-only, noatime view
+ * (see rf_root_open_readonly()).
+ */
 int scan_report_begin(xmlTextWriterPtr w, const char *root, bool live,
-		      struct rf_error *err);
+		      bool isolated, struct rf_error *err);
 int scan_report_packages(xmlTextWriterPtr w, struct scan_pkgset *set,
 			 struct rf_error *err);
 /* Writes <summary> and closes the document. */

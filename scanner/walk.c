@@ -41,6 +41,7 @@
 #include "escape.h"
 #include "pkgdb.h"
 #include "progress.h"
+#include "rootfs.h"
 #include "report.h"
 #include "scanreport.h"
 #include "scan.h"
@@ -1380,7 +1381,7 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	struct scan_report_out out;
 	struct stat st;
 	uint64_t t0 = rf_now_ns();
-	bool out_open = false, started = false;
+	bool out_open = false, started = false, isolated;
 	int rc;
 
 	memset(sum, 0, sizeof(*sum));
@@ -1397,9 +1398,9 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 		s->progress.enabled = false;
 	raise_fd_limit();
 
-	s->rootfd = open(opt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->rootfd = rf_root_open_readonly(opt->root, &isolated);
 	if (s->rootfd < 0) {
-		rc = rf_error_errno(err, -errno, "cannot open root '%s'",
+		rc = rf_error_errno(err, s->rootfd, "cannot open root '%s'",
 				    opt->root);
 		goto out;
 	}
@@ -1437,7 +1438,7 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 		s->report_dev = out.dev;
 		s->report_ino = out.ino;
 	}
-	rc = scan_report_begin(s->w, opt->root, s->live, err);
+	rc = scan_report_begin(s->w, opt->root, s->live, isolated, err);
 	if (rc < 0)
 		goto out;
 	rc = scan_system_write(&sys, s->w, err);
@@ -1465,11 +1466,11 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 		struct entry e;
 		struct dirref *root = rf_xcalloc(1, sizeof(*root));
 
-		root->fd = open(opt->root, O_RDONLY | O_DIRECTORY | O_NOATIME |
-						   O_CLOEXEC);
+		root->fd = openat(s->rootfd, ".",
+				  O_RDONLY | O_DIRECTORY | O_NOATIME | O_CLOEXEC);
 		if (root->fd < 0)
-			root->fd = open(opt->root,
-					O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			root->fd = openat(s->rootfd, ".",
+					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		root->refs = 1;
 		memset(&e, 0, sizeof(e));
 		e.path = rf_xstrdup("/");

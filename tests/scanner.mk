@@ -1,1 +1,21 @@
-# tests of scanner/
+# tests of scanner/: the package model and dpkg backend (CUnit), the dpkg
+# parsers' fuzz target replaying its corpus, and the system tests that run
+# reforge-scan on roots built by dpkg itself.
+check_PROGRAMS += tests/test_scanner tests/fuzz/fuzz_dpkg
+tests_test_scanner_SOURCES = tests/test_scanner.c
+tests_test_scanner_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/scanner
+tests_test_scanner_CFLAGS = $(TEST_CUNIT_CFLAGS)
+tests_test_scanner_LDADD = $(SCAN_LIBS) $(TEST_CUNIT_LIBS)
+
+tests_fuzz_fuzz_dpkg_SOURCES = tests/fuzz/fuzz_dpkg.c tests/fuzz/driver.c
+tests_fuzz_fuzz_dpkg_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/scanner \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/dpkg"'
+tests_fuzz_fuzz_dpkg_LDADD = $(SCAN_LIBS)
+
+TESTS += tests/test_scanner tests/fuzz/fuzz_dpkg \
+	tests/system/scan-dpkg.sh \
+	tests/system/scan-readonly.sh \
+	tests/system/scan-changing.sh
+EXTRA_DIST += tests/system/scan-dpkg.sh tests/system/scan-readonly.sh \
+	tests/system/scan-changing.sh tests/system/changing-shim.c \
+	tests/fuzz/corpus/dpkg

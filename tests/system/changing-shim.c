@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * LD_PRELOAD shim for scan-changing.sh: right after reforge-scan's lstat of
+ * a file with one of these names, change the file, once, deterministically:
+ *   grow-me     append 4 KiB          shrink-me   truncate to 1 byte
+ *   replace-me  rename replace-me.new over it
+ *   vanish-me   unlink it             link-me     make it a symlink
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int (*real_fstatat)(int, const char *, struct stat *, int);
+
+/*
+ * The scanner reads through a read-only view of the tree, so the changes
+ * are made through the real one: REFORGE_SHIM_ROOT names it, and the view's
+ * directory descriptor tells the directory inside it.
+ */
+static int real_dir(int viewfd)
+{
+	char link[64], inside[4096], path[8192];
+	const char *root = getenv("REFORGE_SHIM_ROOT");
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", viewfd);
+	n = readlink(link, inside, sizeof(inside) - 1);
+	if (root == NULL || n < 0)
+		return -1;
+	inside[n] = '\0';
+	snprintf(path, sizeof(path), "%s%s", root, inside);
+	return open(path, O_RDONLY | O_DIRECTORY);
+}
+
+static void act(int viewfd, const char *name)
+{
+	static int done[5];
+	char buf[4096];
+	int fd, dirfd;
+
+	if (strstr(name, "-me") == NULL)
+		return;
+	dirfd = real_dir(viewfd);
+	if (dirfd < 0)
+		return;
+
+	if (strcmp(name, "grow-me") == 0 && !done[0]++) {
+		fd = openat(dirfd, name, O_WRONLY | O_APPEND);
+		memset(buf, 'g', sizeof(buf));
+		if (fd >= 0) {
+			if (write(fd, buf, sizeof(buf)) < 0)
+				_exit(99);
+			close(fd);
+		}
+	} else if (strcmp(name, "shrink-me") == 0 && !done[1]++) {
+		fd = openat(dirfd, name, O_WRONLY);
+		if (fd >= 0) {
+			if (ftruncate(fd, 1) < 0)
+				_exit(99);
+			close(fd);
+		}
+	} else if (strcmp(name, "replace-me") == 0 && !done[2]++) {
+		renameat(dirfd, "replace-me.new", dirfd, name);
+	} else if (strcmp(name, "vanish-me") == 0 && !done[3]++) {
+		unlinkat(dirfd, name, 0);
+	} else if (strcmp(name, "link-me") == 0 && !done[4]++) {
+		unlinkat(dirfd, name, 0);
+		symlinkat("grow-me", dirfd, name);
+	}
+	close(dirfd);
+}
+
+static int hook(int dirfd, const char *name, struct stat *st, int flags)
+{
+	int rc;
+
+	if (real_fstatat == NULL)
+		real_fstatat = (int (*)(int, const char *, struct stat *, int))
+			dlsym(RTLD_NEXT, "fstatat");
+	rc = real_fstatat(dirfd, name, st, flags);
+	if (rc == 0 && (flags & AT_SYMLINK_NOFOLLOW) && S_ISREG(st->st_mode))
+		act(dirfd, name);
+	return rc;
+}
+
+int fstatat(int dirfd, const char *name, struct stat *st, int flags)
+{
+	return hook(dirfd, name, st, flags);
+}
+
+int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags)
+{
+	/* on 64-bit Linux struct stat64 and struct stat are one layout */
+	return hook(dirfd, name, (struct stat *)st, flags);
+}
