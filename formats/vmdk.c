@@ -408,6 +408,11 @@ static int vmdk_open(struct fmt_writer *w, struct rf_error *err)
 		goto out;
 	}
 	v->threads = (unsigned)threads;
+	if (w->size == 0) {
+		rc = rf_error_set(err, -EINVAL, "A VMDK image needs a size of "
+				  "at least one sector");
+		goto out;
+	}
 	if (w->size > VMDK_MAX_CAPACITY) {
 		rc = rf_error_set(err, -EFBIG, "Image size %llu is too large "
 				  "for VMDK (at most 64 TiB)",
