@@ -29,3 +29,6 @@ reforge_scan_LDADD = $(SCAN_LIBS) $(JANSSON_LIBS)
 # What the rpm and alpm backends share: scratch copies of database files.
 scanner_libscan_a_SOURCES += scanner/pkgdb_backend.c scanner/pkgdb_backend.h \
 	scanner/pkgdb_alpm.h
+# the rpm backend reads dnf's history (SQLite) for package origins
+scanner_libscan_a_CFLAGS += $(SQLITE3_CFLAGS)
+SCAN_LIBS += $(SQLITE3_LIBS)

@@ -22,6 +22,10 @@
  *   - an mtime difference on a file that several packages own is ignored.
  * The device number (rdev), file capabilities and ACLs that rpm -V also
  * compares have no place in struct scan_pkgfile and are not verified.
+ *
+ * Where a package came from is not in the rpmdb; dnf's history database
+ * (var/lib/dnf/history.sqlite, libdnf's "swdb") records the repository of
+ * every install, and the reason (asked for, or pulled in as a dependency).
  */
 #include "config.h"
 
@@ -46,6 +50,7 @@
 #include <rpm/rpmpgp.h>
 #include <rpm/rpmtag.h>
 #include <rpm/rpmts.h>
+#include <sqlite3.h>
 
 #include "buf.h"
 #include "pkgdb.h"
@@ -287,9 +292,128 @@ static const char *rpm_intern(struct scan_pkgset *set, struct rpm_intern *in,
 	return in->last;
 }
 
+/*
+ * dnf's history, when the root has one: the latest finished transaction
+ * item that put this very package (name, epoch, version, release, arch) in
+ * place, and its repository; the reason may have changed since (dnf mark).
+ * libdnf's TransactionItemAction: 1 install, 2 downgrade, 4 obsolete,
+ * 6 upgrade, 9 reinstall, 11 reason change; state 1 is done.
+ */
+#define DNF_HISTORY "var/lib/dnf/history.sqlite"
+#define DNF_HISTORY_MAX ((uint64_t)4 << 30)
+
+static const char dnf_query[] =
+	"SELECT repo.repoid, ti.reason, ti.action FROM trans_item ti "
+	"JOIN rpm r ON r.item_id = ti.item_id "
+	"LEFT JOIN repo ON repo.id = ti.repo_id "
+	"WHERE ti.state = 1 AND ti.action IN (1, 2, 4, 6, 9, 11) "
+	"AND r.name = ?1 AND r.epoch = ?2 AND r.version = ?3 "
+	"AND r.release = ?4 AND r.arch = ?5 ORDER BY ti.id DESC";
+
+struct rpm_history {
+	sqlite3 *db;
+	sqlite3_stmt *query;
+};
+
+/*
+ * Open a copy of the root's dnf history. Without one, or with one this
+ * code cannot query (another schema, damage), packages simply have no
+ * origin: it is a nicety, never a reason to fail the scan.
+ */
+static void rpm_history_open(int rootfd, struct scan_scratch *scratch,
+			     struct rpm_history *h)
+{
+	struct rf_error ignored;
+	struct rf_buf path = RF_BUF_INIT;
+
+	memset(h, 0, sizeof(*h));
+	if (scan_scratch_mkdir(scratch, "dnf", &ignored) < 0 ||
+	    scan_scratch_copy(scratch, rootfd, DNF_HISTORY,
+			      "dnf/history.sqlite", DNF_HISTORY_MAX,
+			      &ignored) < 0)
+		return;
+	/*
+	 * What the last transaction left in the log is history too; without
+	 * a log (or an unreadable one) the database file alone is read.
+	 */
+	(void)scan_scratch_copy(scratch, rootfd, DNF_HISTORY "-wal",
+				"dnf/history.sqlite-wal", DNF_HISTORY_MAX,
+				&ignored);
+	rf_buf_printf(&path, "%s/dnf/history.sqlite",
+		      scan_scratch_path(scratch));
+	if (sqlite3_open_v2(path.data, &h->db, SQLITE_OPEN_READWRITE,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db, dnf_query, -1, &h->query, NULL) !=
+		    SQLITE_OK) {
+		sqlite3_close(h->db);
+		h->db = NULL;
+	}
+	rf_buf_free(&path);
+}
+
+static void rpm_history_close(struct rpm_history *h)
+{
+	sqlite3_finalize(h->query);
+	sqlite3_close(h->db);
+	memset(h, 0, sizeof(*h));
+}
+
+/* libdnf's TransactionItemReason as "explicit" or "dependency". */
+static const char *dnf_reason(int reason)
+{
+	switch (reason) {
+	case 2: /* user */
+	case 5: /* group */
+		return "explicit";
+	case 1: /* dependency */
+	case 3: /* clean */
+	case 4: /* weak dependency */
+		return "dependency";
+	default:
+		return NULL;
+	}
+}
+
+/* Fill pkg->origin (in repo, size bytes) and pkg->reason from history. */
+static void rpm_history_lookup(struct rpm_history *h, Header hdr,
+			       struct scan_pkg *pkg, char *repo, size_t size)
+{
+	bool have_reason = false;
+	int rc;
+
+	if (h->query == NULL || pkg->version == NULL ||
+	    pkg->release == NULL || pkg->arch == NULL)
+		return;
+	sqlite3_reset(h->query);
+	sqlite3_bind_text(h->query, 1, pkg->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(h->query, 2,
+			   (sqlite3_int64)headerGetNumber(hdr, RPMTAG_EPOCH));
+	sqlite3_bind_text(h->query, 3, pkg->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->query, 4, pkg->release, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->query, 5, pkg->arch, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(h->query)) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(h->query, 0);
+
+		if (!have_reason) {
+			pkg->reason = dnf_reason(sqlite3_column_int(h->query,
+								    1));
+			have_reason = true;
+		}
+		if (sqlite3_column_int(h->query, 2) == 11)
+			continue; /* a reason change, no new origin */
+		if (id != NULL && id[0] != '\0') {
+			snprintf(repo, size, "%s", (const char *)id);
+			pkg->origin = repo;
+		}
+		break;
+	}
+	sqlite3_reset(h->query);
+}
+
 struct rpm_load_state {
 	struct scan_pkgset *set;
 	struct rpm_intern users, groups;
+	struct rpm_history history;
 };
 
 /*
@@ -398,7 +522,7 @@ static int rpm_load_header(struct rpm_load_state *st, Header h,
 			   struct rf_error *err)
 {
 	struct scan_pkg pkg = {0};
-	char epoch[24];
+	char epoch[24], repo[256];
 	rpmfiles files = NULL;
 	rpmfi fi = NULL;
 	uint32_t idx;
@@ -417,6 +541,7 @@ static int rpm_load_header(struct rpm_load_state *st, Header h,
 	pkg.status = "installed";
 	pkg.vendor = headerGetString(h, RPMTAG_VENDOR);
 	pkg.install_time = (int64_t)headerGetNumber(h, RPMTAG_INSTALLTIME);
+	rpm_history_lookup(&st->history, h, &pkg, repo, sizeof(repo));
 	idx = scan_pkgset_add_package(st->set, &pkg);
 
 	if (!headerIsEntry(h, RPMTAG_BASENAMES))
@@ -469,11 +594,16 @@ out:
 	return rc;
 }
 
-/* Read the headers of the database copied under root. */
-static int rpm_read_db(struct scan_pkgset *set, const char *root,
+/*
+ * Read the headers of the database copied into scratch; origins from the
+ * root's dnf history.
+ */
+static int rpm_read_db(struct scan_pkgset *set, int rootfd,
+		       struct scan_scratch *scratch,
 		       const struct rpm_db_location *loc, struct rpm_log *log,
 		       struct rf_error *err)
 {
+	const char *root = scan_scratch_path(scratch);
 	struct rpm_load_state st = {.set = set};
 	rpmdbMatchIterator mi = NULL;
 	rpmts ts = NULL;
@@ -487,6 +617,7 @@ static int rpm_read_db(struct scan_pkgset *set, const char *root,
 	rpmPushMacro(NULL, "_dbpath", NULL, "/" RPM_SCRATCH_DBPATH,
 		     RMIL_CMDLINE);
 	rpmPushMacro(NULL, "_db_backend", NULL, loc->backend, RMIL_CMDLINE);
+	rpm_history_open(rootfd, scratch, &st.history);
 	ts = rpmtsCreate();
 	if (rpmtsSetRootDir(ts, root) != 0) {
 		rc = rf_error_set(err, -EINVAL, "librpm refused root '%s'",
@@ -522,6 +653,7 @@ static int rpm_read_db(struct scan_pkgset *set, const char *root,
 		rc = rf_error_set(err, -EIO, "%s database is damaged: %s",
 				  loc->backend, log->first);
 out:
+	rpm_history_close(&st.history);
 	rpmdbFreeIterator(mi);
 	rpmtsFree(ts);
 	rpmPopMacro(NULL, "_db_backend");
@@ -561,7 +693,7 @@ static int rpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 	rc = rpm_copy_db(rootfd, &loc, scratch, err);
 	if (rc < 0)
 		goto out;
-	rc = rpm_read_db(set, scan_scratch_path(scratch), &loc, &log, err);
+	rc = rpm_read_db(set, rootfd, scratch, &loc, &log, err);
 out:
 	if (rc < 0)
 		rf_error_prefix(err, "rpm database in %s", where);

@@ -572,6 +572,72 @@ static void test_unsupported(void)
 	free(root);
 }
 
+/*
+ * Origins from dnf's history: the packages installed with dnf from a
+ * repository made with createrepo_c, one of them marked a dependency
+ * afterwards; then the history damaged, which only costs the origins.
+ */
+static void test_origin(void)
+{
+	struct rf_error err;
+	struct scan_pkgset *set;
+	const struct scan_pkg *p;
+	char *root, *f;
+	int rc;
+
+	CU_ASSERT_FATAL(fixture());
+	root = new_root("dnf");
+	/* dnf's librpm reads the host's %_dbpath; ~/.rpmmacros overrides */
+	f = path_in(work, ".rpmmacros");
+	tu_write(f, "%_dbpath /var/lib/rpm\n");
+	free(f);
+	f = path_in(work, "dnf.conf");
+	tu_write(f, "[main]\ngpgcheck=0\nreposdir=/dev/null\n"
+		    "install_weak_deps=0\n");
+	free(f);
+	rc = tu_sh("cd '%s' && createrepo_c -q top/RPMS/noarch && "
+		   "dnf() { HOME='%s' command dnf -y -q --installroot='%s' "
+		   "--config=dnf.conf --releasever=1 --setopt=cachedir='%s/dnf' "
+		   "--repofrompath=rfrepo,file://'%s'/top/RPMS/noarch \"$@\" "
+		   ">/dev/null 2>&1; } && dnf install rftest rfshare && "
+		   "dnf mark remove rfshare",
+		   work, work, root, work, work);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+
+	set = tu_load(&scan_pkgdb_rpm, root, &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	p = tu_package(set, "rftest", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p->origin, "rfrepo");
+	CU_ASSERT_STRING_EQUAL(p->reason, "explicit");
+	p = tu_package(set, "rfshare", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p->origin, "rfrepo");
+	CU_ASSERT_STRING_EQUAL(p->reason, "dependency");
+	scan_pkgset_free(set);
+
+	/* rpm --root installs are not in the history */
+	set = tu_load(&scan_pkgdb_rpm, base, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	p = tu_package(set, "rftest", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_PTR_NULL(p->origin);
+	CU_ASSERT_PTR_NULL(p->reason);
+	scan_pkgset_free(set);
+
+	tu_sh("cd '%s/var/lib/dnf' && rm -f history.sqlite-* && "
+	      "head -c 8192 /dev/urandom > history.sqlite",
+	      root);
+	set = tu_load(&scan_pkgdb_rpm, root, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(scan_pkgset_npackages(set), 2);
+	p = tu_package(set, "rftest", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_PTR_NULL(p->origin);
+	scan_pkgset_free(set);
+	free(root);
+}
+
 static CU_TestInfo tests[] = {
 	{"packages", test_packages},
 	{"files", test_files},
@@ -580,6 +646,7 @@ static CU_TestInfo tests[] = {
 	{"read-only root", test_read_only},
 	{"corrupt databases", test_corrupt},
 	{"unsupported formats", test_unsupported},
+	{"origins from dnf", test_origin},
 	CU_TEST_INFO_NULL,
 };
 
