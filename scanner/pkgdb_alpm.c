@@ -83,15 +83,14 @@ static bool alpm_probe(int rootfd)
 struct alpm_log {
 	int nerrors;
 	char first[512];
-	const char *scratch; /* the copy's path, to hide in messages */
+	const struct scan_scratch *scratch; /* the copy libalpm reads */
 };
 
 static void alpm_log_cb(void *ctx, alpm_loglevel_t level, const char *fmt,
 			va_list args)
 {
 	struct alpm_log *log = ctx;
-	size_t len, slen = strlen(log->scratch);
-	char *hit;
+	size_t len;
 
 	if (level != ALPM_LOG_ERROR || log->nerrors++ > 0)
 		return;
@@ -99,13 +98,8 @@ static void alpm_log_cb(void *ctx, alpm_loglevel_t level, const char *fmt,
 	len = strlen(log->first);
 	while (len > 0 && log->first[len - 1] == '\n')
 		log->first[--len] = '\0';
-	/* name the root's database, not the copy libalpm read */
-	hit = strstr(log->first, log->scratch);
-	if (hit != NULL && slen >= strlen(ALPM_DBPATH)) {
-		memcpy(hit, ALPM_DBPATH, strlen(ALPM_DBPATH));
-		memmove(hit + strlen(ALPM_DBPATH), hit + slen,
-			strlen(hit + slen) + 1);
-	}
+	scan_scratch_unname(log->scratch, "", ALPM_DBPATH, log->first,
+			    sizeof(log->first));
 }
 
 /* A name libalpm will join to a path: no separators, no dot names. */
@@ -826,7 +820,7 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 				  alpm_strerror(aerr));
 		goto out;
 	}
-	log.scratch = scan_scratch_path(scratch);
+	log.scratch = scratch;
 	alpm_option_set_logcb(handle, alpm_log_cb, &log);
 
 	pkgs = alpm_db_get_pkgcache(alpm_get_localdb(handle));

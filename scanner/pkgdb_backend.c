@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,6 +137,28 @@ const char *scan_scratch_path(const struct scan_scratch *s)
 int scan_scratch_fd(const struct scan_scratch *s)
 {
 	return s->fd;
+}
+
+void scan_scratch_unname(const struct scan_scratch *s, const char *sub,
+			 const char *as, char *msg, size_t size)
+{
+	struct rf_buf from = RF_BUF_INIT, out = RF_BUF_INIT;
+	const char *p = msg, *hit;
+
+	rf_buf_addstr(&from, s->path);
+	if (sub[0] != '\0')
+		rf_buf_printf(&from, "/%s", sub);
+	while ((hit = strstr(p, from.data)) != NULL) {
+		rf_buf_add(&out, p, (size_t)(hit - p));
+		rf_buf_addstr(&out, as);
+		p = hit + from.len;
+	}
+	if (p != msg) {
+		rf_buf_addstr(&out, p);
+		snprintf(msg, size, "%s", out.data);
+	}
+	rf_buf_free(&from);
+	rf_buf_free(&out);
 }
 
 int scan_scratch_mkdir(struct scan_scratch *s, const char *rel,

@@ -56,6 +56,14 @@ const char *scan_scratch_path(const struct scan_scratch *s);
 int scan_scratch_fd(const struct scan_scratch *s);
 
 /*
+ * Messages of the libraries name the files they read, which are copies: in
+ * msg (NUL-terminated, size bytes), replace "<scratch dir>/<sub>" ("" for
+ * the directory itself) by as, the path the root has them at.
+ */
+void scan_scratch_unname(const struct scan_scratch *s, const char *sub,
+			 const char *as, char *msg, size_t size);
+
+/*
  * Create directory rel (relative, parents included) inside the scratch
  * directory. Returns 0 or a negative errno with err set.
  */

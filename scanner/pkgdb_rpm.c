@@ -216,6 +216,9 @@ struct rpm_log {
 	char first[512];
 	/* librpm fell back to its empty "dummy" database */
 	bool dummy;
+	/* the copy librpm reads, and the root's directory it came from */
+	const struct scan_scratch *scratch;
+	const char *dir;
 };
 
 static int rpm_log_cb(rpmlogRec rec, rpmlogCallbackData data)
@@ -241,6 +244,10 @@ static int rpm_log_cb(rpmlogRec rec, rpmlogCallbackData data)
 		len = strlen(log->first);
 		while (len > 0 && log->first[len - 1] == '\n')
 			log->first[--len] = '\0';
+		if (log->scratch != NULL)
+			scan_scratch_unname(log->scratch, RPM_SCRATCH_DBPATH,
+					    log->dir, log->first,
+					    sizeof(log->first));
 	}
 	return 0;
 }
@@ -690,6 +697,8 @@ static int rpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 	rc = scan_scratch_new("rpmdb", &scratch, err);
 	if (rc < 0)
 		goto out;
+	log.scratch = scratch;
+	log.dir = loc.dir;
 	rc = rpm_copy_db(rootfd, &loc, scratch, err);
 	if (rc < 0)
 		goto out;
@@ -697,8 +706,8 @@ static int rpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 out:
 	if (rc < 0)
 		rf_error_prefix(err, "rpm database in %s", where);
-	scan_scratch_free(scratch);
 	rpmlogSetCallback(old_cb, NULL);
+	scan_scratch_free(scratch);
 	return rc;
 }
 

@@ -554,6 +554,96 @@ static void test_corrupt(void)
 	free(root);
 }
 
+/* Hex-escape len bytes as db_load -T reads them. */
+static void put_escaped(FILE *f, const void *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, "\\%02x", ((const unsigned char *)p)[i]);
+	fputc('\n', f);
+}
+
+/*
+ * Turn the sqlite rpmdb of root into a Berkeley DB one, as rpm before 4.16
+ * kept it: the same header blobs in a hash database "Packages", keyed by
+ * header number in host order (record 0: the next number), written by
+ * Berkeley DB's own db_load.
+ */
+static int make_bdb(const char *root)
+{
+	char *db = path_in(root, "var/lib/rpm/rpmdb.sqlite");
+	char *dump = path_in(root, "packages.dump");
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	uint32_t key, next = 0;
+	FILE *f = fopen(dump, "w");
+	int rc = -1;
+
+	if (f == NULL || sqlite3_open(db, &h) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h, "SELECT hnum, blob FROM Packages", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		key = (uint32_t)sqlite3_column_int(st, 0);
+		put_escaped(f, &key, sizeof(key));
+		put_escaped(f, sqlite3_column_blob(st, 1),
+			    (size_t)sqlite3_column_bytes(st, 1));
+		if (key >= next)
+			next = key + 1;
+	}
+	key = 0;
+	put_escaped(f, &key, sizeof(key));
+	put_escaped(f, &next, sizeof(next));
+	if (fclose(f) != 0)
+		goto out;
+	f = NULL;
+	rc = tu_sh("cd '%s/var/lib/rpm' && rm -f rpmdb.sqlite* && "
+		   "db5.3_load -T -t hash -f '%s' Packages && rm '%s'",
+		   root, dump, dump);
+out:
+	if (f != NULL)
+		fclose(f);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	free(db);
+	free(dump);
+	return rc;
+}
+
+/* rpm before 4.16 (RHEL 8, SLES 15): Berkeley DB, through bdb_ro. */
+static void test_bdb(void)
+{
+	struct rf_error err;
+	struct scan_pkgset *set;
+	struct scan_pkgfile *pf;
+	char *root;
+	int rc;
+
+	CU_ASSERT_FATAL(fixture());
+	root = copy_base("bdb");
+	CU_ASSERT_EQUAL_FATAL(make_bdb(root), 0);
+	CU_ASSERT_TRUE(probe(root));
+	set = tu_load(&scan_pkgdb_rpm, root, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(scan_pkgset_npackages(set), 2);
+	pf = scan_pkgset_find(set, "/etc/rftest/b.conf");
+	CU_ASSERT_PTR_NOT_NULL(pf);
+	if (pf != NULL)
+		CU_ASSERT_TRUE(pf->flags & SCAN_PF_NOREPLACE);
+	scan_pkgset_free(set);
+
+	/*
+	 * A hash format newer than bdb_ro reads: the version in the metadata
+	 * page (bytes 16-19, host order) from Berkeley DB 5.3's 9 to 11.
+	 */
+	CU_ASSERT_EQUAL(tu_sh("printf '\\013' | dd of='%s/var/lib/rpm/Packages' "
+			      "bs=1 seek=16 conv=notrunc 2>/dev/null",
+			      root),
+			0);
+	expect_error(root, -EIO, "unsupported hash version 11");
+	expect_error(root, -EIO, ": var/lib/rpm/Packages: "); /* not the copy */
+	free(root);
+}
+
 /*
  * A database the linked librpm cannot read: ndb, which Debian's librpm is
  * built without, and whatever a newer rpm would write there.
@@ -645,6 +735,7 @@ static CU_TestInfo tests[] = {
 	{"database path", test_dbpath},
 	{"read-only root", test_read_only},
 	{"corrupt databases", test_corrupt},
+	{"Berkeley DB", test_bdb},
 	{"unsupported formats", test_unsupported},
 	{"origins from dnf", test_origin},
 	CU_TEST_INFO_NULL,
