@@ -11,3 +11,4 @@ include tests/pkgdb.mk
 include tests/system.mk
 include tests/formats.mk
 include tests/server.mk
+include tests/repo.mk

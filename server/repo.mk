@@ -1,0 +1,1 @@
+# Repositories: kinds (deb, rpm-md, pacman), index, fetch cache.

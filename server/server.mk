@@ -1,0 +1,1 @@
+# reforge-server, its store and protocol, and the reforge client.
