@@ -59,12 +59,14 @@
 #define ALPM_DBPATH "var/lib/pacman"
 #define ALPM_LOCAL ALPM_DBPATH "/local"
 #define ALPM_SYNC ALPM_DBPATH "/sync"
+#define ALPM_CONF "etc/pacman.conf"
 
 /* Bounds on what is read: far above any real database. */
 #define ALPM_DESC_MAX ((uint64_t)16 << 20)
 #define ALPM_FILES_MAX ((uint64_t)256 << 20)
 #define ALPM_SYNC_MAX ((uint64_t)1 << 30)
 #define ALPM_VERSION_MAX 64
+#define ALPM_CONF_MAX ((size_t)1 << 20)
 
 static bool alpm_probe(int rootfd)
 {
@@ -760,6 +762,71 @@ static int alpm_check_desc(struct scan_scratch *scratch, alpm_pkg_t *pkg,
 	return rc;
 }
 
+/*
+ * The NoExtract patterns of the root's pacman.conf ([options] only; Include
+ * directives are not followed): pacman never extracted the files they
+ * match, and pacman -Qkk does not call them missing. Returns whether any.
+ */
+static bool alpm_read_noextract(alpm_handle_t *handle, int rootfd)
+{
+	struct rf_buf conf = RF_BUF_INIT;
+	struct rf_error ignored;
+	bool options = false, any = false;
+	char *cur, *line;
+
+	if (rf_root_read_file(rootfd, ALPM_CONF, ALPM_CONF_MAX, &conf,
+			      &ignored) < 0 ||
+	    conf.data == NULL)
+		goto out;
+	for (cur = conf.data; cur != NULL;) {
+		char *end, *eq, *word, *save;
+
+		line = cur;
+		cur = strchr(cur, '\n');
+		if (cur != NULL)
+			*cur++ = '\0';
+		if ((end = strchr(line, '#')) != NULL)
+			*end = '\0';
+		while (isspace((unsigned char)*line))
+			line++;
+		end = line + strlen(line);
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (line[0] == '[') {
+			options = strcmp(line, "[options]") == 0;
+			continue;
+		}
+		eq = strchr(line, '=');
+		if (!options || eq == NULL)
+			continue;
+		for (end = eq; end > line && isspace((unsigned char)end[-1]);)
+			end--;
+		if ((size_t)(end - line) != strlen("NoExtract") ||
+		    strncmp(line, "NoExtract", (size_t)(end - line)) != 0)
+			continue;
+		for (word = strtok_r(eq + 1, " \t", &save); word != NULL;
+		     word = strtok_r(NULL, " \t", &save))
+			any |= alpm_option_add_noextract(handle, word) == 0;
+	}
+out:
+	rf_buf_free(&conf);
+	return any;
+}
+
+/* Files of alpm packages that NoExtract matches need not exist. */
+static void alpm_mark_noextract(struct scan_pkgset *set, uint32_t first,
+				alpm_handle_t *handle)
+{
+	for (size_t i = 0; i < scan_pkgset_nfiles(set); i++) {
+		struct scan_pkgfile *pf = scan_pkgset_file(set, i);
+
+		/* this backend's packages are the last added */
+		if (pf->pkg >= first &&
+		    alpm_option_match_noextract(handle, pf->path + 1) == 0)
+			pf->flags |= SCAN_PF_MISSINGOK;
+	}
+}
+
 /* The version the local database says it has, for messages. */
 static void alpm_db_version(int rootfd, char *out, size_t size)
 {
@@ -792,6 +859,7 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 	alpm_errno_t aerr;
 	char **syncnames = NULL;
 	size_t nentries;
+	uint32_t first;
 	int rc;
 
 	rc = scan_scratch_new("alpmdb", &scratch, err);
@@ -850,12 +918,15 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 	syncdbs = alpm_register_sync(handle, syncnames);
 	log.nerrors = 0; /* a bad sync database only costs origins */
 	accounts = scan_accounts_load(&sysctx);
+	first = scan_pkgset_npackages(set);
 	for (alpm_list_t *l = pkgs; l != NULL; l = l->next) {
 		rc = alpm_load_pkg(set, rootfd, l->data, syncdbs, accounts,
 				   &log, err);
 		if (rc < 0)
 			goto out;
 	}
+	if (alpm_read_noextract(handle, rootfd))
+		alpm_mark_noextract(set, first, handle);
 	rc = 0;
 out:
 	if (rc < 0)

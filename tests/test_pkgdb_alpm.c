@@ -511,6 +511,45 @@ static void test_version(void)
 	free(root);
 }
 
+/* NoExtract patterns of the root's pacman.conf: need not exist. */
+static void test_noextract(void)
+{
+	struct rf_error err;
+	struct scan_pkgset *set;
+	struct scan_pkgfile *pf;
+	char *root, *conf;
+	int rc;
+
+	CU_ASSERT_FATAL(fixture());
+	root = copy_base("noextract");
+	conf = path_in(root, "etc/pacman.conf");
+	CU_ASSERT_TRUE(tu_write(conf, "# pacman.conf\n"
+				      "[options]\n"
+				      "HoldPkg = pacman\n"
+				      "  NoExtract = usr/share/rft/data "
+				      "opt/* # locales\n"
+				      "[core]\n"
+				      "NoExtract = etc/*\n"));
+	set = tu_load(&scan_pkgdb_alpm, root, &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	pf = scan_pkgset_find(set, "/usr/share/rft/data");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+	CU_ASSERT_TRUE(pf->flags & SCAN_PF_MISSINGOK);
+	pf = scan_pkgset_find(set, "/opt/rflocal/file");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+	CU_ASSERT_TRUE(pf->flags & SCAN_PF_MISSINGOK);
+	/* a pattern outside [options] is not pacman's */
+	pf = scan_pkgset_find(set, "/etc/rft/rft.conf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+	CU_ASSERT_FALSE(pf->flags & SCAN_PF_MISSINGOK);
+	pf = scan_pkgset_find(set, "/usr/bin/rft");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+	CU_ASSERT_FALSE(pf->flags & SCAN_PF_MISSINGOK);
+	scan_pkgset_free(set);
+	free(conf);
+	free(root);
+}
+
 /* The mtree parsing itself, from memory. */
 static int read_mtree(const char *text, struct scan_pkgset **out,
 		      struct rf_error *err)
@@ -601,6 +640,7 @@ static CU_TestInfo tests[] = {
 	{"read-only root", test_read_only},
 	{"corrupt databases", test_corrupt},
 	{"database version", test_version},
+	{"NoExtract", test_noextract},
 	{"mtree parsing", test_mtree},
 	CU_TEST_INFO_NULL,
 };

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz target of the whole pacman backend on one database entry: an input
- * is desc, files and mtree, separated by lines "====", written into a
- * scratch root as var/lib/pacman/local/fuzz-1-1/ and loaded with
- * scan_pkgdb_alpm. Whatever the bytes: 0 with at most one package, or an
+ * is desc, files, mtree and the root's pacman.conf, separated by lines
+ * "====", written into a scratch root as var/lib/pacman/local/fuzz-1-1/
+ * and etc/pacman.conf, and loaded with scan_pkgdb_alpm. Whatever the bytes: 0 with at most one package, or an
  * error with a message; anything else aborts.
  */
 #include "config.h"
@@ -39,11 +39,11 @@ static void rmtree(const char *root)
 {
 	static const char *const files[] = {
 		ENTRY "/desc", ENTRY "/files", ENTRY "/mtree",
-		"var/lib/pacman/local/ALPM_DB_VERSION",
+		"var/lib/pacman/local/ALPM_DB_VERSION", "etc/pacman.conf",
 	};
 	static const char *const dirs[] = {
 		ENTRY, "var/lib/pacman/local", "var/lib/pacman", "var/lib",
-		"var",
+		"var", "etc",
 	};
 	struct rf_buf path = RF_BUF_INIT;
 
@@ -65,15 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char sep[] = "\n====\n";
 	const char *tmp = getenv("TMPDIR");
-	const uint8_t *part[3] = {data, NULL, NULL};
-	size_t len[3] = {size, 0, 0};
+	const uint8_t *part[4] = {data, NULL, NULL, NULL};
+	size_t len[4] = {size, 0, 0, 0};
 	struct rf_buf root = RF_BUF_INIT, dir = RF_BUF_INIT;
 	struct scan_pkgset *set = scan_pkgset_new();
 	struct rf_error err = {0};
 	int fd, rc;
 
-	/* desc ==== files ==== mtree */
-	for (int i = 0; i < 2; i++) {
+	/* desc ==== files ==== mtree ==== pacman.conf */
+	for (int i = 0; i < 3; i++) {
 		const uint8_t *s = memmem(part[i], len[i], sep, strlen(sep));
 
 		if (s == NULL)
@@ -86,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      tmp && tmp[0] == '/' ? tmp : "/tmp");
 	if (mkdtemp(root.data) == NULL)
 		abort();
-	rf_buf_printf(&dir, "mkdir -p '%s/" ENTRY "'", root.data);
+	rf_buf_printf(&dir, "mkdir -p '%s/" ENTRY "' '%s/etc'", root.data,
+		      root.data);
 	if (system(dir.data) != 0)
 		abort();
 	put(root.data, "var/lib/pacman/local/ALPM_DB_VERSION", "9\n", 2);
@@ -95,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(root.data, ENTRY "/files", part[1], len[1]);
 	if (part[2] != NULL)
 		put(root.data, ENTRY "/mtree", part[2], len[2]);
+	if (part[3] != NULL)
+		put(root.data, "etc/pacman.conf", part[3], len[3]);
 
 	fd = open(root.data, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !scan_pkgdb_alpm.probe(fd))

@@ -27,14 +27,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rf-scan-pacman.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 cd "$work"
-printf '[options]\nArchitecture = auto\nSigLevel = Never\nLocalFileSigLevel = Never\n' \
+printf '[options]\nArchitecture = auto\nSigLevel = Never\nLocalFileSigLevel = Never\nNoExtract = usr/share/rfsys/noextract\n' \
 	> pacman.conf
 mkdir -p pkgs cache
 
 t=$work/tree-rfsys
 mkdir -p "$t/etc/rfsys" "$t/usr/bin" "$t/usr/share/rfsys/dir" \
 	"$t/usr/share/rfsys/todir" "$t/var/lib/rfsys"
-for f in content samesize mode owner group deleted touched intact tofile; do
+for f in content samesize mode owner group deleted touched intact tofile \
+	noextract; do
 	echo "$f" > "$t/usr/share/rfsys/$f"
 done
 echo conf > "$t/etc/rfsys/rfsys.conf"
@@ -56,6 +57,7 @@ mkdir -p "$root/etc" "$root/var/lib/pacman"
 printf 'root:x:0:0:root:/root:/bin/sh\nrfuser:x:1234:1234::/:/bin/false\n' \
 	> "$root/etc/passwd"
 printf 'root:x:0:\nrfgroup:x:1234:\n' > "$root/etc/group"
+cp pacman.conf "$root/etc/pacman.conf"   # NoExtract: never extracted
 pacman --root "$root" --dbpath "$root/var/lib/pacman" --config pacman.conf \
 	--logfile pacman.log --cachedir cache --noconfirm --noprogressbar \
 	-U pkgs/rfsys-1.0-1-any.pkg.tar.gz pkgs/rfother-2-1-any.pkg.tar.gz \
@@ -100,6 +102,7 @@ compare() {
 }
 
 compare "fresh install"
+test ! -e "$root/usr/share/rfsys/noextract"
 if [ -s pacman.txt ]; then
 	echo "FAIL: pacman -Qkk flags a fresh root" >&2
 	cat pacman.out >&2
