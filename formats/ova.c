@@ -81,6 +81,15 @@ static char *member_name(const char *vm)
 	return rf_buf_detach(&b);
 }
 
+/* A new string: s followed by suffix. */
+static char *with_suffix(const char *s, const char *suffix)
+{
+	struct rf_buf b = RF_BUF_INIT;
+
+	rf_buf_printf(&b, "%s%s", s, suffix);
+	return rf_buf_detach(&b);
+}
+
 static int open_scratch(struct fmt_writer *w, struct rf_error *err)
 {
 	struct ova_writer *o = w->priv;
@@ -163,9 +172,7 @@ static int ova_open(struct fmt_writer *w, struct rf_error *err)
 	if (rc < 0)
 		goto out;
 	member = member_name(o->vm_name);
-	o->disk_name = rf_xstrdup(member);
-	o->disk_name = rf_xrealloc(o->disk_name, strlen(member) + 16);
-	strcat(o->disk_name, "-disk1.vmdk");
+	o->disk_name = with_suffix(member, "-disk1.vmdk");
 	rc = fmt_writer_new_fd(&fmt_vmdk_writer, o->disk_fd, o->disk_name,
 			       w->size, &disk_opts, &o->disk, err);
 	if (rc < 0)
@@ -630,10 +637,9 @@ static int ova_finish(struct fmt_writer *w, struct rf_error *err)
 	for (size_t i = 0; i < RF_SHA256_LEN; i++)
 		snprintf(ovf_sum + 2 * i, 3, "%02x", sum[i]);
 	member = member_name(o->vm_name);
-	ovf_name = rf_xrealloc(member, strlen(member) + 5);
-	mf_name = rf_xstrdup(ovf_name);
-	strcat(ovf_name, ".ovf");
-	strcat(mf_name, ".mf");
+	ovf_name = with_suffix(member, ".ovf");
+	mf_name = with_suffix(member, ".mf");
+	free(member);
 	rf_buf_printf(&mf, "SHA256(%s)= %s\nSHA256(%s)= %s\n", ovf_name,
 		      ovf_sum, o->disk_name, disk_sum);
 

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Benchmark: reforge-img convert against qemu-img convert, in one run, on
+# the same generated multi-GiB raw image (compressible text, random data,
+# written zeros and holes), for qcow2 and for streamOptimized VMDK.
+# Not a test: it prints times, ratios and sizes and asserts nothing.
+#
+#   bench/img-convert.sh [BUILDDIR]
+#
+# Environment: IMG_BENCH_GIB (image size, default 4), IMG_BENCH_DIR (work
+# directory on a real disk, default a new one under /var/tmp),
+# REFORGE_IMG (the binary; default BUILDDIR/formats/reforge-img).
+#
+# qemu-img convert does not flush its output by default (cache "unsafe");
+# reforge-img does (it fsyncs before giving the file its name). qcow2 is
+# timed both ways, like against like; VMDK with each tool's default.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=${1:-${top_builddir:-.}}
+IMG=${REFORGE_IMG:-$builddir/formats/reforge-img}
+gib=${IMG_BENCH_GIB:-4}
+[ -x "$IMG" ] || { echo "no reforge-img at $IMG (pass BUILDDIR)" >&2; exit 2; }
+command -v qemu-img >/dev/null || { echo "qemu-img not found" >&2; exit 2; }
+dir=${IMG_BENCH_DIR:-$(mktemp -d /var/tmp/img-bench.XXXXXX)}
+mkdir -p "$dir"
+trap 'rm -rf "$dir"' EXIT INT TERM
+
+now() { date +%s.%N; }
+# elapsed START END: seconds with one decimal... two.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# timed VAR CMD...: run CMD once, store its wall time in VAR.
+timed() {
+	var=$1
+	shift
+	s=$(now)
+	"$@" >/dev/null
+	e=$(now)
+	eval "$var=$(elapsed "$s" "$e")"
+}
+# best VAR N CMD...: best of N runs (the output is removed between runs).
+best() {
+	var=$1
+	n=$2
+	shift 2
+	b=
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		rm -f "$dir/out"
+		timed t "$@"
+		if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t < b)}'
+		then
+			b=$t
+		fi
+		i=$((i + 1))
+	done
+	eval "$var=$b"
+}
+mib() { awk -v s="$1" 'BEGIN { printf "%.1f MiB", s / 1048576 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "generating a ${gib} GiB raw image in $dir ..."
+python3 "$here/img-gen.py" "$dir/src.raw" $((gib * 1024 * 1024 * 1024))
+echo "source: $(mib "$(stat -c %s "$dir/src.raw")") virtual," \
+	"$(mib $(($(stat -c %b "$dir/src.raw") * 512))) allocated;" \
+	"$(nproc) CPUs; $("$IMG" --version); $(qemu-img --version | head -1)"
+# Warm the page cache so that both tools read from memory.
+cat "$dir/src.raw" >/dev/null
+
+# qcow2, flushed: reforge-img's default against qemu-img -t writeback.
+best r 3 "$IMG" convert -O qcow2 "$dir/src.raw" "$dir/out"
+rsize=$(stat -c %s "$dir/out")
+best q 3 qemu-img convert -t writeback -O qcow2 "$dir/src.raw" "$dir/out"
+qsize=$(stat -c %s "$dir/out")
+echo "qcow2 (flushed): reforge-img ${r}s qemu-img ${q}s ratio" \
+	"$(ratio "$r" "$q") size $(mib "$rsize") vs $(mib "$qsize")"
+# qcow2, unflushed: reforge-img -t unsafe against qemu-img's default.
+best r 3 "$IMG" convert -t unsafe -O qcow2 "$dir/src.raw" "$dir/out"
+rm -f "$dir/out"
+best q 3 qemu-img convert -O qcow2 "$dir/src.raw" "$dir/out"
+echo "qcow2 (unflushed): reforge-img ${r}s qemu-img ${q}s ratio" \
+	"$(ratio "$r" "$q") size $(mib "$rsize") vs $(mib "$qsize")"
+"$IMG" convert -O qcow2 "$dir/src.raw" "$dir/r.qcow2"
+qemu-img check -q "$dir/r.qcow2" && qemu-img compare -q -f raw \
+	"$dir/src.raw" "$dir/r.qcow2" && echo "qcow2: check and compare OK"
+rm -f "$dir/r.qcow2" "$dir/out"
+
+# streamOptimized VMDK: compression on both cores against qemu-img.
+timed r "$IMG" convert -O vmdk -o subformat=streamOptimized,threads=2 \
+	"$dir/src.raw" "$dir/r.vmdk"
+timed q qemu-img convert -O vmdk -o subformat=streamOptimized \
+	"$dir/src.raw" "$dir/q.vmdk"
+rsize=$(stat -c %s "$dir/r.vmdk")
+qsize=$(stat -c %s "$dir/q.vmdk")
+echo "vmdk streamOptimized: reforge-img ${r}s qemu-img ${q}s ratio" \
+	"$(ratio "$r" "$q") (speed-up $(ratio "$q" "$r")x) size" \
+	"$(mib "$rsize") vs $(mib "$qsize") (size ratio $(ratio "$rsize" "$qsize"))"
+qemu-img check -q "$dir/r.vmdk" && qemu-img compare -q -f raw \
+	"$dir/src.raw" "$dir/r.vmdk" && echo "vmdk: check and compare OK"
