@@ -91,7 +91,8 @@ int fmt_options_parse(struct fmt_options *o, const char *s,
 		if (eq == NULL || eq == p) {
 			rc = rf_error_set(err, -EINVAL,
 					  "Invalid option '%.*s': expected "
-					  "key=value", (int)len, p);
+					  "key=value",
+					  (int)len, p);
 			goto out;
 		}
 		o->v = rf_xrealloc(o->v, (o->n + 1) * sizeof(*o->v));
@@ -147,16 +148,20 @@ static int parse_size(const char *s, uint64_t *out)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		shift = 10;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		shift = 20;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		shift = 30;
 		break;
-	case 't': case 'T':
+	case 't':
+	case 'T':
 		shift = 40;
 		break;
 	default:
@@ -198,13 +203,14 @@ int fmt_opt_bool(struct fmt_writer *w, const char *key, bool def, bool *out,
 	if (!strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "yes") ||
 	    !strcmp(s, "1"))
 		*out = true;
-	else if (!strcmp(s, "off") || !strcmp(s, "false") ||
-		 !strcmp(s, "no") || !strcmp(s, "0"))
+	else if (!strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "no") ||
+		 !strcmp(s, "0"))
 		*out = false;
 	else
 		return rf_error_set(err, -EINVAL,
 				    "Parameter '%s' expects 'on' or 'off', "
-				    "not '%s'", key, s);
+				    "not '%s'",
+				    key, s);
 	return 0;
 }
 
@@ -260,8 +266,7 @@ bool fmt_is_zero(const void *p, size_t len)
 		memcpy(w, b, 16);
 		if (w[0] | w[1])
 			return false;
-		return memcmp(b, b + 16, len - 16) == 0 &&
-		       !memcmp(b, b + 8, 8);
+		return memcmp(b, b + 16, len - 16) == 0 && !memcmp(b, b + 8, 8);
 	}
 	for (size_t i = 0; i < len; i++)
 		acc |= b[i];
@@ -298,7 +303,8 @@ int fmt_pwrite_fd(int fd, const void *buf, size_t len, uint64_t off,
 		if (n == 0)
 			return rf_error_set(err, -EIO,
 					    "Could not write to '%s': no "
-					    "progress", name);
+					    "progress",
+					    name);
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -309,8 +315,8 @@ int fmt_pwrite_fd(int fd, const void *buf, size_t len, uint64_t off,
 /* Start writeback every so often, so the final fsync() is short. */
 #define FMT_WRITEBACK_BYTES (64u << 20)
 
-int fmt_pwrite(struct fmt_writer *w, const void *buf, size_t len,
-	       uint64_t off, struct rf_error *err)
+int fmt_pwrite(struct fmt_writer *w, const void *buf, size_t len, uint64_t off,
+	       struct rf_error *err)
 {
 	int rc = fmt_pwrite_fd(w->fd, buf, len, off, w->path, err);
 
@@ -345,16 +351,17 @@ static int split_path(const char *path, char **dir, char **base,
 		*dir = rf_xstrdup(".");
 		*base = rf_xstrdup(path);
 	} else {
-		*dir = slash == path ? rf_xstrdup("/")
-				     : rf_xstrndup(path, (size_t)(slash - path));
+		*dir = slash == path
+			       ? rf_xstrdup("/")
+			       : rf_xstrndup(path, (size_t)(slash - path));
 		*base = rf_xstrdup(slash + 1);
 	}
 	if (**base == '\0' || !strcmp(*base, ".") || !strcmp(*base, "..")) {
 		free(*dir);
 		free(*base);
 		*dir = *base = NULL;
-		return rf_error_set(err, -EINVAL,
-				    "'%s' does not name a file", path);
+		return rf_error_set(err, -EINVAL, "'%s' does not name a file",
+				    path);
 	}
 	return 0;
 }
@@ -381,8 +388,10 @@ static int open_output(struct fmt_writer *w, const char *path,
 		goto out;
 	w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0) {
-		rc = rf_error_errno(err, -errno, "Could not open directory "
-				    "'%s'", dir);
+		rc = rf_error_errno(err, -errno,
+				    "Could not open directory "
+				    "'%s'",
+				    dir);
 		goto out;
 	}
 	/*
@@ -396,8 +405,7 @@ static int open_output(struct fmt_writer *w, const char *path,
 		goto out;
 	}
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-		rc = rf_error_errno(err, -errno, "Could not create '%s'",
-				    path);
+		rc = rf_error_errno(err, -errno, "Could not create '%s'", path);
 		goto out;
 	}
 	for (int tries = 0; tries < 100; tries++) {
@@ -409,8 +417,7 @@ static int open_output(struct fmt_writer *w, const char *path,
 			break;
 	}
 	if (w->fd < 0) {
-		rc = rf_error_errno(err, -errno, "Could not create '%s'",
-				    path);
+		rc = rf_error_errno(err, -errno, "Could not create '%s'", path);
 		free(w->tmpname);
 		w->tmpname = NULL;
 		goto out;
@@ -442,21 +449,22 @@ static int commit_output(struct fmt_writer *w, struct rf_error *err)
 			goto synced;
 		}
 		if (errno != EEXIST) {
-			rc = rf_error_errno(err, -errno, "Could not create '%s'",
-					    w->path);
+			rc = rf_error_errno(err, -errno,
+					    "Could not create '%s'", w->path);
 			goto out;
 		}
 		for (int tries = 0; tries < 100; tries++) {
 			free(w->tmpname);
 			w->tmpname = temp_name(w->base);
 			if (linkat(AT_FDCWD, proc, w->dirfd, w->tmpname,
-				   AT_SYMLINK_FOLLOW) == 0 || errno != EEXIST)
+				   AT_SYMLINK_FOLLOW) == 0 ||
+			    errno != EEXIST)
 				break;
 		}
-		if (faccessat(w->dirfd, w->tmpname, F_OK,
-			      AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = rf_error_errno(err, -errno, "Could not create '%s'",
-					    w->path);
+		if (faccessat(w->dirfd, w->tmpname, F_OK, AT_SYMLINK_NOFOLLOW) <
+		    0) {
+			rc = rf_error_errno(err, -errno,
+					    "Could not create '%s'", w->path);
 			free(w->tmpname);
 			w->tmpname = NULL;
 			goto out;
@@ -472,8 +480,10 @@ static int commit_output(struct fmt_writer *w, struct rf_error *err)
 	w->tmpname = NULL;
 synced:
 	if (w->sync && fsync(w->dirfd) < 0) {
-		rc = rf_error_errno(err, -errno, "Could not flush the "
-				    "directory of '%s'", w->path);
+		rc = rf_error_errno(err, -errno,
+				    "Could not flush the "
+				    "directory of '%s'",
+				    w->path);
 		goto out;
 	}
 	rc = 0;
@@ -510,11 +520,13 @@ static int writer_start(struct fmt_writer *w, struct rf_error *err)
 		if (!w->opts.v[i].used)
 			return rf_error_set(err, -EINVAL,
 					    "Invalid parameter '%s' for "
-					    "format '%s'", w->opts.v[i].key,
-					    w->ops->name);
+					    "format '%s'",
+					    w->opts.v[i].key, w->ops->name);
 	if (w->block_size == 0)
-		return rf_error_set(err, -EINVAL, "internal: format '%s' "
-				    "set no block size", w->ops->name);
+		return rf_error_set(err, -EINVAL,
+				    "internal: format '%s' "
+				    "set no block size",
+				    w->ops->name);
 	w->stage = rf_xmalloc(w->block_size);
 	return 0;
 }
@@ -627,17 +639,21 @@ int fmt_writer_write(struct fmt_writer *w, uint64_t offset, const void *buf,
 	int rc = 0;
 
 	if (w->failed || w->finished)
-		return rf_error_set(err, -EINVAL, "'%s': the writer can no "
-				    "longer be used", w->path);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': the writer can no "
+				    "longer be used",
+				    w->path);
 	if (offset < w->next_off) {
-		rc = rf_error_set(err, -EINVAL, "'%s': extent at %llu comes "
+		rc = rf_error_set(err, -EINVAL,
+				  "'%s': extent at %llu comes "
 				  "before the end of the previous one (%llu)",
 				  w->path, (unsigned long long)offset,
 				  (unsigned long long)w->next_off);
 		goto out;
 	}
 	if (offset > w->size || len > w->size - offset) {
-		rc = rf_error_set(err, -EINVAL, "'%s': extent at %llu of %zu "
+		rc = rf_error_set(err, -EINVAL,
+				  "'%s': extent at %llu of %zu "
 				  "bytes passes the end of the disk (%llu)",
 				  w->path, (unsigned long long)offset, len,
 				  (unsigned long long)w->size);
@@ -690,8 +706,10 @@ int fmt_writer_finish(struct fmt_writer *w, struct rf_error *err)
 	int rc;
 
 	if (w->failed || w->finished)
-		return rf_error_set(err, -EINVAL, "'%s': the writer can no "
-				    "longer be used", w->path);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': the writer can no "
+				    "longer be used",
+				    w->path);
 	rc = flush_stage(w, err);
 	if (rc < 0)
 		goto out;
@@ -750,22 +768,27 @@ int fmt_pread(struct fmt_reader *r, void *buf, size_t len, uint64_t off,
 	uint8_t *p = buf;
 
 	if (off > r->file_size || len > r->file_size - off)
-		return rf_error_set(err, -EIO, "'%s': image is truncated or "
+		return rf_error_set(err, -EIO,
+				    "'%s': image is truncated or "
 				    "corrupt (read of %zu bytes at %llu, past "
-				    "the end of the file)", r->name, len,
-				    (unsigned long long)off);
+				    "the end of the file)",
+				    r->name, len, (unsigned long long)off);
 	while (len > 0) {
 		ssize_t n = pread(r->fd, p, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return rf_error_errno(err, -errno, "Could not read "
-					      "'%s'", r->name);
+			return rf_error_errno(err, -errno,
+					      "Could not read "
+					      "'%s'",
+					      r->name);
 		}
 		if (n == 0)
-			return rf_error_set(err, -EIO, "'%s': image is "
-					    "truncated", r->name);
+			return rf_error_set(err, -EIO,
+					    "'%s': image is "
+					    "truncated",
+					    r->name);
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -773,8 +796,8 @@ int fmt_pread(struct fmt_reader *r, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
-void fmt_reader_add_info(struct fmt_reader *r, const char *key,
-			 const char *fmt, ...)
+void fmt_reader_add_info(struct fmt_reader *r, const char *key, const char *fmt,
+			 ...)
 {
 	struct rf_buf b = RF_BUF_INIT;
 	va_list ap;
@@ -807,8 +830,10 @@ static int reader_size(struct fmt_reader *r, struct rf_error *err)
 		r->file_size = bytes;
 		return 0;
 	}
-	return rf_error_set(err, -EINVAL, "'%s' is neither a file nor a "
-			    "block device", r->name);
+	return rf_error_set(err, -EINVAL,
+			    "'%s' is neither a file nor a "
+			    "block device",
+			    r->name);
 }
 
 int fmt_reader_open_fd(int fd, const char *name, const char *format,
@@ -832,8 +857,10 @@ int fmt_reader_open_fd(int fd, const char *name, const char *format,
 	if (format != NULL) {
 		r->ops = fmt_reader_by_name(format);
 		if (r->ops == NULL) {
-			rc = rf_error_set(err, -EINVAL, "Unknown file format "
-					  "'%s'", format);
+			rc = rf_error_set(err, -EINVAL,
+					  "Unknown file format "
+					  "'%s'",
+					  format);
 			goto out;
 		}
 	} else {
@@ -892,25 +919,29 @@ int fmt_reader_map(struct fmt_reader *r, uint64_t off, uint64_t max,
 	int rc;
 
 	if (off >= r->virtual_size || max == 0)
-		return rf_error_set(err, -EINVAL, "'%s': map request at %llu "
-				    "is outside the disk", r->name,
-				    (unsigned long long)off);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': map request at %llu "
+				    "is outside the disk",
+				    r->name, (unsigned long long)off);
 	if (max > r->virtual_size - off)
 		max = r->virtual_size - off;
 	rc = r->ops->map(r, off, max, len, data, err);
 	if (rc == 0 && (*len == 0 || *len > max))
-		rc = rf_error_set(err, -EIO, "internal: '%s' mapped a bad "
-				  "length", r->name);
+		rc = rf_error_set(err, -EIO,
+				  "internal: '%s' mapped a bad "
+				  "length",
+				  r->name);
 	return rc;
 }
 
-int fmt_reader_read(struct fmt_reader *r, uint64_t off, void *buf,
-		    size_t len, struct rf_error *err)
+int fmt_reader_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
+		    struct rf_error *err)
 {
 	if (off > r->virtual_size || len > r->virtual_size - off)
-		return rf_error_set(err, -EINVAL, "'%s': read of %zu bytes at "
-				    "%llu is outside the disk", r->name, len,
-				    (unsigned long long)off);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': read of %zu bytes at "
+				    "%llu is outside the disk",
+				    r->name, len, (unsigned long long)off);
 	if (len == 0)
 		return 0;
 	return r->ops->read(r, off, buf, len, err);
@@ -956,10 +987,10 @@ struct copy_queue {
 	uint8_t *buf[FMT_COPY_BUFS];
 	uint64_t off[FMT_COPY_BUFS];
 	size_t len[FMT_COPY_BUFS];
-	unsigned head;			/* next chunk to write */
-	unsigned count;			/* chunks read, not yet written */
-	bool done;			/* the reader has finished */
-	bool stop;			/* the writer gave up */
+	unsigned head;	/* next chunk to write */
+	unsigned count; /* chunks read, not yet written */
+	bool done;	/* the reader has finished */
+	bool stop;	/* the writer gave up */
 	int rc;
 	struct rf_error err;
 	pthread_mutex_t lock;
@@ -1037,10 +1068,11 @@ int fmt_convert(struct fmt_reader *r, struct fmt_writer *w,
 	q.r = r;
 	q.size = fmt_reader_virtual_size(r);
 	if (q.size > w->size)
-		return rf_error_set(err, -EINVAL, "'%s' (%llu bytes) does not "
-				    "fit in '%s' (%llu bytes)", r->name,
-				    (unsigned long long)q.size, w->path,
-				    (unsigned long long)w->size);
+		return rf_error_set(err, -EINVAL,
+				    "'%s' (%llu bytes) does not "
+				    "fit in '%s' (%llu bytes)",
+				    r->name, (unsigned long long)q.size,
+				    w->path, (unsigned long long)w->size);
 	pthread_mutex_init(&q.lock, NULL);
 	pthread_cond_init(&q.cond, NULL);
 	for (unsigned i = 0; i < FMT_COPY_BUFS; i++)
@@ -1063,8 +1095,8 @@ int fmt_convert(struct fmt_reader *r, struct fmt_writer *w,
 		}
 		slot = q.head;
 		pthread_mutex_unlock(&q.lock);
-		rc = fmt_writer_write(w, q.off[slot], q.buf[slot],
-				      q.len[slot], err);
+		rc = fmt_writer_write(w, q.off[slot], q.buf[slot], q.len[slot],
+				      err);
 		if (rc < 0)
 			break;
 		if (progress != NULL)

@@ -170,8 +170,8 @@ uint64_t fmt_reader_virtual_size(const struct fmt_reader *r);
 int fmt_reader_map(struct fmt_reader *r, uint64_t off, uint64_t max,
 		   uint64_t *len, bool *data, struct rf_error *err);
 /* Read len bytes at off; the range must be inside the virtual size. */
-int fmt_reader_read(struct fmt_reader *r, uint64_t off, void *buf,
-		    size_t len, struct rf_error *err);
+int fmt_reader_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
+		    struct rf_error *err);
 /*
  * Format-specific facts for `info`, as key/value strings owned by the
  * reader. Returns the number of pairs; *keys and *values are valid until

@@ -31,25 +31,24 @@
 #define OVA_COPY_CHUNK (1u << 20)
 #define OVA_USTAR_MAX ((8ull << 30) - 1)
 
-static const char *const nics[] = {"e1000", "e1000e", "vmxnet3", "none",
-				   NULL};
+static const char *const nics[] = {"e1000", "e1000e", "vmxnet3", "none", NULL};
 /* The OVF ResourceSubType of each NIC above. */
 static const char *const nic_subtypes[] = {"E1000", "E1000e", "VmxNet3"};
 
 struct ova_writer {
 	struct fmt_writer *disk;
 	int disk_fd;
-	char *disk_name;		/* member name of the VMDK */
+	char *disk_name; /* member name of the VMDK */
 	char *vm_name;
 	uint64_t cpus;
-	uint64_t memory;		/* MiB */
+	uint64_t memory; /* MiB */
 	int nic;
 	const char *network;
 	const char *ostype;
 	int adapter;
-	uint64_t out_pos;		/* libarchive's write position */
+	uint64_t out_pos; /* libarchive's write position */
 	struct fmt_writer *w;
-	struct rf_error *archive_err;	/* for the write callback */
+	struct rf_error *archive_err; /* for the write callback */
 };
 
 static char *default_vm_name(const struct fmt_writer *w)
@@ -104,8 +103,9 @@ static int open_scratch(struct fmt_writer *w, struct rf_error *err)
 
 		snprintf(name, sizeof(name), ".ova-disk.%d.%d.tmp",
 			 (int)getpid(), tries);
-		o->disk_fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR |
-				    O_CLOEXEC, 0600);
+		o->disk_fd =
+			openat(dirfd, name,
+			       O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 		if (o->disk_fd >= 0) {
 			(void)unlinkat(dirfd, name, 0);
 			return 0;
@@ -113,8 +113,10 @@ static int open_scratch(struct fmt_writer *w, struct rf_error *err)
 		if (errno != EEXIST)
 			break;
 	}
-	return rf_error_errno(err, -errno, "Could not create a scratch file "
-			      "beside '%s'", w->path);
+	return rf_error_errno(err, -errno,
+			      "Could not create a scratch file "
+			      "beside '%s'",
+			      w->path);
 }
 
 static int ova_open(struct fmt_writer *w, struct rf_error *err)
@@ -142,7 +144,8 @@ static int ova_open(struct fmt_writer *w, struct rf_error *err)
 	if (rc < 0)
 		goto out;
 	if (o->memory < 4 || o->memory > (24ull << 20)) {
-		rc = rf_error_set(err, -EINVAL, "memory is in MiB: 4 to "
+		rc = rf_error_set(err, -EINVAL,
+				  "memory is in MiB: 4 to "
 				  "25165824");
 		goto out;
 	}
@@ -158,7 +161,8 @@ static int ova_open(struct fmt_writer *w, struct rf_error *err)
 	/* The disk's own options, checked by the VMDK writer. */
 	rf_buf_printf(&dopt, "subformat=streamOptimized,adapter_type=%s",
 		      fmt_opt_str(w, "adapter_type")
-			      ? fmt_opt_str(w, "adapter_type") : "lsilogic");
+			      ? fmt_opt_str(w, "adapter_type")
+			      : "lsilogic");
 	threads = fmt_opt_str(w, "threads");
 	if (threads != NULL)
 		rf_buf_printf(&dopt, ",threads=%s", threads);
@@ -207,12 +211,15 @@ static int ova_write_blocks(struct fmt_writer *w, uint64_t first,
 /* ---- the OVF descriptor ---- */
 
 #define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
-#define RASD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/" \
-		"CIM_ResourceAllocationSettingData"
-#define VSSD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/" \
-		"CIM_VirtualSystemSettingData"
-#define VMDK_STREAM_URI "http://www.vmware.com/interfaces/specifications/" \
-			"vmdk.html#streamOptimized"
+#define RASD_NS                                                                \
+	"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"                   \
+	"CIM_ResourceAllocationSettingData"
+#define VSSD_NS                                                                \
+	"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"                   \
+	"CIM_VirtualSystemSettingData"
+#define VMDK_STREAM_URI                                                        \
+	"http://www.vmware.com/interfaces/specifications/"                     \
+	"vmdk.html#streamOptimized"
 
 static const xmlChar *X(const char *s)
 {
@@ -280,9 +287,9 @@ static int put_hardware(xmlTextWriterPtr x, struct ova_writer *o)
 	char cpus[32], mem[32], cpu_name[64], mem_name[64];
 	const char *adapter = fmt_vmdk_adapter_name(o->adapter);
 	bool ide = !strcmp(adapter, "ide");
-	const char *scsi_type = !strcmp(adapter, "pvscsi") ? "VirtualSCSI"
+	const char *scsi_type = !strcmp(adapter, "pvscsi")	? "VirtualSCSI"
 				: !strcmp(adapter, "legacyESX") ? "lsilogic"
-				: adapter;
+								: adapter;
 	int rc;
 
 	snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)o->cpus);
@@ -332,8 +339,8 @@ static int put_hardware(xmlTextWriterPtr x, struct ova_writer *o)
 	if (rc >= 0) {
 		struct rasd ctrl = {
 			.address = "0",
-			.description = ide ? "IDE Controller"
-					   : "SCSI Controller",
+			.description =
+				ide ? "IDE Controller" : "SCSI Controller",
 			.element_name = ide ? "IDE 0" : "SCSI controller 0",
 			.instance_id = "3",
 			.resource_subtype = ide ? NULL : scsi_type,
@@ -397,7 +404,8 @@ static int put_envelope(xmlTextWriterPtr x, struct ova_writer *o,
 						 X(VSSD_NS));
 	if (rc >= 0)
 		rc = xmlTextWriterWriteAttribute(
-			x, X("xmlns:vmw"), X("http://www.vmware.com/schema/ovf"));
+			x, X("xmlns:vmw"),
+			X("http://www.vmware.com/schema/ovf"));
 	if (rc >= 0)
 		rc = xmlTextWriterWriteAttribute(
 			x, X("xmlns:xsi"),
@@ -468,15 +476,13 @@ static int put_envelope(xmlTextWriterPtr x, struct ova_writer *o,
 	if (rc >= 0)
 		rc = xmlTextWriterStartElement(x, X("VirtualSystem"));
 	if (rc >= 0)
-		rc = xmlTextWriterWriteAttribute(x, X("ovf:id"),
-						 X(o->vm_name));
+		rc = xmlTextWriterWriteAttribute(x, X("ovf:id"), X(o->vm_name));
 	if (rc >= 0)
 		rc = put_info(x, "A virtual machine");
 	if (rc >= 0)
 		rc = xmlTextWriterWriteElement(x, X("Name"), X(o->vm_name));
 	if (rc >= 0)
-		rc = xmlTextWriterStartElement(x,
-					       X("OperatingSystemSection"));
+		rc = xmlTextWriterStartElement(x, X("OperatingSystemSection"));
 	if (rc >= 0)
 		/* CIM 101: "Linux 64-Bit"; vmw:osType is VMware's finer id. */
 		rc = xmlTextWriterWriteAttribute(x, X("ovf:id"), X("101"));
@@ -565,9 +571,8 @@ static int add_header(struct archive *a, const char *name, uint64_t size)
 	return rc;
 }
 
-static int add_member(struct ova_writer *o, struct archive *a,
-		      const char *name, const void *data, size_t len,
-		      struct rf_error *err)
+static int add_member(struct ova_writer *o, struct archive *a, const char *name,
+		      const void *data, size_t len, struct rf_error *err)
 {
 	if (add_header(a, name, len) != ARCHIVE_OK ||
 	    archive_write_data(a, data, len) != (la_ssize_t)len)
@@ -590,7 +595,8 @@ static int hash_disk(struct ova_writer *o, uint64_t size, uint8_t *buf,
 		if (got <= 0) {
 			rc = rf_error_errno(err, got < 0 ? -errno : -EIO,
 					    "Could not read back the disk of "
-					    "'%s'", o->w->path);
+					    "'%s'",
+					    o->w->path);
 			goto out;
 		}
 		rf_digest_update(d, buf, (size_t)got);
@@ -622,8 +628,10 @@ static int ova_finish(struct fmt_writer *w, struct rf_error *err)
 	if (rc < 0)
 		goto out;
 	if (fstat(o->disk_fd, &st) < 0) {
-		rc = rf_error_errno(err, -errno, "Could not stat the disk of "
-				    "'%s'", w->path);
+		rc = rf_error_errno(err, -errno,
+				    "Could not stat the disk of "
+				    "'%s'",
+				    w->path);
 		goto out;
 	}
 	buf = rf_xmalloc(OVA_COPY_CHUNK);
@@ -671,7 +679,8 @@ static int ova_finish(struct fmt_writer *w, struct rf_error *err)
 		if (got <= 0) {
 			rc = rf_error_errno(err, got < 0 ? -errno : -EIO,
 					    "Could not read back the disk of "
-					    "'%s'", w->path);
+					    "'%s'",
+					    w->path);
 			goto out;
 		}
 		if (archive_write_data(a, buf, (size_t)got) != got) {

@@ -29,13 +29,13 @@ struct slot {
 struct fmt_pool {
 	struct fmt_pool_def def;
 	pthread_mutex_t lock;
-	pthread_cond_t work;	/* a slot became pending, or stop */
-	pthread_cond_t done;	/* a slot became done */
+	pthread_cond_t work; /* a slot became pending, or stop */
+	pthread_cond_t done; /* a slot became done */
 	struct slot *slots;
 	size_t nslots;
-	uint64_t submitted;	/* slots filled so far */
-	uint64_t taken;		/* slots handed to a worker */
-	uint64_t emitted;	/* slots emitted so far */
+	uint64_t submitted; /* slots filled so far */
+	uint64_t taken;	    /* slots handed to a worker */
+	uint64_t emitted;   /* slots emitted so far */
 	bool stop;
 	pthread_t *threads;
 	unsigned nthreads;
@@ -95,7 +95,8 @@ int fmt_pool_new(const struct fmt_pool_def *def, struct fmt_pool **out,
 		int e = pthread_create(&p->threads[i], NULL, worker, p);
 
 		if (e != 0) {
-			rc = rf_error_errno(err, -e, "Could not start a "
+			rc = rf_error_errno(err, -e,
+					    "Could not start a "
 					    "compression thread");
 			break;
 		}

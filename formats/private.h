@@ -30,35 +30,35 @@ struct fmt_options {
 
 struct fmt_writer {
 	const struct fmt_writer_ops *ops;
-	void *priv;			/* backend's own state */
+	void *priv; /* backend's own state */
 	struct fmt_options opts;
-	int fd;				/* output, open read-write */
-	int dirfd;			/* destination directory */
-	char *path;			/* final path, for messages */
-	char *base;			/* final name inside dirfd */
-	char *tmpname;			/* named temporary file, or NULL */
-	bool unnamed;			/* fd is an O_TMPFILE */
+	int fd;	       /* output, open read-write */
+	int dirfd;     /* destination directory */
+	char *path;    /* final path, for messages */
+	char *base;    /* final name inside dirfd */
+	char *tmpname; /* named temporary file, or NULL */
+	bool unnamed;  /* fd is an O_TMPFILE */
 	bool finished;
 	bool failed;
-	bool sync;			/* flush to disk before renaming */
-	uint64_t size;			/* virtual size asked for */
-	uint64_t virtual_size;		/* what the image reports */
-	uint32_t block_size;		/* set by ops->open */
-	uint64_t next_off;		/* caller's extents must start here */
-	uint8_t *stage;			/* one partial block being assembled */
-	uint64_t stage_block;		/* its index; UINT64_MAX when none */
-	uint64_t flushed_to;		/* sync_file_range() progress */
-	uint64_t dirty;			/* bytes written since the last one */
-	uint64_t data_blocks;		/* non-zero blocks handed to ops */
+	bool sync;	       /* flush to disk before renaming */
+	uint64_t size;	       /* virtual size asked for */
+	uint64_t virtual_size; /* what the image reports */
+	uint32_t block_size;   /* set by ops->open */
+	uint64_t next_off;     /* caller's extents must start here */
+	uint8_t *stage;	       /* one partial block being assembled */
+	uint64_t stage_block;  /* its index; UINT64_MAX when none */
+	uint64_t flushed_to;   /* sync_file_range() progress */
+	uint64_t dirty;	       /* bytes written since the last one */
+	uint64_t data_blocks;  /* non-zero blocks handed to ops */
 };
 
 struct fmt_reader {
 	const struct fmt_reader_ops *ops;
 	void *priv;
 	int fd;
-	char *name;			/* for messages */
+	char *name; /* for messages */
 	uint64_t file_size;
-	uint64_t virtual_size;		/* set by ops->open */
+	uint64_t virtual_size; /* set by ops->open */
 	size_t ninfo;
 	char *info_keys[16];
 	char *info_values[16];
@@ -83,8 +83,8 @@ int fmt_opt_choice(struct fmt_writer *w, const char *key,
 unsigned fmt_default_threads(void);
 
 /* Output helpers: write all of buf at off, or fail with a message. */
-int fmt_pwrite(struct fmt_writer *w, const void *buf, size_t len,
-	       uint64_t off, struct rf_error *err);
+int fmt_pwrite(struct fmt_writer *w, const void *buf, size_t len, uint64_t off,
+	       struct rf_error *err);
 /* Make the output exactly len bytes long (holes are zeros). */
 int fmt_truncate(struct fmt_writer *w, uint64_t len, struct rf_error *err);
 /* Plain descriptor variants, for the OVA backend's scratch files. */
@@ -105,9 +105,8 @@ int fmt_writer_new_fd(const struct fmt_writer_ops *ops, int fd,
 int fmt_pread(struct fmt_reader *r, void *buf, size_t len, uint64_t off,
 	      struct rf_error *err);
 /* Record an info pair (copied). At most 16; more are dropped. */
-void fmt_reader_add_info(struct fmt_reader *r, const char *key,
-			 const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void fmt_reader_add_info(struct fmt_reader *r, const char *key, const char *fmt,
+			 ...) __attribute__((format(printf, 3, 4)));
 
 /* A page-aligned buffer for I/O; aborts when out of memory. free() it. */
 void *fmt_alloc_aligned(size_t len);
@@ -211,12 +210,11 @@ static inline void fmt_put_be64(uint8_t *p, uint64_t v)
  */
 typedef void *(*fmt_codec_new_fn)(void *ctx);
 typedef void (*fmt_codec_free_fn)(void *codec);
-typedef size_t (*fmt_compress_fn)(void *codec, const uint8_t *in,
-				  size_t in_len, uint8_t *out,
-				  size_t out_cap);
+typedef size_t (*fmt_compress_fn)(void *codec, const uint8_t *in, size_t in_len,
+				  uint8_t *out, size_t out_cap);
 typedef int (*fmt_emit_fn)(void *ctx, uint64_t block, const uint8_t *raw,
-			   size_t raw_len, const uint8_t *comp,
-			   size_t comp_len, struct rf_error *err);
+			   size_t raw_len, const uint8_t *comp, size_t comp_len,
+			   struct rf_error *err);
 
 struct fmt_pool_def {
 	unsigned threads;
@@ -226,7 +224,7 @@ struct fmt_pool_def {
 	fmt_codec_free_fn codec_free;
 	fmt_compress_fn compress;
 	fmt_emit_fn emit;
-	void *ctx;			/* passed to codec_new and emit */
+	void *ctx; /* passed to codec_new and emit */
 };
 
 struct fmt_pool;

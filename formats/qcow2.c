@@ -28,9 +28,9 @@
 #include "buf.h"
 #include "private.h"
 
-#define QCOW2_MAGIC 0x514649fbu		/* "QFI\xfb" */
+#define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
 #define QCOW2_HEADER_V2 72u
-#define QCOW2_HEADER_V3 112u		/* with the compression type byte */
+#define QCOW2_HEADER_V3 112u /* with the compression type byte */
 #define QCOW2_MIN_CLUSTER_BITS 9
 #define QCOW2_MAX_CLUSTER_BITS 21
 /* qemu refuses larger L1 and refcount tables; so do we. */
@@ -61,15 +61,15 @@ static const char *const compression_names[] = {"zlib", "zstd", NULL};
 
 struct qcow2_writer {
 	unsigned cluster_bits;
-	uint64_t cs;			/* cluster size */
-	uint64_t l2_entries;		/* entries per L2 table */
+	uint64_t cs;	     /* cluster size */
+	uint64_t l2_entries; /* entries per L2 table */
 	uint32_t l1_size;
 	uint64_t l1_offset;
-	uint64_t *l1;			/* host order */
-	uint64_t *l2;			/* host order; current table */
-	uint64_t l2_index;		/* its L1 index, UINT64_MAX for none */
-	uint8_t *io;			/* one cluster, for metadata */
-	uint64_t host_end;		/* next free byte of the file */
+	uint64_t *l1;	   /* host order */
+	uint64_t *l2;	   /* host order; current table */
+	uint64_t l2_index; /* its L1 index, UINT64_MAX for none */
+	uint8_t *io;	   /* one cluster, for metadata */
+	uint64_t host_end; /* next free byte of the file */
 	bool compress;
 	int ctype;
 	unsigned threads;
@@ -80,7 +80,7 @@ struct qcow2_writer {
 	 */
 	uint16_t *refcnt;
 	uint64_t refcnt_len;
-	struct fmt_writer *w;		/* for the pool's callback */
+	struct fmt_writer *w; /* for the pool's callback */
 };
 
 static void ref_add(struct qcow2_writer *q, uint64_t first, uint64_t last)
@@ -318,7 +318,8 @@ static int qcow2_open(struct fmt_writer *w, struct rf_error *err)
 		return rc;
 	if (cs < (1u << QCOW2_MIN_CLUSTER_BITS) ||
 	    cs > (1u << QCOW2_MAX_CLUSTER_BITS) || (cs & (cs - 1)) != 0)
-		return rf_error_set(err, -EINVAL, "Cluster size must be a power "
+		return rf_error_set(err, -EINVAL,
+				    "Cluster size must be a power "
 				    "of two between 512 and 2048k");
 	rc = fmt_opt_bool(w, "compress", false, &q->compress, err);
 	if (rc < 0)
@@ -340,7 +341,8 @@ static int qcow2_open(struct fmt_writer *w, struct rf_error *err)
 	w->virtual_size = fmt_round_up(w->size, 512);
 	l1_bytes = fmt_div_round_up(w->virtual_size, cs * q->l2_entries) * 8;
 	if (l1_bytes > QCOW2_MAX_L1_BYTES)
-		return rf_error_set(err, -EFBIG, "Image size %llu is too large "
+		return rf_error_set(err, -EFBIG,
+				    "Image size %llu is too large "
 				    "for a cluster size of %llu",
 				    (unsigned long long)w->virtual_size,
 				    (unsigned long long)cs);
@@ -387,7 +389,7 @@ static void put_header(struct qcow2_writer *q, uint8_t *h, uint64_t size,
 	fmt_put_be32(h + 56, reftable_clusters);
 	if (q->ctype != QCOW2_ZLIB)
 		fmt_put_be64(h + 72, QCOW2_INCOMPAT_COMPRESSION);
-	fmt_put_be32(h + 96, 4);		/* refcount_order: 16 bits */
+	fmt_put_be32(h + 96, 4); /* refcount_order: 16 bits */
 	fmt_put_be32(h + 100, QCOW2_HEADER_V3);
 	h[104] = (uint8_t)q->ctype;
 	/* Header extensions: only the end marker, which is all zeros. */
@@ -396,7 +398,7 @@ static void put_header(struct qcow2_writer *q, uint8_t *h, uint64_t size,
 static int qcow2_finish(struct fmt_writer *w, struct rf_error *err)
 {
 	struct qcow2_writer *q = w->priv;
-	uint64_t per_block = q->cs * 8 / 16;	/* 16-bit refcounts */
+	uint64_t per_block = q->cs * 8 / 16; /* 16-bit refcounts */
 	uint64_t n, nblocks = 0, ntable = 0, total, table_off;
 	uint64_t *table = NULL;
 	int rc;
@@ -494,14 +496,14 @@ struct qcow2_reader {
 	uint64_t cs;
 	uint64_t l2_entries;
 	uint32_t l1_size;
-	uint64_t *l1;			/* host order */
-	uint8_t *l2;			/* cached table, big-endian as read */
-	uint64_t l2_offset;		/* its offset; 0 for none */
+	uint64_t *l1;	    /* host order */
+	uint8_t *l2;	    /* cached table, big-endian as read */
+	uint64_t l2_offset; /* its offset; 0 for none */
 	int ctype;
-	uint8_t *cbuf;			/* compressed input */
+	uint8_t *cbuf; /* compressed input */
 	size_t cbuf_cap;
-	uint8_t *dbuf;			/* last decompressed cluster */
-	uint64_t dbuf_entry;		/* its L2 entry; 0 for none */
+	uint8_t *dbuf;	     /* last decompressed cluster */
+	uint64_t dbuf_entry; /* its L2 entry; 0 for none */
 	z_stream zs;
 	bool zs_ready;
 	ZSTD_DCtx *zd;
@@ -525,79 +527,110 @@ static int qcow2_check_header(struct fmt_reader *r, struct qcow2_reader *q,
 		return rf_error_set(err, -EINVAL, "'%s': not a qcow2 image",
 				    name);
 	if (version != 2 && version != 3)
-		return rf_error_set(err, -ENOTSUP, "'%s': qcow2 version %u is "
-				    "not supported", name, version);
+		return rf_error_set(err, -ENOTSUP,
+				    "'%s': qcow2 version %u is "
+				    "not supported",
+				    name, version);
 	q->cluster_bits = fmt_get_be32(h + 20);
 	if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
 	    q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
-		return rf_error_set(err, -EINVAL, "'%s': unsupported cluster "
-				    "size: 2^%u", name, q->cluster_bits);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': unsupported cluster "
+				    "size: 2^%u",
+				    name, q->cluster_bits);
 	q->cs = 1ull << q->cluster_bits;
 	q->l2_entries = q->cs / 8;
 	if (fmt_get_be64(h + 8) != 0)
-		return rf_error_set(err, -ENOTSUP, "'%s': images with a "
-				    "backing file are not supported", name);
+		return rf_error_set(err, -ENOTSUP,
+				    "'%s': images with a "
+				    "backing file are not supported",
+				    name);
 	if (fmt_get_be32(h + 32) != 0)
-		return rf_error_set(err, -ENOTSUP, "'%s': encrypted images are "
-				    "not supported", name);
+		return rf_error_set(err, -ENOTSUP,
+				    "'%s': encrypted images are "
+				    "not supported",
+				    name);
 	if (version == 3) {
 		uint32_t hlen = fmt_get_be32(h + 100);
 		uint32_t order = fmt_get_be32(h + 96);
 
 		incompat = fmt_get_be64(h + 72);
 		if (hlen < 104 || hlen > q->cs || hlen % 8 != 0)
-			return rf_error_set(err, -EINVAL, "'%s': bad header "
-					    "length %u", name, hlen);
+			return rf_error_set(err, -EINVAL,
+					    "'%s': bad header "
+					    "length %u",
+					    name, hlen);
 		if (order > 6)
-			return rf_error_set(err, -EINVAL, "'%s': bad refcount "
-					    "order %u", name, order);
+			return rf_error_set(err, -EINVAL,
+					    "'%s': bad refcount "
+					    "order %u",
+					    name, order);
 		if (incompat & QCOW2_INCOMPAT_DATA_FILE)
-			return rf_error_set(err, -ENOTSUP, "'%s': images with "
+			return rf_error_set(err, -ENOTSUP,
+					    "'%s': images with "
 					    "an external data file are not "
-					    "supported", name);
+					    "supported",
+					    name);
 		if (incompat & QCOW2_INCOMPAT_EXTL2)
-			return rf_error_set(err, -ENOTSUP, "'%s': extended L2 "
-					    "entries are not supported", name);
+			return rf_error_set(err, -ENOTSUP,
+					    "'%s': extended L2 "
+					    "entries are not supported",
+					    name);
 		if (incompat & ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT |
 				 QCOW2_INCOMPAT_COMPRESSION))
-			return rf_error_set(err, -ENOTSUP, "'%s': unsupported "
-					    "qcow2 feature bits 0x%llx", name,
-					    (unsigned long long)incompat);
+			return rf_error_set(err, -ENOTSUP,
+					    "'%s': unsupported "
+					    "qcow2 feature bits 0x%llx",
+					    name, (unsigned long long)incompat);
 		if (incompat & QCOW2_INCOMPAT_COMPRESSION) {
 			if (hlen < 105)
-				return rf_error_set(err, -EINVAL, "'%s': header "
+				return rf_error_set(err, -EINVAL,
+						    "'%s': header "
 						    "too short for the "
-						    "compression type", name);
+						    "compression type",
+						    name);
 			q->ctype = h[104];
 			if (q->ctype != QCOW2_ZLIB && q->ctype != QCOW2_ZSTD)
-				return rf_error_set(err, -ENOTSUP, "'%s': "
+				return rf_error_set(err, -ENOTSUP,
+						    "'%s': "
 						    "unknown compression type "
-						    "%d", name, q->ctype);
+						    "%d",
+						    name, q->ctype);
 		} else if (hlen >= 105 && h[104] != QCOW2_ZLIB) {
-			return rf_error_set(err, -EINVAL, "'%s': compression "
+			return rf_error_set(err, -EINVAL,
+					    "'%s': compression "
 					    "type set without its feature bit",
 					    name);
 		}
 	}
 	/* Byte sizes up to 2^61 keep every product below 2^64. */
 	if (size > (1ull << 61))
-		return rf_error_set(err, -EFBIG, "'%s': virtual size %llu too "
-				    "large", name, (unsigned long long)size);
+		return rf_error_set(err, -EFBIG,
+				    "'%s': virtual size %llu too "
+				    "large",
+				    name, (unsigned long long)size);
 	r->virtual_size = size;
 	q->l1_size = fmt_get_be32(h + 36);
 	if ((uint64_t)q->l1_size * 8 > QCOW2_MAX_L1_BYTES)
 		return rf_error_set(err, -EFBIG, "'%s': L1 size too big", name);
 	needed = fmt_div_round_up(size, q->cs * q->l2_entries);
 	if (q->l1_size < needed)
-		return rf_error_set(err, -EINVAL, "'%s': L1 table too small "
-				    "for the image size", name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': L1 table too small "
+				    "for the image size",
+				    name);
 	if (l1_off % q->cs != 0)
-		return rf_error_set(err, -EINVAL, "'%s': L1 table offset not "
-				    "aligned to a cluster", name);
-	if (q->l1_size > 0 && (l1_off > r->file_size ||
-			       (uint64_t)q->l1_size * 8 > r->file_size - l1_off))
-		return rf_error_set(err, -EINVAL, "'%s': L1 table is outside "
-				    "the file (truncated image?)", name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': L1 table offset not "
+				    "aligned to a cluster",
+				    name);
+	if (q->l1_size > 0 &&
+	    (l1_off > r->file_size ||
+	     (uint64_t)q->l1_size * 8 > r->file_size - l1_off))
+		return rf_error_set(err, -EINVAL,
+				    "'%s': L1 table is outside "
+				    "the file (truncated image?)",
+				    name);
 	fmt_reader_add_info(r, "cluster_size", "%llu",
 			    (unsigned long long)q->cs);
 	fmt_reader_add_info(r, "compat", "%s", version == 2 ? "0.10" : "1.1");
@@ -621,8 +654,9 @@ static int qcow2_ropen(struct fmt_reader *r, struct rf_error *err)
 
 	r->priv = q;
 	memset(h, 0, sizeof(h));
-	rc = fmt_pread(r, h, r->file_size < sizeof(h) ? QCOW2_HEADER_V2
-						       : sizeof(h), 0, err);
+	rc = fmt_pread(r, h,
+		       r->file_size < sizeof(h) ? QCOW2_HEADER_V2 : sizeof(h),
+		       0, err);
 	if (rc < 0)
 		goto out;
 	rc = qcow2_check_header(r, q, h, err);
@@ -656,8 +690,10 @@ static int l2_entry(struct fmt_reader *r, uint64_t c, uint64_t *entry,
 
 	*entry = 0;
 	if (idx >= q->l1_size)
-		return rf_error_set(err, -EINVAL, "'%s': cluster outside the "
-				    "L1 table", r->name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': cluster outside the "
+				    "L1 table",
+				    r->name);
 	l1e = q->l1[idx];
 	if (l1e & QCOW2_L1_RESERVED)
 		return rf_error_set(err, -EINVAL, "'%s': corrupt L1 entry %llu",
@@ -666,8 +702,10 @@ static int l2_entry(struct fmt_reader *r, uint64_t c, uint64_t *entry,
 	if (off == 0)
 		return 0;
 	if (off % q->cs != 0)
-		return rf_error_set(err, -EINVAL, "'%s': L2 table offset not "
-				    "aligned to a cluster", r->name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': L2 table offset not "
+				    "aligned to a cluster",
+				    r->name);
 	if (off != q->l2_offset) {
 		q->l2_offset = 0;
 		rc = fmt_pread(r, q->l2, q->cs, off, err);
@@ -693,8 +731,10 @@ static int entry_has_data(struct fmt_reader *r, uint64_t e, bool *data,
 		return rf_error_set(err, -EINVAL, "'%s': corrupt L2 entry",
 				    r->name);
 	if ((e & QCOW2_OFFSET_MASK) % q->cs != 0)
-		return rf_error_set(err, -EINVAL, "'%s': data cluster offset "
-				    "not aligned", r->name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': data cluster offset "
+				    "not aligned",
+				    r->name);
 	*data = (e & QCOW2_OFFSET_MASK) != 0 && !(e & QCOW2_OFLAG_ZERO);
 	return 0;
 }
@@ -718,8 +758,7 @@ static int qcow2_map(struct fmt_reader *r, uint64_t off, uint64_t max,
 		if (q->l1[c / q->l2_entries] == 0) {
 			/* No L2 table: its whole range reads as zeros. */
 			d = false;
-			next = (c / q->l2_entries + 1) * q->l2_entries *
-			       q->cs;
+			next = (c / q->l2_entries + 1) * q->l2_entries * q->cs;
 		} else {
 			rc = entry_has_data(r, e, &d, err);
 			if (rc < 0)
@@ -747,7 +786,8 @@ static int inflate_cluster(struct fmt_reader *r, const uint8_t *in,
 
 		if (!q->zs_ready) {
 			if (inflateInit2(&q->zs, QCOW2_ZLIB_WBITS) != Z_OK)
-				return rf_error_set(err, -ENOMEM, "zlib init "
+				return rf_error_set(err, -ENOMEM,
+						    "zlib init "
 						    "failed");
 			q->zs_ready = true;
 		} else if (inflateReset(&q->zs) != Z_OK) {
@@ -760,9 +800,12 @@ static int inflate_cluster(struct fmt_reader *r, const uint8_t *in,
 		zrc = inflate(&q->zs, Z_FINISH);
 		/* The stored length is rounded to sectors: stop when full. */
 		if ((zrc != Z_STREAM_END && zrc != Z_BUF_ERROR &&
-		     zrc != Z_OK) || q->zs.avail_out != 0)
-			return rf_error_set(err, -EIO, "'%s': corrupt "
-					    "compressed cluster", r->name);
+		     zrc != Z_OK) ||
+		    q->zs.avail_out != 0)
+			return rf_error_set(err, -EIO,
+					    "'%s': corrupt "
+					    "compressed cluster",
+					    r->name);
 		return 0;
 	} else {
 		ZSTD_inBuffer zin = {in, in_len, 0};
@@ -771,7 +814,8 @@ static int inflate_cluster(struct fmt_reader *r, const uint8_t *in,
 		if (q->zd == NULL) {
 			q->zd = ZSTD_createDCtx();
 			if (q->zd == NULL)
-				return rf_error_set(err, -ENOMEM, "zstd init "
+				return rf_error_set(err, -ENOMEM,
+						    "zstd init "
 						    "failed");
 		}
 		ZSTD_DCtx_reset(q->zd, ZSTD_reset_session_only);
@@ -780,9 +824,10 @@ static int inflate_cluster(struct fmt_reader *r, const uint8_t *in,
 			size_t in_before = zin.pos, out_before = zout.pos;
 			size_t zrc = ZSTD_decompressStream(q->zd, &zout, &zin);
 
-			if (ZSTD_isError(zrc) || (zin.pos == in_before &&
-						  zout.pos == out_before))
-				return rf_error_set(err, -EIO, "'%s': corrupt "
+			if (ZSTD_isError(zrc) ||
+			    (zin.pos == in_before && zout.pos == out_before))
+				return rf_error_set(err, -EIO,
+						    "'%s': corrupt "
 						    "compressed cluster",
 						    r->name);
 		}
@@ -796,8 +841,8 @@ static int read_compressed(struct fmt_reader *r, uint64_t e,
 	struct qcow2_reader *q = r->priv;
 	unsigned shift = 62 - (q->cluster_bits - 8);
 	uint64_t coff = e & ((1ull << shift) - 1);
-	uint64_t nsect = ((e >> shift) & ((1ull << (q->cluster_bits - 8)) - 1))
-			 + 1;
+	uint64_t nsect =
+		((e >> shift) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
 	uint64_t clen = nsect * 512 - (coff & 511);
 	int rc;
 
@@ -806,8 +851,10 @@ static int read_compressed(struct fmt_reader *r, uint64_t e,
 	q->dbuf_entry = 0;
 	/* The sector count may reach past the end of a file; cut it. */
 	if (coff >= r->file_size)
-		return rf_error_set(err, -EIO, "'%s': compressed cluster "
-				    "outside the file", r->name);
+		return rf_error_set(err, -EIO,
+				    "'%s': compressed cluster "
+				    "outside the file",
+				    r->name);
 	if (clen > r->file_size - coff)
 		clen = r->file_size - coff;
 	if (clen > q->cbuf_cap) {
@@ -824,8 +871,8 @@ static int read_compressed(struct fmt_reader *r, uint64_t e,
 	return 0;
 }
 
-static int qcow2_read(struct fmt_reader *r, uint64_t off, void *buf,
-		      size_t len, struct rf_error *err)
+static int qcow2_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
+		      struct rf_error *err)
 {
 	struct qcow2_reader *q = r->priv;
 	uint8_t *p = buf;

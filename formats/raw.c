@@ -83,8 +83,8 @@ static int raw_map(struct fmt_reader *r, uint64_t off, uint64_t max,
 	return 0;
 }
 
-static int raw_read(struct fmt_reader *r, uint64_t off, void *buf,
-		    size_t len, struct rf_error *err)
+static int raw_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
+		    struct rf_error *err)
 {
 	return fmt_pread(r, buf, len, off, err);
 }

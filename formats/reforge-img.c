@@ -51,7 +51,8 @@ static void usage(FILE *out)
 		"  -q          quiet\n"
 		"  -h, --help  this text;  -V, --version  the version\n"
 		"\n"
-		"Output formats:\n", prog);
+		"Output formats:\n",
+		prog);
 	for (; *w != NULL; w++)
 		fprintf(out, "  %-6s %s\n", (*w)->name, (*w)->description);
 	fprintf(out, "Input formats:");
@@ -74,8 +75,8 @@ static void usage(FILE *out)
 
 static int fail_usage(const char *msg)
 {
-	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n",
-		prog, msg, prog);
+	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", prog,
+		msg, prog);
 	return 1;
 }
 
@@ -90,8 +91,7 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 
 	if (pc->on)
 		rf_progress_update(&pc->p, false, "    (%.2f/100%%)",
-				   total ? 100.0 * (double)done /
-						   (double)total
+				   total ? 100.0 * (double)done / (double)total
 					 : 100.0);
 }
 
@@ -155,8 +155,8 @@ static int cmd_convert(int argc, char **argv)
 	}
 	if (compress) {
 		if (!strcmp(out_fmt, "qcow2")) {
-			rf_buf_addstr(&o, o.len ? ",compress=on"
-						: "compress=on");
+			rf_buf_addstr(&o,
+				      o.len ? ",compress=on" : "compress=on");
 		} else if (!strcmp(out_fmt, "vmdk")) {
 			/* Compressed VMDK is streamOptimized, as in qemu. */
 			if (o.data == NULL || !strstr(o.data, "subformat="))
@@ -165,14 +165,18 @@ static int cmd_convert(int argc, char **argv)
 							: "subformat="
 							  "streamOptimized");
 		} else if (strcmp(out_fmt, "ova") != 0) {
-			fprintf(stderr, "%s: Compression not supported for "
-				"this file format\n", prog);
+			fprintf(stderr,
+				"%s: Compression not supported for "
+				"this file format\n",
+				prog);
 			goto out;
 		}
 	}
 	if (strcmp(cache, "writeback") != 0 && strcmp(cache, "unsafe") != 0) {
-		fprintf(stderr, "%s: Invalid cache option: %s (writeback or "
-			"unsafe)\n", prog, cache);
+		fprintf(stderr,
+			"%s: Invalid cache option: %s (writeback or "
+			"unsafe)\n",
+			prog, cache);
 		goto out;
 	}
 	opts = o.data;
@@ -185,8 +189,10 @@ static int cmd_convert(int argc, char **argv)
 	}
 	if (fmt_writer_new(out_fmt, argv[optind + 1],
 			   fmt_reader_virtual_size(r), opts, &w, &err) < 0) {
-		fprintf(stderr, "%s: %s: error while creating output image: "
-			"%s\n", prog, argv[optind + 1], err.msg);
+		fprintf(stderr,
+			"%s: %s: error while creating output image: "
+			"%s\n",
+			prog, argv[optind + 1], err.msg);
 		goto out;
 	}
 	fmt_writer_set_sync(w, strcmp(cache, "unsafe") != 0);
@@ -246,8 +252,10 @@ static int cmd_info(int argc, char **argv)
 		}
 	}
 	if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
-		fprintf(stderr, "%s: --output must be used with human or "
-			"json as argument.\n", prog);
+		fprintf(stderr,
+			"%s: --output must be used with human or "
+			"json as argument.\n",
+			prog);
 		return 1;
 	}
 	if (argc - optind != 1)
@@ -268,9 +276,9 @@ static int cmd_info(int argc, char **argv)
 				    json_string(argv[optind]));
 		json_object_set_new(root, "format",
 				    json_string(fmt_reader_format(r)));
-		json_object_set_new(root, "virtual-size",
-				    json_integer((json_int_t)
-						 fmt_reader_virtual_size(r)));
+		json_object_set_new(
+			root, "virtual-size",
+			json_integer((json_int_t)fmt_reader_virtual_size(r)));
 		json_object_set_new(root, "actual-size",
 				    json_integer((json_int_t)disk));
 		for (size_t i = 0; i < n; i++)
@@ -319,7 +327,9 @@ int main(int argc, char **argv)
 		return cmd_convert(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
-	fprintf(stderr, "%s: Command not found: %s\nTry '%s --help' for more "
-		"information.\n", prog, argv[1], prog);
+	fprintf(stderr,
+		"%s: Command not found: %s\nTry '%s --help' for more "
+		"information.\n",
+		prog, argv[1], prog);
 	return 1;
 }

@@ -34,7 +34,7 @@
 #include "buf.h"
 #include "private.h"
 
-#define VMDK_MAGIC 0x564d444bu		/* "KDMV" read little-endian */
+#define VMDK_MAGIC 0x564d444bu /* "KDMV" read little-endian */
 #define VMDK_SECTOR 512u
 #define VMDK_GD_AT_END 0xffffffffffffffffull
 
@@ -68,7 +68,9 @@
 #define VMDK_MAX_DESC_BYTES (1u << 20)
 
 static const char *const subformats[] = {
-	"monolithicSparse", "streamOptimized", NULL,
+	"monolithicSparse",
+	"streamOptimized",
+	NULL,
 };
 
 static const char *const adapters[] = {
@@ -87,19 +89,19 @@ struct vmdk_writer {
 	int adapter;
 	uint64_t hwversion;
 	unsigned threads;
-	uint64_t capacity;		/* sectors */
-	uint64_t gs;			/* grain size in bytes */
-	uint64_t num_gts;		/* grain directory entries */
+	uint64_t capacity; /* sectors */
+	uint64_t gs;	   /* grain size in bytes */
+	uint64_t num_gts;  /* grain directory entries */
 	uint64_t gd_sectors;
-	uint32_t *gd;			/* host order */
-	uint32_t *gt;			/* host order; the current table */
-	uint64_t gt_index;		/* its GD index, UINT64_MAX for none */
+	uint32_t *gd;	   /* host order */
+	uint32_t *gt;	   /* host order; the current table */
+	uint64_t gt_index; /* its GD index, UINT64_MAX for none */
 	bool gt_used;
-	uint64_t rgd_sector, gd_sector;	/* monolithicSparse layout */
+	uint64_t rgd_sector, gd_sector; /* monolithicSparse layout */
 	uint64_t rgt_sector, gt_sector;
-	uint64_t overhead;		/* sectors before the first grain */
-	uint64_t pos;			/* next free byte */
-	uint8_t *io;			/* scratch, one grain plus a marker */
+	uint64_t overhead; /* sectors before the first grain */
+	uint64_t pos;	   /* next free byte */
+	uint8_t *io;	   /* scratch, one grain plus a marker */
 	uint8_t header[VMDK_SECTOR];
 	struct fmt_pool *pool;
 };
@@ -109,26 +111,26 @@ static void put_header(struct vmdk_writer *v, uint8_t *h, uint64_t gd)
 	memset(h, 0, VMDK_SECTOR);
 	fmt_put_le32(h + 0, VMDK_MAGIC);
 	fmt_put_le32(h + 4, v->stream ? 3 : 1);
-	fmt_put_le32(h + 8, v->stream ? VMDK_FLAG_NL_TEST |
-					 VMDK_FLAG_COMPRESSED |
-					 VMDK_FLAG_MARKERS
-				       : VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD);
+	fmt_put_le32(h + 8, v->stream
+				    ? VMDK_FLAG_NL_TEST | VMDK_FLAG_COMPRESSED |
+					      VMDK_FLAG_MARKERS
+				    : VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD);
 	fmt_put_le64(h + 12, v->capacity);
 	fmt_put_le64(h + 20, VMDK_GRAIN_SECTORS);
-	fmt_put_le64(h + 28, 1);			/* descriptor */
+	fmt_put_le64(h + 28, 1); /* descriptor */
 	fmt_put_le64(h + 36, VMDK_DESC_SECTORS);
 	fmt_put_le32(h + 44, VMDK_GTES);
 	fmt_put_le64(h + 48, v->stream ? 0 : v->rgd_sector);
 	fmt_put_le64(h + 56, gd);
 	fmt_put_le64(h + 64, v->overhead);
-	h[72] = 0;					/* clean */
+	h[72] = 0; /* clean */
 	/* The line-ending characters that detect text-mode transfers. */
 	h[73] = '\n';
 	h[74] = ' ';
 	h[75] = '\r';
 	h[76] = '\n';
-	fmt_put_le16(h + 77, v->stream ? VMDK_COMPRESS_DEFLATE
-				       : VMDK_COMPRESS_NONE);
+	fmt_put_le16(h + 77,
+		     v->stream ? VMDK_COMPRESS_DEFLATE : VMDK_COMPRESS_NONE);
 }
 
 static uint32_t random_cid(void)
@@ -158,35 +160,37 @@ static int put_descriptor(struct fmt_writer *w, uint8_t *out,
 		cyl = cyl_max;
 	if (cyl == 0)
 		cyl = 1;
-	rf_buf_printf(&d, "# Disk DescriptorFile\n"
-			  "version=1\n"
-			  "encoding=\"UTF-8\"\n"
-			  "CID=%08x\n"
-			  "parentCID=ffffffff\n"
-			  "createType=\"%s\"\n"
-			  "\n"
-			  "# Extent description\n"
-			  "RW %llu SPARSE \"%s\"\n"
-			  "\n"
-			  "# The Disk Data Base\n"
-			  "#DDB\n"
-			  "\n"
-			  "ddb.virtualHWVersion = \"%llu\"\n"
-			  "ddb.geometry.cylinders = \"%llu\"\n"
-			  "ddb.geometry.heads = \"%llu\"\n"
-			  "ddb.geometry.sectors = \"63\"\n"
-			  "ddb.adapterType = \"%s\"\n"
-			  "ddb.toolsVersion = \"2147483647\"\n",
+	rf_buf_printf(&d,
+		      "# Disk DescriptorFile\n"
+		      "version=1\n"
+		      "encoding=\"UTF-8\"\n"
+		      "CID=%08x\n"
+		      "parentCID=ffffffff\n"
+		      "createType=\"%s\"\n"
+		      "\n"
+		      "# Extent description\n"
+		      "RW %llu SPARSE \"%s\"\n"
+		      "\n"
+		      "# The Disk Data Base\n"
+		      "#DDB\n"
+		      "\n"
+		      "ddb.virtualHWVersion = \"%llu\"\n"
+		      "ddb.geometry.cylinders = \"%llu\"\n"
+		      "ddb.geometry.heads = \"%llu\"\n"
+		      "ddb.geometry.sectors = \"63\"\n"
+		      "ddb.adapterType = \"%s\"\n"
+		      "ddb.toolsVersion = \"2147483647\"\n",
 		      random_cid(), subformats[v->stream],
-		      (unsigned long long)v->capacity, w->base ? w->base
-							       : w->path,
-		      (unsigned long long)v->hwversion,
-		      (unsigned long long)cyl, (unsigned long long)heads,
-		      adapters[v->adapter]);
+		      (unsigned long long)v->capacity,
+		      w->base ? w->base : w->path,
+		      (unsigned long long)v->hwversion, (unsigned long long)cyl,
+		      (unsigned long long)heads, adapters[v->adapter]);
 	if (d.len >= VMDK_DESC_SECTORS * VMDK_SECTOR) {
-		rc = rf_error_set(err, -ENAMETOOLONG, "'%s': the VMDK "
+		rc = rf_error_set(err, -ENAMETOOLONG,
+				  "'%s': the VMDK "
 				  "descriptor does not fit (file name too "
-				  "long?)", w->path);
+				  "long?)",
+				  w->path);
 		goto out;
 	}
 	memset(out, 0, VMDK_DESC_SECTORS * VMDK_SECTOR);
@@ -251,8 +255,7 @@ out:
 	return rc;
 }
 
-static int select_gt(struct fmt_writer *w, uint64_t grain,
-		     struct rf_error *err)
+static int select_gt(struct fmt_writer *w, uint64_t grain, struct rf_error *err)
 {
 	struct vmdk_writer *v = w->priv;
 	uint64_t i = grain / VMDK_GTES;
@@ -268,12 +271,13 @@ static int select_gt(struct fmt_writer *w, uint64_t grain,
 	return 0;
 }
 
-static int check_room(struct fmt_writer *w, uint64_t end,
-		      struct rf_error *err)
+static int check_room(struct fmt_writer *w, uint64_t end, struct rf_error *err)
 {
 	if (fmt_div_round_up(end, VMDK_SECTOR) > VMDK_MAX_FILE_SECTORS)
-		return rf_error_set(err, -EFBIG, "'%s': a VMDK sparse file "
-				    "cannot grow past 2 TiB", w->path);
+		return rf_error_set(err, -EFBIG,
+				    "'%s': a VMDK sparse file "
+				    "cannot grow past 2 TiB",
+				    w->path);
 	return 0;
 }
 
@@ -320,8 +324,10 @@ static int stream_emit(void *ctx, uint64_t block, const uint8_t *raw,
 	int rc;
 
 	if (comp == NULL)
-		return rf_error_set(err, -EIO, "'%s': could not deflate a "
-				    "grain", w->path);
+		return rf_error_set(err, -EIO,
+				    "'%s': could not deflate a "
+				    "grain",
+				    w->path);
 	rc = select_gt(w, block, err);
 	if (rc < 0)
 		return rc;
@@ -409,12 +415,14 @@ static int vmdk_open(struct fmt_writer *w, struct rf_error *err)
 	}
 	v->threads = (unsigned)threads;
 	if (w->size == 0) {
-		rc = rf_error_set(err, -EINVAL, "A VMDK image needs a size of "
+		rc = rf_error_set(err, -EINVAL,
+				  "A VMDK image needs a size of "
 				  "at least one sector");
 		goto out;
 	}
 	if (w->size > VMDK_MAX_CAPACITY) {
-		rc = rf_error_set(err, -EFBIG, "Image size %llu is too large "
+		rc = rf_error_set(err, -EFBIG,
+				  "Image size %llu is too large "
 				  "for VMDK (at most 64 TiB)",
 				  (unsigned long long)w->size);
 		goto out;
@@ -463,8 +471,7 @@ static int vmdk_open(struct fmt_writer *w, struct rf_error *err)
 		struct fmt_pool_def def = {
 			.threads = v->threads,
 			.block_size = v->gs,
-			.out_cap = libdeflate_zlib_compress_bound(NULL,
-							       v->gs),
+			.out_cap = libdeflate_zlib_compress_bound(NULL, v->gs),
 			.codec_new = stream_codec_new,
 			.codec_free = stream_codec_free,
 			.compress = stream_compress,
@@ -479,8 +486,7 @@ out:
 	return rc;
 }
 
-static int write_gd(struct fmt_writer *w, uint64_t sector,
-		    struct rf_error *err)
+static int write_gd(struct fmt_writer *w, uint64_t sector, struct rf_error *err)
 {
 	struct vmdk_writer *v = w->priv;
 	size_t len = (size_t)(v->gd_sectors * VMDK_SECTOR);
@@ -569,19 +575,19 @@ const struct fmt_writer_ops fmt_vmdk_writer = {
 
 struct vmdk_reader {
 	uint32_t flags;
-	uint64_t capacity;		/* sectors */
-	uint64_t grain;			/* sectors */
-	uint64_t gs;			/* grain bytes */
+	uint64_t capacity; /* sectors */
+	uint64_t grain;	   /* sectors */
+	uint64_t gs;	   /* grain bytes */
 	uint32_t gtes;
 	uint64_t num_gts;
 	uint32_t *gd;
-	uint8_t *gt;			/* cached table, little-endian */
-	uint64_t gt_sector;		/* its sector, 0 for none */
+	uint8_t *gt;	    /* cached table, little-endian */
+	uint64_t gt_sector; /* its sector, 0 for none */
 	bool compressed;
 	uint8_t *cbuf;
 	size_t cbuf_cap;
-	uint8_t *gbuf;			/* last inflated grain */
-	uint64_t gbuf_sector;		/* its sector, 0 for none */
+	uint8_t *gbuf;	      /* last inflated grain */
+	uint64_t gbuf_sector; /* its sector, 0 for none */
 	z_stream zs;
 	bool zs_ready;
 };
@@ -666,8 +672,10 @@ static int vmdk_check_header(struct fmt_reader *r, struct vmdk_reader *v,
 		return rf_error_set(err, -EINVAL, "'%s': bad VMDK magic",
 				    r->name);
 	if (version < 1 || version > 3)
-		return rf_error_set(err, -ENOTSUP, "'%s': VMDK version %u is "
-				    "not supported", r->name, version);
+		return rf_error_set(err, -ENOTSUP,
+				    "'%s': VMDK version %u is "
+				    "not supported",
+				    r->name, version);
 	v->flags = fmt_get_le32(h + 8);
 	v->capacity = fmt_get_le64(h + 12);
 	v->grain = fmt_get_le64(h + 20);
@@ -678,8 +686,10 @@ static int vmdk_check_header(struct fmt_reader *r, struct vmdk_reader *v,
 		return rf_error_set(err, -EINVAL, "'%s': bad grain size %llu",
 				    r->name, (unsigned long long)v->grain);
 	if (v->gtes == 0 || v->gtes > VMDK_MAX_GTES)
-		return rf_error_set(err, -EINVAL, "'%s': L2 table size too "
-				    "big (%u entries)", r->name, v->gtes);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': L2 table size too "
+				    "big (%u entries)",
+				    r->name, v->gtes);
 	if (v->capacity > (1ull << 54) / VMDK_SECTOR)
 		return rf_error_set(err, -EFBIG, "'%s': capacity too large",
 				    r->name);
@@ -689,31 +699,37 @@ static int vmdk_check_header(struct fmt_reader *r, struct vmdk_reader *v,
 				    r->name);
 	v->compressed = (v->flags & VMDK_FLAG_COMPRESSED) != 0;
 	if (v->compressed && algo != VMDK_COMPRESS_DEFLATE)
-		return rf_error_set(err, -ENOTSUP, "'%s': unknown compression "
-				    "algorithm %u", r->name, algo);
+		return rf_error_set(err, -ENOTSUP,
+				    "'%s': unknown compression "
+				    "algorithm %u",
+				    r->name, algo);
 	if (*gd_off == VMDK_GD_AT_END)
 		return 0;
 	gd_bytes = v->num_gts * 4;
 	if (*gd_off > r->file_size / VMDK_SECTOR ||
 	    gd_bytes > r->file_size - *gd_off * VMDK_SECTOR)
-		return rf_error_set(err, -EINVAL, "'%s': grain directory is "
+		return rf_error_set(err, -EINVAL,
+				    "'%s': grain directory is "
 				    "outside the file (truncated image?)",
 				    r->name);
 	return 0;
 }
 
 /* A streamOptimized file keeps the real header in its footer. */
-static int read_footer(struct fmt_reader *r, struct vmdk_reader *v,
-		       uint8_t *h, struct rf_error *err)
+static int read_footer(struct fmt_reader *r, struct vmdk_reader *v, uint8_t *h,
+		       struct rf_error *err)
 {
 	uint8_t f[3 * VMDK_SECTOR];
 	int rc;
 
 	if (!(v->flags & VMDK_FLAG_MARKERS) || r->file_size < 4 * VMDK_SECTOR)
-		return rf_error_set(err, -EINVAL, "'%s': grain directory at "
-				    "the end, but no footer", r->name);
-	rc = fmt_pread(r, f, sizeof(f), r->file_size / VMDK_SECTOR *
-		       VMDK_SECTOR - sizeof(f), err);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': grain directory at "
+				    "the end, but no footer",
+				    r->name);
+	rc = fmt_pread(r, f, sizeof(f),
+		       r->file_size / VMDK_SECTOR * VMDK_SECTOR - sizeof(f),
+		       err);
 	if (rc < 0)
 		return rc;
 	if (fmt_get_le32(f + 8) != 0 ||
@@ -721,7 +737,8 @@ static int read_footer(struct fmt_reader *r, struct vmdk_reader *v,
 	    fmt_get_le32(f + VMDK_SECTOR) != VMDK_MAGIC ||
 	    fmt_get_le64(f + 2 * VMDK_SECTOR) != 0 ||
 	    fmt_get_le32(f + 2 * VMDK_SECTOR + 12) != VMDK_MARKER_EOS)
-		return rf_error_set(err, -EINVAL, "'%s': invalid footer "
+		return rf_error_set(err, -EINVAL,
+				    "'%s': invalid footer "
 				    "(truncated streamOptimized image?)",
 				    r->name);
 	memcpy(h, f + VMDK_SECTOR, VMDK_SECTOR);
@@ -744,10 +761,12 @@ static int vmdk_ropen(struct fmt_reader *r, struct rf_error *err)
 		if (rc < 0)
 			goto out;
 		if (memcmp(text, desc_magic, sizeof(text)) == 0) {
-			rc = rf_error_set(err, -ENOTSUP, "'%s' is a VMDK "
+			rc = rf_error_set(err, -ENOTSUP,
+					  "'%s' is a VMDK "
 					  "descriptor with separate extents, "
 					  "which is not supported (convert a "
-					  "flat extent as raw)", r->name);
+					  "flat extent as raw)",
+					  r->name);
 			goto out;
 		}
 	}
@@ -766,8 +785,10 @@ static int vmdk_ropen(struct fmt_reader *r, struct rf_error *err)
 		if (rc < 0)
 			goto out;
 		if (gd_off == VMDK_GD_AT_END) {
-			rc = rf_error_set(err, -EINVAL, "'%s': the footer has "
-					  "no grain directory", r->name);
+			rc = rf_error_set(err, -EINVAL,
+					  "'%s': the footer has "
+					  "no grain directory",
+					  r->name);
 			goto out;
 		}
 	}
@@ -785,8 +806,7 @@ static int vmdk_ropen(struct fmt_reader *r, struct rf_error *err)
 	}
 	v->gt = rf_xmalloc((size_t)v->gtes * 4);
 	v->gbuf = rf_xmalloc(v->gs);
-	fmt_reader_add_info(r, "grain size", "%llu",
-			    (unsigned long long)v->gs);
+	fmt_reader_add_info(r, "grain size", "%llu", (unsigned long long)v->gs);
 	fmt_reader_add_info(r, "compressed", "%s",
 			    v->compressed ? "true" : "false");
 out:
@@ -805,8 +825,10 @@ static int gt_entry(struct fmt_reader *r, uint64_t g, uint32_t *entry,
 
 	*entry = 0;
 	if (i >= v->num_gts)
-		return rf_error_set(err, -EINVAL, "'%s': grain outside the "
-				    "grain directory", r->name);
+		return rf_error_set(err, -EINVAL,
+				    "'%s': grain outside the "
+				    "grain directory",
+				    r->name);
 	sector = v->gd[i];
 	if (sector == 0)
 		return 0;
@@ -878,8 +900,10 @@ static int inflate_grain(struct fmt_reader *r, uint64_t sector,
 		return 0;
 	v->gbuf_sector = 0;
 	if (off >= r->file_size)
-		return rf_error_set(err, -EIO, "'%s': grain outside the file "
-				    "(truncated image?)", r->name);
+		return rf_error_set(err, -EIO,
+				    "'%s': grain outside the file "
+				    "(truncated image?)",
+				    r->name);
 	avail = r->file_size - off;
 	if (v->flags & VMDK_FLAG_MARKERS) {
 		uint8_t m[12];
@@ -891,8 +915,10 @@ static int inflate_grain(struct fmt_reader *r, uint64_t sector,
 		off += 12;
 		if (clen == 0 || clen > avail - 12 ||
 		    clen > compressBound((uLong)v->gs) + 4096)
-			return rf_error_set(err, -EIO, "'%s': corrupt grain "
-					    "marker", r->name);
+			return rf_error_set(err, -EIO,
+					    "'%s': corrupt grain "
+					    "marker",
+					    r->name);
 	} else {
 		clen = compressBound((uLong)v->gs) + 4096;
 		if (clen > avail)
@@ -919,17 +945,18 @@ static int inflate_grain(struct fmt_reader *r, uint64_t sector,
 	v->zs.avail_out = (uInt)v->gs;
 	zrc = inflate(&v->zs, Z_FINISH);
 	if (zrc != Z_STREAM_END)
-		return rf_error_set(err, -EIO, "'%s': corrupt compressed grain "
-				    "at sector %llu", r->name,
-				    (unsigned long long)sector);
+		return rf_error_set(err, -EIO,
+				    "'%s': corrupt compressed grain "
+				    "at sector %llu",
+				    r->name, (unsigned long long)sector);
 	/* A short last grain: the rest reads as zeros. */
 	memset(v->gbuf + (v->gs - v->zs.avail_out), 0, v->zs.avail_out);
 	v->gbuf_sector = sector;
 	return 0;
 }
 
-static int vmdk_read(struct fmt_reader *r, uint64_t off, void *buf,
-		     size_t len, struct rf_error *err)
+static int vmdk_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
+		     struct rf_error *err)
 {
 	struct vmdk_reader *v = r->priv;
 	uint8_t *p = buf;

@@ -149,8 +149,8 @@ static uint8_t *make_model(uint64_t size, const struct extent *ex, size_t n)
 	return m;
 }
 
-static int write_image(const char *format, const char *opts,
-		       const char *path, uint64_t size, const uint8_t *model,
+static int write_image(const char *format, const char *opts, const char *path,
+		       uint64_t size, const uint8_t *model,
 		       const struct extent *ex, size_t n)
 {
 	struct rf_error err = {0, ""};
@@ -164,8 +164,8 @@ static int write_image(const char *format, const char *opts,
 	if (rc == 0)
 		rc = fmt_writer_finish(w, &err);
 	if (rc < 0)
-		fprintf(stderr, "write %s (%s): %s\n", format,
-			opts ? opts : "", err.msg);
+		fprintf(stderr, "write %s (%s): %s\n", format, opts ? opts : "",
+			err.msg);
 	fmt_writer_free(w);
 	return rc;
 }
@@ -246,8 +246,7 @@ static void roundtrip(uint64_t size, const uint64_t *bounds, size_t nbounds,
 	const char *raw = tmp_path("ref.raw");
 	char out[512];
 
-	CU_ASSERT_FATAL(write_image("raw", NULL, raw, size, model, ex, n) ==
-			0);
+	CU_ASSERT_FATAL(write_image("raw", NULL, raw, size, model, ex, n) == 0);
 	verify_read(raw, "raw", size, model);
 	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
 		snprintf(out, sizeof(out), "%s/out.%zu.%s", tmpdir, c,
@@ -265,8 +264,10 @@ static void roundtrip(uint64_t size, const uint64_t *bounds, size_t nbounds,
 		CU_ASSERT_EQUAL(run("qemu-img check -q '%s'", out), 0);
 		if (run("qemu-img compare -q -f raw '%s' '%s'", raw, out) !=
 		    0) {
-			fprintf(stderr, "qemu-img compare: %s (%s) differs, "
-				"size %llu\n", configs[c].format,
+			fprintf(stderr,
+				"qemu-img compare: %s (%s) differs, "
+				"size %llu\n",
+				configs[c].format,
 				configs[c].opts ? configs[c].opts : "",
 				(unsigned long long)size);
 			CU_FAIL("qemu-img compare");
@@ -311,7 +312,10 @@ static void test_big_virtual(void)
 		{"vmdk", NULL},
 	};
 	struct extent ex[] = {
-		{0, 1}, {512 * MiB - 1, 2}, {TiB, 4096}, {size - 512, 512},
+		{0, 1},
+		{512 * MiB - 1, 2},
+		{TiB, 4096},
+		{size - 512, 512},
 	};
 	const char *path = tmp_path("big.img");
 	uint8_t data[4096];
@@ -384,8 +388,8 @@ static void test_options(void)
 		struct fmt_writer *w = NULL;
 
 		CU_ASSERT(fmt_writer_new("qcow2", path, 2 * TiB,
-					 "cluster_size=512", &w, &err) ==
-			  -EFBIG);
+					 "cluster_size=512", &w,
+					 &err) == -EFBIG);
 		fmt_writer_free(w);
 	}
 	CU_ASSERT(fmt_writer_by_name("qcow2") != NULL);
@@ -465,8 +469,7 @@ static void test_replace(void)
 	CU_ASSERT_FATAL(f != NULL);
 	fputs("old", f);
 	fclose(f);
-	CU_ASSERT_FATAL(fmt_writer_new("raw", path, 4096, NULL, &w, &err) ==
-			0);
+	CU_ASSERT_FATAL(fmt_writer_new("raw", path, 4096, NULL, &w, &err) == 0);
 	CU_ASSERT(fmt_writer_write(w, 0, "new", 3, &err) == 0);
 	CU_ASSERT(stat(path, &st) == 0 && st.st_size == 3);
 	CU_ASSERT(fmt_writer_finish(w, &err) == 0);
@@ -555,13 +558,12 @@ static void test_corrupt(void)
 		/* Byte flips in the headers and metadata. */
 		for (int i = 0; i < 300; i++) {
 			uint64_t where = rnd() % (uint64_t)(st.st_size < 131072
-							    ? st.st_size
-							    : 131072);
+								    ? st.st_size
+								    : 131072);
 			uint8_t old;
 
 			if (i % 3 == 0)
-				where = (uint64_t)st.st_size - 1 -
-					rnd() % 2048;
+				where = (uint64_t)st.st_size - 1 - rnd() % 2048;
 			old = image[where];
 			image[where] = (uint8_t)rnd();
 			put_file(bad, image, (size_t)st.st_size);
@@ -610,7 +612,8 @@ static void test_cleanup(void)
 
 static CU_TestInfo tests[] = {
 	{"options are checked", test_options},
-	{"ordering rules; abandoned writers leave nothing", test_order_and_abort},
+	{"ordering rules; abandoned writers leave nothing",
+	 test_order_and_abort},
 	{"an existing file is replaced atomically", test_replace},
 	{"round trips: small and odd sizes", test_roundtrip_small},
 	{"round trips: L2 and grain-table boundaries",

@@ -32,8 +32,8 @@ int fuzz_img(const char *format, const uint8_t *data, size_t size)
 		return 0;
 	}
 	buf = malloc(256 * 1024);
-	if (buf != NULL && fmt_reader_open_fd(fd, "fuzz", format, &r,
-					      &err) == 0) {
+	if (buf != NULL &&
+	    fmt_reader_open_fd(fd, "fuzz", format, &r, &err) == 0) {
 		uint64_t vsize = fmt_reader_virtual_size(r);
 
 		for (int steps = 0; steps < 256 && off < vsize; steps++) {
@@ -43,11 +43,11 @@ int fuzz_img(const char *format, const uint8_t *data, size_t size)
 			if (fmt_reader_map(r, off, vsize - off, &len, &mapped,
 					   &err) < 0)
 				break;
-			if (mapped && fmt_reader_read(r, off, buf,
-						      len < 256 * 1024
-							      ? (size_t)len
-							      : 256 * 1024,
-						      &err) < 0)
+			if (mapped &&
+			    fmt_reader_read(r, off, buf,
+					    len < 256 * 1024 ? (size_t)len
+							     : 256 * 1024,
+					    &err) < 0)
 				break;
 			off += len;
 		}
