@@ -1188,7 +1188,8 @@ static void walk_dir(struct scan *s, struct dirref *dir, const char *path,
 		free(p);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n; i++) {
 		visit(s, dir, path, pathlen, names[i].s, depth);
 		free(names[i].s);
@@ -1234,7 +1235,8 @@ static void emit_missing(struct scan *s)
 			continue;
 		miss[k++] = pf;
 	}
-	qsort(miss, k, sizeof(*miss), cmp_pf_path);
+	if (k > 1)
+		qsort(miss, k, sizeof(*miss), cmp_pf_path);
 	for (size_t i = 0; i < k; i++) {
 		struct scan_pkgfile *pf = miss[i];
 		const struct scan_pkg *pkg = scan_pkgset_package(s->set, pf->pkg);
@@ -1286,7 +1288,9 @@ static int write_changes(struct scan *s, struct rf_error *err)
 	struct rf_buf b = RF_BUF_INIT;
 	int rc = 0;
 
-	qsort(s->changes, s->nchanges, sizeof(*s->changes), cmp_changes);
+	if (s->nchanges > 1)
+		qsort(s->changes, s->nchanges, sizeof(*s->changes),
+		      cmp_changes);
 	if (strcmp(s->opt->changes_path, "-") != 0) {
 		f = fopen(s->opt->changes_path, "w");
 		if (f == NULL)
