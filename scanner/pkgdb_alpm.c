@@ -157,8 +157,8 @@ static int alpm_copy_local(struct scan_scratch *scratch, int rootfd,
 		struct stat st;
 
 		if (!alpm_plain_name(de->d_name) ||
-		    fstatat(dirfd(dir), de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
 		rf_buf_printf(&sub, "local/%s", de->d_name);
@@ -208,8 +208,8 @@ static char **alpm_copy_sync(struct scan_scratch *scratch, int rootfd)
 
 		if (len <= 3 || strcmp(de->d_name + len - 3, ".db") != 0 ||
 		    !alpm_plain_name(de->d_name) ||
-		    fstatat(dirfd(dir), de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		rf_buf_printf(&src, "%s/%s", ALPM_SYNC, de->d_name);
@@ -392,9 +392,8 @@ static bool nonzero(const unsigned char *p, size_t len)
 }
 
 /* One mtree entry into the set. */
-static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx,
-			    struct archive_entry *e, struct rf_buf *path,
-			    struct rf_error *err)
+static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx, struct archive_entry *e,
+			    struct rf_buf *path, struct rf_error *err)
 {
 	const char *rel = archive_entry_pathname(e);
 	struct scan_pkgfile desc = {0};
@@ -403,8 +402,9 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx,
 	alpm_file_t *listed;
 
 	if (rel == NULL)
-		return rf_error_set(err, -EINVAL, "mtree of %s: entry "
-				    "without a path", ctx->pkgname);
+		return rf_error_set(err, -EINVAL,
+				    "mtree of %s: an entry without a path",
+				    ctx->pkgname);
 	if (rel[0] == '.' && rel[1] == '/')
 		rel += 2;
 	/* .PKGINFO, .BUILDINFO, .INSTALL, .CHANGELOG: not installed files */
@@ -487,8 +487,8 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx,
  */
 static bool alpm_mtree_safe(const char *text, size_t len)
 {
-	static const char *const kws[] = {" content=", "\tcontent=",
-					  " contents=", "\tcontents="};
+	static const char *const kws[] = {
+		" content=", "\tcontent=", " contents=", "\tcontents="};
 
 	for (size_t i = 0; i < sizeof(kws) / sizeof(*kws); i++)
 		if (memmem(text, len, kws[i], strlen(kws[i])) != NULL)
@@ -641,8 +641,8 @@ out:
 }
 
 /* "1:2.0-3" -> epoch "1", version "2.0-3"; no epoch -> NULL. */
-static const char *alpm_split_epoch(const char *full, char *epoch,
-				    size_t size, const char **version)
+static const char *alpm_split_epoch(const char *full, char *epoch, size_t size,
+				    const char **version)
 {
 	const char *colon = strchr(full, ':');
 	size_t len;
@@ -663,8 +663,8 @@ static const char *alpm_split_epoch(const char *full, char *epoch,
 }
 
 /* One package of the local database into the set. */
-static int alpm_load_pkg(struct scan_pkgset *set, int rootfd,
-			 alpm_pkg_t *apkg, alpm_list_t *syncdbs,
+static int alpm_load_pkg(struct scan_pkgset *set, int rootfd, alpm_pkg_t *apkg,
+			 alpm_list_t *syncdbs,
 			 const struct scan_accounts *accounts,
 			 struct alpm_log *log, struct rf_error *err)
 {
@@ -691,24 +691,23 @@ static int alpm_load_pkg(struct scan_pkgset *set, int rootfd,
 
 	files = alpm_pkg_get_files(apkg);
 	if (log->nerrors > 0) {
-		rc = rf_error_set(err, -EINVAL, "file list of %s: %s",
-				  pkg.name, log->first);
+		rc = rf_error_set(err, -EINVAL, "file list of %s: %s", pkg.name,
+				  log->first);
 		goto out;
 	}
 	rf_buf_printf(&mpath, "%s/%s-%s/mtree", ALPM_LOCAL, pkg.name,
 		      alpm_pkg_get_version(apkg));
-	rc = rf_root_read_file(rootfd, mpath.data, SCAN_ALPM_MTREE_MAX,
-			       &mtree, err);
+	rc = rf_root_read_file(rootfd, mpath.data, SCAN_ALPM_MTREE_MAX, &mtree,
+			       err);
 	if (rc == -EFBIG)
 		rf_error_set(err, rc, "'%s' is larger than %zu bytes",
 			     mpath.data, (size_t)SCAN_ALPM_MTREE_MAX);
 	if (rc < 0 && rc != -ENOENT)
 		goto out;
 	/* packages from before 2012 have no mtree: the file list only */
-	rc = scan_alpm_read_mtree(set, idx, pkg.name,
-				  rc == -ENOENT ? NULL : mtree.data,
-				  mtree.len, files, alpm_pkg_get_backup(apkg),
-				  accounts, err);
+	rc = scan_alpm_read_mtree(
+		set, idx, pkg.name, rc == -ENOENT ? NULL : mtree.data,
+		mtree.len, files, alpm_pkg_get_backup(apkg), accounts, err);
 out:
 	rf_buf_free(&mtree);
 	rf_buf_free(&mpath);
@@ -716,8 +715,7 @@ out:
 }
 
 /* Whether text has the line "%KEY%" followed by the line value. */
-static bool alpm_desc_has(const char *text, const char *key,
-			  const char *value)
+static bool alpm_desc_has(const char *text, const char *key, const char *value)
 {
 	size_t klen = strlen(key), vlen = strlen(value);
 
@@ -748,9 +746,9 @@ static int alpm_check_desc(struct scan_scratch *scratch, alpm_pkg_t *pkg,
 	rf_buf_printf(&path, "local/%s-%s/desc", name, version);
 	rc = rf_root_read_file(scan_scratch_fd(scratch), path.data,
 			       ALPM_DESC_MAX, &text, err);
-	if (rc == 0 && (text.data == NULL ||
-			!alpm_desc_has(text.data, "%NAME%", name) ||
-			!alpm_desc_has(text.data, "%VERSION%", version)))
+	if (rc == 0 &&
+	    (text.data == NULL || !alpm_desc_has(text.data, "%NAME%", name) ||
+	     !alpm_desc_has(text.data, "%VERSION%", version)))
 		rc = -EINVAL;
 	if (rc < 0)
 		rc = rf_error_set(err, rc == -ENOENT ? -ENOENT : -EINVAL,
@@ -894,19 +892,22 @@ static int alpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 	pkgs = alpm_db_get_pkgcache(alpm_get_localdb(handle));
 	if (pkgs == NULL && alpm_errno(handle) != ALPM_ERR_OK) {
 		rc = rf_error_set(err, -EIO, "libalpm: %s",
-				  log.nerrors ? log.first
-					      : alpm_strerror(alpm_errno(handle)));
+				  log.nerrors
+					  ? log.first
+					  : alpm_strerror(alpm_errno(handle)));
 		goto out;
 	}
 	/* libalpm logs a corrupt entry and leaves the package out */
-	if (log.nerrors > 0 || alpm_list_count(pkgs) < nentries) {
-		rc = rf_error_set(err, -EINVAL,
-				  "%zu of %zu package entries are unreadable%s%s",
-				  nentries - alpm_list_count(pkgs) > 0
-					  ? nentries - alpm_list_count(pkgs)
-					  : 1,
-				  nentries,
-				  log.nerrors ? ": " : "", log.first);
+	if (alpm_list_count(pkgs) < nentries) {
+		rc = rf_error_set(
+			err, -EINVAL,
+			"%zu of %zu package entries are unreadable%s%s",
+			nentries - alpm_list_count(pkgs), nentries,
+			log.nerrors ? ": " : "", log.first);
+		goto out;
+	}
+	if (log.nerrors > 0) {
+		rc = rf_error_set(err, -EINVAL, "libalpm: %s", log.first);
 		goto out;
 	}
 

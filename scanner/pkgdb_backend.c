@@ -175,8 +175,9 @@ int scan_scratch_mkdir(struct scan_scratch *s, const char *rel,
 		*p = '\0';
 		if (copy[0] != '\0' && mkdirat(s->fd, copy, 0700) < 0 &&
 		    errno != EEXIST) {
-			rc = rf_error_errno(err, -errno, "cannot create '%s/%s'",
-					    s->path, copy);
+			rc = rf_error_errno(err, -errno,
+					    "cannot create '%s/%s'", s->path,
+					    copy);
 			break;
 		}
 		*p = c;
@@ -222,8 +223,8 @@ static int copy_once(struct scan_scratch *s, int rootfd, const char *src,
 	int in, out = -1, rc;
 
 	/* O_NOATIME: the scan must not change the host's access times */
-	in = rf_root_open(rootfd, src, O_RDONLY | O_NOCTTY | O_NONBLOCK |
-					       O_NOATIME);
+	in = rf_root_open(rootfd, src,
+			  O_RDONLY | O_NOCTTY | O_NONBLOCK | O_NOATIME);
 	if (in == -EPERM)
 		in = rf_root_open(rootfd, src,
 				  O_RDONLY | O_NOCTTY | O_NONBLOCK);
@@ -241,9 +242,8 @@ static int copy_once(struct scan_scratch *s, int rootfd, const char *src,
 		goto out;
 	}
 	if ((uint64_t)before.st_size > max) {
-		rc = rf_error_set(err, -EFBIG,
-				  "'%s' is larger than %llu bytes", src,
-				  (unsigned long long)max);
+		rc = rf_error_set(err, -EFBIG, "'%s' is larger than %llu bytes",
+				  src, (unsigned long long)max);
 		goto out;
 	}
 	out = openat(s->fd, dst,
@@ -274,8 +274,8 @@ static int copy_once(struct scan_scratch *s, int rootfd, const char *src,
 		}
 		rc = write_all(out, buf, (size_t)n);
 		if (rc < 0) {
-			rf_error_errno(err, rc, "cannot write '%s/%s'",
-				       s->path, dst);
+			rf_error_errno(err, rc, "cannot write '%s/%s'", s->path,
+				       dst);
 			goto out;
 		}
 	}

@@ -174,8 +174,8 @@ static int rpm_copy_db(int rootfd, const struct rpm_db_location *loc,
 		if (!rpm_db_file_wanted(de->d_name))
 			continue;
 		/* regular files only: no symlink games inside the db dir */
-		if (fstatat(dirfd(dir), de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0 ||
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		rf_buf_reset(&src);
@@ -348,8 +348,8 @@ static void rpm_history_open(int rootfd, struct scan_scratch *scratch,
 				&ignored);
 	rf_buf_printf(&path, "%s/dnf/history.sqlite",
 		      scan_scratch_path(scratch));
-	if (sqlite3_open_v2(path.data, &h->db, SQLITE_OPEN_READWRITE,
-			    NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(path.data, &h->db, SQLITE_OPEN_READWRITE, NULL) !=
+		    SQLITE_OK ||
 	    sqlite3_prepare_v2(h->db, dnf_query, -1, &h->query, NULL) !=
 		    SQLITE_OK) {
 		sqlite3_close(h->db);
@@ -388,8 +388,8 @@ static void rpm_history_lookup(struct rpm_history *h, Header hdr,
 	bool have_reason = false;
 	int rc;
 
-	if (h->query == NULL || pkg->version == NULL ||
-	    pkg->release == NULL || pkg->arch == NULL)
+	if (h->query == NULL || pkg->version == NULL || pkg->release == NULL ||
+	    pkg->arch == NULL)
 		return;
 	sqlite3_reset(h->query);
 	sqlite3_bind_text(h->query, 1, pkg->name, -1, SQLITE_STATIC);
@@ -402,8 +402,8 @@ static void rpm_history_lookup(struct rpm_history *h, Header hdr,
 		const unsigned char *id = sqlite3_column_text(h->query, 0);
 
 		if (!have_reason) {
-			pkg->reason = dnf_reason(sqlite3_column_int(h->query,
-								    1));
+			pkg->reason =
+				dnf_reason(sqlite3_column_int(h->query, 1));
 			have_reason = true;
 		}
 		if (sqlite3_column_int(h->query, 2) == 11)
@@ -449,7 +449,7 @@ static void rpm_describe_file(struct rpm_load_state *st, rpmfi fi,
 
 	switch (rpmfiFState(fi)) {
 	case RPMFILE_STATE_NOTINSTALLED: /* --excludedocs, %_install_langs */
-	case RPMFILE_STATE_NETSHARED:    /* %_netsharedpath */
+	case RPMFILE_STATE_NETSHARED:	 /* %_netsharedpath */
 		/* rpm -V skips these entirely: need not exist, nothing known */
 		pf->flags |= SCAN_PF_MISSINGOK;
 		return;
@@ -688,9 +688,8 @@ static int rpm_load(struct scan_pkgset *set, int rootfd, const char *root,
 		goto out;
 	}
 	if (!rpm_find_db(rootfd, &loc)) {
-		rc = rf_error_set(err, -ENOENT,
-				  "no rpm database in %s or %s", rpm_db_dirs[0],
-				  rpm_db_dirs[1]);
+		rc = rf_error_set(err, -ENOENT, "no rpm database in %s or %s",
+				  rpm_db_dirs[0], rpm_db_dirs[1]);
 		goto out;
 	}
 	where = loc.dir;

@@ -49,8 +49,7 @@ int tu_sh(const char *fmt, ...)
 void tu_rmtree(const char *path)
 {
 	if (path != NULL && path[0] == '/' && strstr(path, "/rf-test-"))
-		tu_sh("chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", path,
-		      path);
+		tu_sh("chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", path, path);
 }
 
 bool tu_write(const char *path, const char *text)
@@ -86,8 +85,8 @@ char *tu_snapshot(const char *dir)
 	return rf_buf_detach(&out);
 }
 
-struct scan_pkgset *tu_load(const struct scan_pkgdb_ops *ops,
-			    const char *root, int *rc, struct rf_error *err)
+struct scan_pkgset *tu_load(const struct scan_pkgdb_ops *ops, const char *root,
+			    int *rc, struct rf_error *err)
 {
 	struct scan_pkgset *set = scan_pkgset_new();
 	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -28,8 +28,8 @@ bool tu_write(const char *path, const char *text);
 char *tu_snapshot(const char *dir);
 
 /* Load the root at path with ops into a new set; *rc gets load()'s result. */
-struct scan_pkgset *tu_load(const struct scan_pkgdb_ops *ops,
-			    const char *root, int *rc, struct rf_error *err);
+struct scan_pkgset *tu_load(const struct scan_pkgdb_ops *ops, const char *root,
+			    int *rc, struct rf_error *err);
 /* The package named name, NULL when the set has none. */
 const struct scan_pkg *tu_package(const struct scan_pkgset *set,
 				  const char *name, uint32_t *idx);

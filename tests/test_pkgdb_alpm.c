@@ -90,15 +90,17 @@ static bool fixture(void)
 		return true;
 	work = tu_tmpdir("alpm");
 	atexit(cleanup);
-	rc |= tu_sh("cd '%s' && mkdir -p pkgs cache repo-core repo-extra && "
-		    "printf '[options]\\nArchitecture = auto\\nSigLevel = Never\\n"
-		    "LocalFileSigLevel = Never\\n' > pacman.conf",
-		    work);
+	rc |= tu_sh(
+		"cd '%s' && mkdir -p pkgs cache repo-core repo-extra && "
+		"printf '[options]\\nArchitecture = auto\\nSigLevel = Never\\n"
+		"LocalFileSigLevel = Never\\n' > pacman.conf",
+		work);
 	rc |= tu_sh(
 		"cd '%s' && mkdir -p rft/etc/rft rft/usr/bin rft/usr/share/rft "
 		"rft/var/lib/rft && echo conf > rft/etc/rft/rft.conf && "
 		"printf '#!/bin/sh\\necho hi\\n' > rft/usr/bin/rft && "
-		"chmod 755 rft/usr/bin/rft && echo data > rft/usr/share/rft/data "
+		"chmod 755 rft/usr/bin/rft && echo data > "
+		"rft/usr/share/rft/data "
 		"&& echo spaced > 'rft/usr/share/rft/with space' && "
 		"ln -s ../share/rft/data rft/usr/bin/rft-link && "
 		"echo state > rft/var/lib/rft/state && "
@@ -211,9 +213,8 @@ static struct scan_pkgfile *find(struct scan_pkgset *set, const char *path)
 }
 
 /* The entry agrees with the installed file: scan_pkgfile_verify() == 0. */
-static unsigned verify_on_disk(const struct scan_pkgfile *pf,
-			       const char *root, const char *user,
-			       const char *group)
+static unsigned verify_on_disk(const struct scan_pkgfile *pf, const char *root,
+			       const char *user, const char *group)
 {
 	char *f = path_in(root, pf->path + 1);
 	unsigned char sha[32];
@@ -560,8 +561,8 @@ static int read_mtree(const char *text, struct scan_pkgset **out,
 	int rc;
 
 	rf_error_clear(err);
-	rc = scan_alpm_read_mtree(set, idx, "t", text, strlen(text), NULL,
-				  NULL, NULL, err);
+	rc = scan_alpm_read_mtree(set, idx, "t", text, strlen(text), NULL, NULL,
+				  NULL, err);
 	*out = set;
 	return rc;
 }
@@ -573,18 +574,19 @@ static void test_mtree(void)
 	struct scan_pkgfile *pf;
 
 	/* plain text is read as well as gzip */
-	CU_ASSERT_EQUAL(read_mtree("#mtree\n"
-				   "/set type=file uid=0 gid=0 mode=644\n"
-				   "./.PKGINFO size=10\n"
-				   "./a type=dir mode=755\n"
-				   "./a/b size=3 time=1700000000.5 "
-				   "sha256digest=2c26b46b68ffc68ff99b453c1d304134"
-				   "13422d706483bfa0f98a5e886266e7ae\n"
-				   "./a/c md5digest=d3b07384d113edec49eaa6238ad5ff00\n"
-				   "./a/l type=link link=b\n"
-				   "./a/dev type=char mode=600\n",
-				   &set, &err),
-			0);
+	CU_ASSERT_EQUAL(
+		read_mtree("#mtree\n"
+			   "/set type=file uid=0 gid=0 mode=644\n"
+			   "./.PKGINFO size=10\n"
+			   "./a type=dir mode=755\n"
+			   "./a/b size=3 time=1700000000.5 "
+			   "sha256digest=2c26b46b68ffc68ff99b453c1d304134"
+			   "13422d706483bfa0f98a5e886266e7ae\n"
+			   "./a/c md5digest=d3b07384d113edec49eaa6238ad5ff00\n"
+			   "./a/l type=link link=b\n"
+			   "./a/dev type=char mode=600\n",
+			   &set, &err),
+		0);
 	CU_ASSERT_EQUAL(scan_pkgset_nfiles(set), 5);
 	pf = scan_pkgset_find(set, "/a/b");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
@@ -635,14 +637,10 @@ static void test_mtree(void)
 }
 
 static CU_TestInfo tests[] = {
-	{"packages", test_packages},
-	{"files", test_files},
-	{"read-only root", test_read_only},
-	{"corrupt databases", test_corrupt},
-	{"database version", test_version},
-	{"NoExtract", test_noextract},
-	{"mtree parsing", test_mtree},
-	CU_TEST_INFO_NULL,
+	{"packages", test_packages},	    {"files", test_files},
+	{"read-only root", test_read_only}, {"corrupt databases", test_corrupt},
+	{"database version", test_version}, {"NoExtract", test_noextract},
+	{"mtree parsing", test_mtree},	    CU_TEST_INFO_NULL,
 };
 
 RF_CUNIT_MAIN("pkgdb_alpm")

@@ -182,8 +182,9 @@ static int rpmdb_sql(const char *root, const char *sql, bool crash)
 		int rc = sqlite3_open(db, &h);
 
 		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL; "
-					     "PRAGMA wal_autocheckpoint=0",
+			rc = sqlite3_exec(h,
+					  "PRAGMA journal_mode=WAL; "
+					  "PRAGMA wal_autocheckpoint=0",
 					  NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
@@ -298,9 +299,9 @@ static void test_files(void)
 
 		CU_ASSERT_EQUAL(stat(f, &st), 0);
 		CU_ASSERT_EQUAL(pf->mtime, (int64_t)st.st_mtime);
-		CU_ASSERT_EQUAL(scan_pkgfile_verify(pf, &st, sha, NULL,
-						    "root", "root"),
-				0);
+		CU_ASSERT_EQUAL(
+			scan_pkgfile_verify(pf, &st, sha, NULL, "root", "root"),
+			0);
 	}
 	free(f);
 
@@ -424,9 +425,8 @@ static void test_dbpath(void)
 	scan_pkgset_free(set);
 
 	root = new_root("sysimage");
-	CU_ASSERT_EQUAL_FATAL(install(root, "/usr/lib/sysimage/rpm",
-				      "rfshare-*.rpm"),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+		install(root, "/usr/lib/sysimage/rpm", "rfshare-*.rpm"), 0);
 	CU_ASSERT_TRUE(probe(root));
 	set = tu_load(&scan_pkgdb_rpm, root, &rc, &err);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -474,9 +474,8 @@ static void test_read_only(void)
 					"(SELECT max(hnum) FROM Packages)",
 					true),
 			      0);
-	CU_ASSERT_EQUAL(tu_sh("test -s '%s/var/lib/rpm/rpmdb.sqlite-wal'",
-			      root),
-			0);
+	CU_ASSERT_EQUAL(
+		tu_sh("test -s '%s/var/lib/rpm/rpmdb.sqlite-wal'", root), 0);
 	/* the first look updates directory atimes (relatime after cp) */
 	free(tu_snapshot(root));
 	before = tu_snapshot(root);
@@ -654,10 +653,11 @@ static void test_bdb(void)
 	 * A hash format newer than bdb_ro reads: the version in the metadata
 	 * page (bytes 16-19, host order) from Berkeley DB 5.3's 9 to 11.
 	 */
-	CU_ASSERT_EQUAL(tu_sh("printf '\\013' | dd of='%s/var/lib/rpm/Packages' "
-			      "bs=1 seek=16 conv=notrunc 2>/dev/null",
-			      root),
-			0);
+	CU_ASSERT_EQUAL(
+		tu_sh("printf '\\013' | dd of='%s/var/lib/rpm/Packages' "
+		      "bs=1 seek=16 conv=notrunc 2>/dev/null",
+		      root),
+		0);
 	expect_error(root, -EIO, "unsupported hash version 11");
 	expect_error(root, -EIO, ": var/lib/rpm/Packages: "); /* not the copy */
 	free(root);
@@ -704,13 +704,14 @@ static void test_origin(void)
 	tu_write(f, "[main]\ngpgcheck=0\nreposdir=/dev/null\n"
 		    "install_weak_deps=0\n");
 	free(f);
-	rc = tu_sh("cd '%s' && createrepo_c -q top/RPMS/noarch && "
-		   "dnf() { HOME='%s' command dnf -y -q --installroot='%s' "
-		   "--config=dnf.conf --releasever=1 --setopt=cachedir='%s/dnf' "
-		   "--repofrompath=rfrepo,file://'%s'/top/RPMS/noarch \"$@\" "
-		   ">/dev/null 2>&1; } && dnf install rftest rfshare && "
-		   "dnf mark remove rfshare",
-		   work, work, root, work, work);
+	rc = tu_sh(
+		"cd '%s' && createrepo_c -q top/RPMS/noarch && "
+		"dnf() { HOME='%s' command dnf -y -q --installroot='%s' "
+		"--config=dnf.conf --releasever=1 --setopt=cachedir='%s/dnf' "
+		"--repofrompath=rfrepo,file://'%s'/top/RPMS/noarch \"$@\" "
+		">/dev/null 2>&1; } && dnf install rftest rfshare && "
+		"dnf mark remove rfshare",
+		work, work, root, work, work);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 
 	set = tu_load(&scan_pkgdb_rpm, root, &rc, &err);

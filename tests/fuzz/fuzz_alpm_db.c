@@ -3,8 +3,8 @@
  * Fuzz target of the whole pacman backend on one database entry: an input
  * is desc, files, mtree and the root's pacman.conf, separated by lines
  * "====", written into a scratch root as var/lib/pacman/local/fuzz-1-1/
- * and etc/pacman.conf, and loaded with scan_pkgdb_alpm. Whatever the bytes: 0 with at most one package, or an
- * error with a message; anything else aborts.
+ * and etc/pacman.conf, and loaded with scan_pkgdb_alpm. Whatever the bytes: 0
+ * with at most one package, or an error with a message; anything else aborts.
  */
 #include "config.h"
 
@@ -38,12 +38,17 @@ static void put(const char *root, const char *rel, const void *p, size_t n)
 static void rmtree(const char *root)
 {
 	static const char *const files[] = {
-		ENTRY "/desc", ENTRY "/files", ENTRY "/mtree",
-		"var/lib/pacman/local/ALPM_DB_VERSION", "etc/pacman.conf",
+		ENTRY "/desc",	   ENTRY "/files",
+		ENTRY "/mtree",	   "var/lib/pacman/local/ALPM_DB_VERSION",
+		"etc/pacman.conf",
 	};
 	static const char *const dirs[] = {
-		ENTRY, "var/lib/pacman/local", "var/lib/pacman", "var/lib",
-		"var", "etc",
+		ENTRY,
+		"var/lib/pacman/local",
+		"var/lib/pacman",
+		"var/lib",
+		"var",
+		"etc",
 	};
 	struct rf_buf path = RF_BUF_INIT;
 

@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* sorted, as libalpm keeps a file list */
 	static alpm_file_t names[] = {
-		{"etc/", 0, 0},         {"etc/x.conf", 0, 0},
-		{"usr/", 0, 0},         {"usr/bin/", 0, 0},
-		{"usr/bin/a", 0, 0},    {"usr/share/only-listed", 0, 0},
+		{"etc/", 0, 0},	     {"etc/x.conf", 0, 0},
+		{"usr/", 0, 0},	     {"usr/bin/", 0, 0},
+		{"usr/bin/a", 0, 0}, {"usr/share/only-listed", 0, 0},
 	};
 	alpm_filelist_t files = {sizeof(names) / sizeof(*names), names};
 	alpm_backup_t backup = {"etc/x.conf", NULL};
@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t idx = scan_pkgset_add_package(set, &pkg);
 	int rc;
 
-	rc = scan_alpm_read_mtree(set, idx, "fuzz", data, size, &files,
-				  backups, NULL, &err);
+	rc = scan_alpm_read_mtree(set, idx, "fuzz", data, size, &files, backups,
+				  NULL, &err);
 	/* to see what each corpus input exercises */
 	if (getenv("RF_FUZZ_VERBOSE") != NULL)
 		fprintf(stderr, "rc %d, %zu files: %s\n", rc,
