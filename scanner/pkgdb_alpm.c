@@ -391,6 +391,23 @@ static bool nonzero(const unsigned char *p, size_t len)
 	return false;
 }
 
+/* Mark the file list's entry for path (absolute, in path) as described. */
+static void alpm_add_listed(struct alpm_mtree_ctx *ctx, mode_t type,
+			    struct rf_buf *path)
+{
+	alpm_file_t *listed =
+		alpm_filelist_contains(ctx->files, path->data + 1);
+
+	/* the file list names directories with a trailing slash */
+	if (listed == NULL && type == AE_IFDIR) {
+		rf_buf_addch(path, '/');
+		listed = alpm_filelist_contains(ctx->files, path->data + 1);
+		path->data[--path->len] = '\0';
+	}
+	if (listed != NULL)
+		ctx->seen[listed - ctx->files->files] = 1;
+}
+
 /* One mtree entry into the set. */
 static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx, struct archive_entry *e,
 			    struct rf_buf *path, struct rf_error *err)
@@ -399,7 +416,6 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx, struct archive_entry *e,
 	struct scan_pkgfile desc = {0};
 	mode_t type = archive_entry_filetype(e);
 	const unsigned char *digest;
-	alpm_file_t *listed;
 
 	if (rel == NULL)
 		return rf_error_set(err, -EINVAL,
@@ -419,12 +435,16 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx, struct archive_entry *e,
 	if (strcmp(path->data, "/") == 0)
 		return 0;
 
-	if (type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK) {
-		desc.mode = type;
-		desc.flags |= SCAN_PF_HAS_TYPE;
+	if (alpm_is_backup(ctx->backup, path->data + 1))
+		desc.flags |= SCAN_PF_CONFIG;
+	/* other types: pacman -Qkk checks that they exist, nothing more */
+	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+		alpm_add_listed(ctx, type, path);
+		alpm_add_file(ctx, path->data, &desc);
+		return 0;
 	}
-	desc.mode |= archive_entry_perm(e) & 07777;
-	desc.flags |= SCAN_PF_HAS_PERM;
+	desc.mode = type | (archive_entry_perm(e) & 07777);
+	desc.flags |= SCAN_PF_HAS_TYPE | SCAN_PF_HAS_PERM;
 	desc.user = alpm_id_name(ctx, archive_entry_uid(e), false);
 	desc.group = alpm_id_name(ctx, archive_entry_gid(e), true);
 	if (desc.user != NULL || desc.group != NULL)
@@ -464,18 +484,7 @@ static int alpm_mtree_entry(struct alpm_mtree_ctx *ctx, struct archive_entry *e,
 			scan_pkgset_strdup(ctx->set, archive_entry_symlink(e));
 		desc.flags |= SCAN_PF_HAS_TARGET;
 	}
-	if (alpm_is_backup(ctx->backup, path->data + 1))
-		desc.flags |= SCAN_PF_CONFIG;
-
-	/* the file list names directories with a trailing slash */
-	listed = alpm_filelist_contains(ctx->files, path->data + 1);
-	if (listed == NULL && type == AE_IFDIR) {
-		rf_buf_addch(path, '/');
-		listed = alpm_filelist_contains(ctx->files, path->data + 1);
-		path->data[--path->len] = '\0';
-	}
-	if (listed != NULL)
-		ctx->seen[listed - ctx->files->files] = 1;
+	alpm_add_listed(ctx, type, path);
 	alpm_add_file(ctx, path->data, &desc);
 	return 0;
 }
