@@ -26,34 +26,35 @@ mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT INT TERM
 
 now() { date +%s.%N; }
-# elapsed START END: seconds with one decimal... two.
+# elapsed START END: seconds, two decimals.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # timed VAR CMD...: run CMD once, store its wall time in VAR.
 timed() {
-	var=$1
+	_tv=$1
 	shift
-	s=$(now)
+	_ts=$(now)
 	"$@" >/dev/null
-	e=$(now)
-	eval "$var=$(elapsed "$s" "$e")"
+	_te=$(now)
+	eval "$_tv=$(elapsed "$_ts" "$_te")"
 }
 # best VAR N CMD...: best of N runs (the output is removed between runs).
 best() {
-	var=$1
-	n=$2
+	_bv=$1
+	_bn=$2
 	shift 2
-	b=
-	i=0
-	while [ "$i" -lt "$n" ]; do
+	_bb=
+	_bi=0
+	while [ "$_bi" -lt "$_bn" ]; do
 		rm -f "$dir/out"
-		timed t "$@"
-		if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t < b)}'
+		timed _bt "$@"
+		if [ -z "$_bb" ] ||
+			awk -v t="$_bt" -v b="$_bb" 'BEGIN { exit !(t < b) }'
 		then
-			b=$t
+			_bb=$_bt
 		fi
-		i=$((i + 1))
+		_bi=$((_bi + 1))
 	done
-	eval "$var=$b"
+	eval "$_bv=$_bb"
 }
 mib() { awk -v s="$1" 'BEGIN { printf "%.1f MiB", s / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
