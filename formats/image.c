@@ -381,6 +381,7 @@ static int open_output(struct fmt_writer *w, const char *path,
 		       struct rf_error *err)
 {
 	char *dir = NULL;
+	struct stat st;
 	int rc;
 
 	rc = split_path(path, &dir, &w->base, err);
@@ -392,6 +393,17 @@ static int open_output(struct fmt_writer *w, const char *path,
 				    "Could not open directory "
 				    "'%s'",
 				    dir);
+		goto out;
+	}
+	/*
+	 * The output replaces a file; never a device node, a directory or a
+	 * socket, which a rename would silently swap for a regular file.
+	 */
+	if (fstatat(w->dirfd, w->base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		rc = rf_error_set(err, -EINVAL,
+				  "'%s' exists and is not a regular file",
+				  path);
 		goto out;
 	}
 	/*

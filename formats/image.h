@@ -33,7 +33,14 @@
  * file in the destination directory; fmt_writer_finish() flushes it to
  * disk, gives it the final name (replacing an existing file) and flushes
  * the directory. A writer freed without a successful finish, or a process
- * killed at any point before, leaves no file under the final name.
+ * killed at any point before, leaves no file under the final name. The
+ * path must name a file: an existing device node or directory there is
+ * refused, and a symlink there is replaced, not followed. The new file's
+ * mode is 0666 less the umask.
+ *
+ * Threads: a writer is used from one thread at a time. Some formats start
+ * compression threads of their own (option threads=N); they are joined by
+ * fmt_writer_finish() and fmt_writer_free().
  *
  * Options are a qemu-img style string "key=value,key=value" (NULL or ""
  * for none). Unknown keys are an error. Per format:

@@ -899,9 +899,27 @@ static int qcow2_read(struct fmt_reader *r, uint64_t off, void *buf, size_t len,
 				break;
 			memcpy(p, q->dbuf + in, n);
 		} else {
-			/* Contiguous clusters in one read. */
 			uint64_t host = (e & QCOW2_OFFSET_MASK) + in;
 
+			/* Clusters stored one after the other: one read. */
+			while (n < len) {
+				uint64_t ne;
+				bool nd;
+
+				rc = l2_entry(r, (off + n) >> q->cluster_bits,
+					      &ne, err);
+				if (rc < 0)
+					break;
+				rc = entry_has_data(r, ne, &nd, err);
+				if (rc < 0)
+					break;
+				if (!nd || (ne & QCOW2_OFLAG_COMPRESSED) ||
+				    (ne & QCOW2_OFFSET_MASK) != host + n)
+					break;
+				n += q->cs < len - n ? q->cs : len - n;
+			}
+			if (rc < 0)
+				break;
 			rc = fmt_pread(r, p, n, host, err);
 			if (rc < 0)
 				break;

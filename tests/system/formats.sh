@@ -131,6 +131,9 @@ expect_fail "Invalid parameter 'bogus'" "$IMG" convert -O qcow2 -o bogus=1 \
 	"$T/odd.raw" "$T/x"
 expect_fail "Invalid value" "$IMG" convert -O vmdk -o subformat=flat \
 	"$T/odd.raw" "$T/x"
+# A device node is never swapped for a file.
+expect_fail "not a regular file" "$IMG" convert "$T/odd.raw" /dev/null
+check test -c /dev/null
 expect_fail "Expecting one" "$IMG" info
 expect_fail "Command not found" "$IMG" frobnicate
 head -c 300 "$T/i.qcow2" >"$T/trunc.qcow2"
