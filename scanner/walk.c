@@ -396,29 +396,44 @@ static void feed_zeros(struct rf_digest *d, uint64_t n)
 }
 
 /*
- * Read [off, off + len) into the digest. Returns 0, 1 when the file ended
- * early (it shrank), or a negative errno.
+ * Read [off, off + len) into the digest; buf holds READ_BUF + 1 bytes.
+ * With at_end, the range ends where lstat said the file ends, and the last
+ * read asks for one byte more, so that a short read tells at once that the
+ * file did not grow. Returns 0, 1 when the file ended early (it shrank), 2
+ * when it has data past len (it grew), or a negative errno.
  */
 static int hash_range(struct rf_digest *d, int fd, char *buf, uint64_t off,
-		      uint64_t len, uint64_t *hashed)
+		      uint64_t len, bool at_end, uint64_t *hashed)
 {
-	while (len > 0) {
-		size_t want = len > READ_BUF ? READ_BUF : (size_t)len;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+	for (;;) {
+		bool last = len <= READ_BUF;
+		size_t want = last ? (size_t)len : READ_BUF;
+		ssize_t n;
 
+		if (len == 0 && !at_end)
+			return 0;
+		if (last && at_end)
+			want++;
+		n = pread(fd, buf, want, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if ((uint64_t)n > len) {
+			rf_digest_update(d, buf, (size_t)len);
+			*hashed += len;
+			return 2;
+		}
 		if (n == 0)
-			return 1;
+			return len > 0 ? 1 : 0;
 		rf_digest_update(d, buf, (size_t)n);
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 		*hashed += (uint64_t)n;
+		if (len == 0 && (!at_end || (size_t)n < want))
+			return 0; /* a short read is the end of the file */
 	}
-	return 0;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -480,7 +495,8 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 		palgo = e->pf->algo;
 	d = rf_digest_new(RF_DIGEST_SHA256, palgo);
 #ifdef HAVE_POSIX_FADVISE
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (size > READ_BUF) /* readahead matters only past one read */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
 	e->allocated = (uint64_t)st.st_blocks * 512;
 	if (size > 0 && e->allocated < size) {
@@ -494,7 +510,7 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 			for (size_t i = 0; i < e->nextents && rc == 0; i++) {
 				feed_zeros(d, e->extents[i].off - pos);
 				rc = hash_range(d, fd, buf, e->extents[i].off,
-						e->extents[i].len, hashed);
+						e->extents[i].len, false, hashed);
 				pos = e->extents[i].off + e->extents[i].len;
 			}
 			if (rc == 0)
@@ -507,23 +523,17 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 			free(e->extents);
 			e->extents = NULL;
 			e->nextents = 0;
-			rc = hash_range(d, fd, buf, 0, size, hashed);
+			rc = hash_range(d, fd, buf, 0, size, true, hashed);
 		}
 	} else {
-		rc = hash_range(d, fd, buf, 0, size, hashed);
+		rc = hash_range(d, fd, buf, 0, size, true, hashed);
 	}
 	if (rc < 0) {
 		e->read_errno = -rc;
 		goto out;
 	}
-	if (rc == 1) {
-		e->changed = true; /* shrank while read */
-	} else {
-		char probe;
-
-		if (pread(fd, &probe, 1, (off_t)size) == 1)
-			e->changed = true; /* grew while read */
-	}
+	if (rc == 1 || rc == 2)
+		e->changed = true; /* shrank or grew while read */
 	if (fstat(fd, &after) < 0 || !unchanged(&after, &e->st))
 		e->changed = true;
 	rf_digest_final(d, e->sha, palgo != RF_DIGEST_NONE ? e->pkgdigest
@@ -540,7 +550,7 @@ out:
 static void *hash_thread(void *arg)
 {
 	struct scan *s = arg;
-	char *buf = rf_xmalloc(READ_BUF);
+	char *buf = rf_xmalloc(READ_BUF + 1);
 	uint64_t hashed;
 
 	pthread_mutex_lock(&s->lock);
@@ -561,7 +571,9 @@ static void *hash_thread(void *arg)
 		pthread_mutex_lock(&s->lock);
 		s->bytes_hashed += hashed;
 		e->done = true;
-		pthread_cond_broadcast(&s->done_cv);
+		/* the walker waits only ever for the entry at the head */
+		if (e == &s->ring[s->head % RING_SIZE])
+			pthread_cond_signal(&s->done_cv);
 	}
 	pthread_mutex_unlock(&s->lock);
 	free(buf);
@@ -935,7 +947,7 @@ static void push(struct scan *s, struct entry *proto)
 		uint64_t hashed = 0;
 
 		if (s->buf == NULL)
-			s->buf = rf_xmalloc(READ_BUF);
+			s->buf = rf_xmalloc(READ_BUF + 1);
 		hash_entry(s, e, s->buf, &hashed);
 		s->bytes_hashed += hashed;
 		e->done = true;
