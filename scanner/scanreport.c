@@ -66,12 +66,38 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 	} else if (strcmp(path, "-") == 0) {
 		out->fd = STDOUT_FILENO;
 		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd, NULL);
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/*
+		 * A device, a fifo, a terminal: write into it as it is. The
+		 * rename that protects a regular file would replace the node
+		 * itself (/dev/null becoming a plain file).
+		 */
+		out->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (out->fd < 0)
+			return rf_error_errno(err, -errno, "cannot open '%s'",
+					      path);
+		out->direct = true;
+		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd, NULL);
 	} else {
 		struct rf_buf tmp = RF_BUF_INIT;
 
+		char *dir = rf_xstrdup(path);
+
 		rf_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-		out->fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0600);
+		/*
+		 * An unnamed file in the destination's directory: a scan
+		 * killed before the end leaves nothing at all behind. Where
+		 * the filesystem cannot, a named temporary file.
+		 */
+		out->fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC,
+			       0600);
+		free(dir);
+		if (out->fd >= 0)
+			out->unnamed = true;
+		else
+			out->fd = open(tmp.data,
+				       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				       0600);
 		if (out->fd < 0) {
 			int rc = rf_error_errno(err, -errno,
 						"cannot create '%s'", tmp.data);
@@ -108,10 +134,30 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 		xmlFreeTextWriter(out->writer);
 		out->writer = NULL;
 	}
+	if (out->direct) {
+		if (close(out->fd) < 0 && rc == 0 && commit)
+			rc = rf_error_errno(err, -errno, "cannot write the report");
+		out->fd = -1;
+	}
 	if (out->tmppath != NULL) {
 		if (rc == 0 && commit && fsync(out->fd) < 0)
 			rc = rf_error_errno(err, -errno, "cannot write '%s'",
 					    out->tmppath);
+		if (rc == 0 && commit && out->unnamed) {
+			char proc[64];
+
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
+				 out->fd);
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, out->tmppath,
+				   AT_SYMLINK_FOLLOW) < 0 &&
+			    linkat(out->fd, "", AT_FDCWD, out->tmppath,
+				   AT_EMPTY_PATH) < 0)
+				rc = rf_error_errno(err, -errno,
+						    "cannot name '%s'",
+						    out->tmppath);
+			else
+				out->unnamed = false; /* it has a name now */
+		}
 		if (close(out->fd) < 0 && rc == 0 && commit)
 			rc = rf_error_errno(err, -errno, "cannot write '%s'",
 					    out->tmppath);
@@ -134,7 +180,7 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 				free(dir);
 			}
 		}
-		if (rc < 0 || !commit)
+		if ((rc < 0 || !commit) && !out->unnamed)
 			unlink(out->tmppath);
 	}
 	free(out->path);

@@ -12,15 +12,18 @@
 #include "scan.h"
 
 /*
- * The report file. It is written under a temporary name beside the final
- * one and renamed into place only when complete, so a failed or killed scan
- * never leaves a truncated report under the name asked for.
+ * The report file. It is written as an unnamed file (O_TMPFILE) in the
+ * destination's directory, or under a temporary name beside it, and renamed
+ * into place only when complete, so a failed or killed scan never leaves a
+ * truncated report under the name asked for.
  */
 struct scan_report_out {
 	xmlTextWriterPtr writer;
 	int fd;         /* where the writer writes; -1 for nowhere */
 	char *path;     /* final name; NULL for stdout or no report */
 	char *tmppath;  /* temporary name while writing */
+	bool direct;    /* writing into an existing non-regular file */
+	bool unnamed;   /* an O_TMPFILE file, named only when complete */
 	bool fd_dev_valid;
 	dev_t dev;      /* of the temporary file, to skip it in the walk */
 	ino_t ino;

@@ -177,6 +177,21 @@ x2() { xmllint --xpath "$1" "$T/r2.xml" 2>/dev/null; }
 x2 '//*[local-name()="exclude"][@path="/srv/deep"][@kind="pattern"]' >/dev/null ||
 	fail "the exclusion is not recorded"
 
+# a report into a device is written into it, never renamed over it
+"$SCAN" -q --root "$R" --report /dev/null >/dev/null || fail "--report /dev/null failed"
+[ -c /dev/null ] || { rm -f /dev/null; mknod -m 666 /dev/null c 1 3; fail "/dev/null was replaced"; }
+# a report that cannot be written is an error, and leaves nothing behind
+"$SCAN" -q --root "$R" --report "$T/no/such/dir/r.xml" >/dev/null 2>"$T/err" && fail "unwritable report: exit 0"
+grep -q "cannot create" "$T/err" || fail "unwritable report: unclear message"
+
+# a scan killed midway leaves no report, under its name or another
+mkdir "$T/out"
+"$SCAN" -q --root "$R" --report "$T/out/killed.xml" >/dev/null 2>&1 &
+pid=$!
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -z "$(ls -A "$T/out")" ] || fail "a killed scan left $(ls "$T/out")"
+
 # bad usage and a bad root fail clearly
 "$SCAN" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad option: exit is not 2"
 "$SCAN" -q --root "$T/nonexistent" >/dev/null 2>"$T/err"; [ $? -eq 1 ] || fail "bad root: exit is not 1"
