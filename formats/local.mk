@@ -18,4 +18,5 @@ formats_reforge_img_SOURCES = formats/reforge-img.c
 formats_reforge_img_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 formats_reforge_img_LDADD = $(RF_FMT_LIBS) $(JANSSON_LIBS)
 
-EXTRA_DIST += formats/qcow2.txt formats/vmdk.txt formats/ova.txt
+EXTRA_DIST += formats/qcow2.txt formats/vmdk.txt formats/ova.txt \
+	bench/img-convert.sh bench/img-gen.py

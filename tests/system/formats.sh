@@ -131,9 +131,14 @@ expect_fail "Invalid parameter 'bogus'" "$IMG" convert -O qcow2 -o bogus=1 \
 	"$T/odd.raw" "$T/x"
 expect_fail "Invalid value" "$IMG" convert -O vmdk -o subformat=flat \
 	"$T/odd.raw" "$T/x"
-# A device node is never swapped for a file.
-expect_fail "not a regular file" "$IMG" convert "$T/odd.raw" /dev/null
-check test -c /dev/null
+# A special file (here a FIFO, standing in for a device) is never
+# swapped for a regular file, nor is a directory.
+mkfifo "$T/fifo"
+expect_fail "not a regular file" "$IMG" convert "$T/odd.raw" "$T/fifo"
+check test -p "$T/fifo"
+mkdir "$T/adir"
+expect_fail "not a regular file" "$IMG" convert "$T/odd.raw" "$T/adir"
+check test -d "$T/adir"
 expect_fail "Expecting one" "$IMG" info
 expect_fail "Command not found" "$IMG" frobnicate
 head -c 300 "$T/i.qcow2" >"$T/trunc.qcow2"
