@@ -55,6 +55,20 @@ ln "$R/srv/odd/hard1" "$R/srv/odd/hard2"
 deep="$R/srv/deep"
 for i in $(seq 1 40); do deep="$deep/dddddddddddddddddddddddddddddddddddddddddddddddddddddddd$i"; done
 mkdir -p "$deep" && echo deep >"$deep/leaf"
+# a path far longer than PATH_MAX, made one directory at a time
+python3 - "$R/srv" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(60):
+    name = "L" * 200 + str(i)
+    os.mkdir(name, dir_fd=fd)
+    sub = os.open(name, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = sub
+leaf = os.open("longleaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+os.write(leaf, b"long")
+os.close(leaf)
+PY
 truncate -s 64M "$R/srv/odd/sparse"
 printf 'middle' | dd of="$R/srv/odd/sparse" bs=1 seek=33554432 conv=notrunc 2>/dev/null
 setfattr -n user.reforge -v hello "$R/opt/app/tool" 2>/dev/null || true
@@ -97,6 +111,10 @@ grep -q '	/srv/odd/new\\nline$' "$T/changes" || fail "newline not escaped"
 grep -q '	/srv/odd/bad\\377byte$' "$T/changes" || fail "byte 0xff not escaped"
 grep -q '	/srv/odd/tab\\there$' "$T/changes" || fail "tab not escaped"
 grep -q '	/srv/odd/with space$' "$T/changes" || fail "space mangled"
+
+# the path longer than PATH_MAX is scanned
+grep -q '	/srv/LLL.*/longleaf$' "$T/changes" || fail "the very long path is missing"
+[ "$(grep '/longleaf$' "$T/changes" | cut -f3 | wc -c)" -gt 12000 ] || fail "the long path is cut"
 
 # the diverted program is where dpkg put it, and not missing
 grep -q 'alpha.real' "$T/changes" && fail "the diverted file is reported as changed"
