@@ -1,1 +1,24 @@
 # reforge-server, its store and protocol, and the reforge client.
+
+# The store, report ingest, overlay verification and the HTTP layer: a
+# library so that the tests link the same code as the program.
+noinst_LIBRARIES += server/libsrv.a
+server_libsrv_a_SOURCES = \
+	server/srv.h \
+	server/srv_store.c \
+	server/srv_db.c \
+	server/srv_report.c \
+	server/srv_overlay.c \
+	server/srv_query.c \
+	server/srv_http.c server/srv_http.h
+server_libsrv_a_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) $(LIBXML2_CFLAGS) \
+	$(LIBARCHIVE_CFLAGS) $(LIBMICROHTTPD_CFLAGS) $(JANSSON_CFLAGS) \
+	$(LIBZSTD_CFLAGS) $(ZLIB_CFLAGS) $(LIBCRYPTO_CFLAGS)
+SRV_LIBS = server/libsrv.a $(RF_COMMON_LIBS) $(SQLITE3_LIBS) \
+	$(LIBXML2_LIBS) $(LIBARCHIVE_LIBS) $(LIBMICROHTTPD_LIBS) \
+	$(JANSSON_LIBS) $(LIBZSTD_LIBS) $(ZLIB_LIBS) $(LIBCRYPTO_LIBS)
+
+sbin_PROGRAMS += reforge-server
+reforge_server_SOURCES = server/srv_main.c
+reforge_server_CFLAGS = $(server_libsrv_a_CFLAGS)
+reforge_server_LDADD = $(SRV_LIBS)

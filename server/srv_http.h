@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef SRV_HTTP_H
+#define SRV_HTTP_H
+/*
+ * The HTTP API of reforge-server (libmicrohttpd, JSON through jansson).
+ * Every route wants "Authorization: Bearer TOKEN"; without a valid one it
+ * answers 401 and does nothing.
+ *
+ *   POST   /api/v1/scans?name=NAME      report body (gzip, zstd or plain)
+ *   GET    /api/v1/scans                list
+ *   GET    /api/v1/scans/ID             one scan
+ *   DELETE /api/v1/scans/ID             delete it (and unshared objects)
+ *   GET    /api/v1/scans/ID/diff/ID2    packages and files that differ
+ *   GET    /api/v1/scans/ID/overlay     upload status: offset, complete
+ *   PATCH  /api/v1/scans/ID/overlay     overlay bytes from Upload-Offset
+ *   POST   /api/v1/store/check          read every object, report problems
+ */
+#include <stdint.h>
+
+#include "error.h"
+#include "srv.h"
+
+struct srv_config {
+	const char *data;          /* data directory */
+	const char *listen;        /* ADDR:PORT */
+	const char *tls_cert;      /* PEM files; both or neither */
+	const char *tls_key;
+	const char *port_file;     /* write the bound port here (tests) */
+	uint64_t max_body;         /* largest report body */
+	uint64_t max_overlay;      /* largest overlay, all uploads together */
+	unsigned connections;      /* connection limit */
+	unsigned per_ip;           /* connections from one address */
+	unsigned idle_timeout;     /* seconds without a byte */
+	unsigned deadline;         /* seconds a request may last, at most */
+	uint64_t min_rate;         /* bytes/s a body must keep after 30 s */
+};
+
+struct srv_http;
+
+/* Start serving; returns 0 or a negative errno. */
+int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
+		   struct srv_http **out, struct rf_error *err);
+void srv_http_stop(struct srv_http *h);
+
+#endif

@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Report ingest: a report (plain XML, gzip or zstd) is read as a stream by
+ * libxml2's xmlTextReader through a decompressing read callback, so that
+ * neither the report nor its decompressed text is ever whole in memory, and
+ * its packages and file elements go into the database as they are met.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/xmlreader.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "buf.h"
+#include "escape.h"
+#include "report.h"
+#include "srv.h"
+
+enum codec { CODEC_PLAIN, CODEC_GZIP, CODEC_ZSTD };
+
+struct source {
+	int fd;
+	enum codec codec;
+	unsigned char in[65536];
+	size_t in_len, in_pos;
+	bool in_eof;
+	z_stream z;
+	bool z_init;
+	ZSTD_DCtx *zd;
+	bool error;
+	bool done; /* the compressed stream ended */
+};
+
+static int fill(struct source *s)
+{
+	ssize_t n;
+
+	if (s->in_pos < s->in_len || s->in_eof)
+		return 0;
+	do
+		n = read(s->fd, s->in, sizeof(s->in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	s->in_len = (size_t)n;
+	s->in_pos = 0;
+	if (n == 0)
+		s->in_eof = true;
+	return 0;
+}
+
+/* xmlInputReadCallback: decompressed bytes, 0 at the end, -1 on error. */
+static int source_read(void *ctx, char *buf, int len)
+{
+	struct source *s = ctx;
+
+	if (s->error || len <= 0)
+		return -1;
+	for (;;) {
+		if (fill(s) < 0)
+			goto fail;
+		if (s->codec == CODEC_PLAIN) {
+			size_t n = s->in_len - s->in_pos;
+
+			if (n > (size_t)len)
+				n = (size_t)len;
+			memcpy(buf, s->in + s->in_pos, n);
+			s->in_pos += n;
+			return (int)n;
+		}
+		if (s->done)
+			return 0;
+		if (s->codec == CODEC_GZIP) {
+			int zr;
+
+			s->z.next_in = s->in + s->in_pos;
+			s->z.avail_in = (uInt)(s->in_len - s->in_pos);
+			s->z.next_out = (Bytef *)buf;
+			s->z.avail_out = (uInt)len;
+			zr = inflate(&s->z, Z_NO_FLUSH);
+			s->in_pos = s->in_len - s->z.avail_in;
+			if (zr == Z_STREAM_END)
+				s->done = true;
+			else if (zr != Z_OK && zr != Z_BUF_ERROR)
+				goto fail;
+			if (s->z.avail_out < (uInt)len)
+				return len - (int)s->z.avail_out;
+			if (s->in_eof && !s->done)
+				goto fail; /* truncated */
+		} else {
+			ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+			ZSTD_outBuffer out = {buf, (size_t)len, 0};
+			size_t zr = ZSTD_decompressStream(s->zd, &out, &in);
+
+			s->in_pos = in.pos;
+			if (ZSTD_isError(zr))
+				goto fail;
+			if (zr == 0 && s->in_eof && in.pos == in.size)
+				s->done = true;
+			if (out.pos > 0)
+				return (int)out.pos;
+			if (s->in_eof && in.pos == in.size) {
+				if (zr != 0)
+					goto fail; /* truncated */
+				return 0;
+			}
+		}
+	}
+fail:
+	s->error = true;
+	return -1;
+}
+
+static int source_close(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int source_init(struct source *s, int fd)
+{
+	unsigned char magic[4];
+	ssize_t n;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	n = pread(fd, magic, sizeof(magic), 0);
+	if (n < 0)
+		return -errno;
+	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		s->codec = CODEC_GZIP;
+		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+			return -ENOMEM;
+		s->z_init = true;
+	} else if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 &&
+		   magic[2] == 0x2f && magic[3] == 0xfd) {
+		s->codec = CODEC_ZSTD;
+		s->zd = ZSTD_createDCtx();
+		if (s->zd == NULL)
+			return -ENOMEM;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	return 0;
+}
+
+static void source_fini(struct source *s)
+{
+	if (s->z_init)
+		inflateEnd(&s->z);
+	ZSTD_freeDCtx(s->zd);
+}
+
+/* ---- the walk over the report ---- */
+
+struct ingest {
+	sqlite3 *db;
+	xmlTextReaderPtr r;
+	sqlite3_stmt *ins_pkg, *ins_entry, *has_obj, *ins_need;
+	int64_t scan_id;
+	struct srv_ingest_result *res;
+	uint64_t announced, announced_bytes;
+	struct rf_buf path, target;
+	struct rf_error *err;
+};
+
+static int db_fail(struct ingest *in)
+{
+	return rf_error_set(in->err, -EIO, "database: %s",
+			    sqlite3_errmsg(in->db));
+}
+
+static int bad(struct ingest *in, const char *what)
+{
+	return rf_error_set(in->err, -EBADMSG, "report line %d: %s",
+			    xmlTextReaderGetParserLineNumber(in->r), what);
+}
+
+static char *attr(struct ingest *in, const char *name)
+{
+	return (char *)xmlTextReaderGetAttribute(in->r, BAD_CAST name);
+}
+
+/*
+ * A byte-string attribute (name or name-base64) into out. Returns 1 when
+ * present, 0 when absent, -EBADMSG on bad base64.
+ */
+static int attr_bytes(struct ingest *in, const char *name, struct rf_buf *out)
+{
+	char b64[64];
+	char *v;
+	int rc;
+
+	rf_buf_reset(out);
+	v = attr(in, name);
+	if (v != NULL) {
+		rf_buf_addstr(out, v);
+		xmlFree(v);
+		return 1;
+	}
+	snprintf(b64, sizeof(b64), "%s-base64", name);
+	v = attr(in, b64);
+	if (v == NULL)
+		return 0;
+	rf_buf_add(out, "", 0);
+	rc = rf_base64_decode(out, v) < 0 ? -EBADMSG : 1;
+	xmlFree(v);
+	return rc;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void bind_attr(struct ingest *in, sqlite3_stmt *st, int col,
+		      const char *name)
+{
+	char *v = attr(in, name);
+
+	if (v != NULL)
+		sqlite3_bind_text(st, col, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, col);
+	xmlFree(v);
+}
+
+static int on_package(struct ingest *in)
+{
+	char *name = attr(in, "name");
+	int rc;
+
+	if (name == NULL || name[0] == '\0') {
+		rc = bad(in, "a package without a name");
+		goto out;
+	}
+	sqlite3_reset(in->ins_pkg);
+	sqlite3_bind_int64(in->ins_pkg, 1, in->scan_id);
+	bind_attr(in, in->ins_pkg, 2, "db");
+	sqlite3_bind_text(in->ins_pkg, 3, name, -1, SQLITE_TRANSIENT);
+	bind_attr(in, in->ins_pkg, 4, "epoch");
+	bind_attr(in, in->ins_pkg, 5, "version");
+	bind_attr(in, in->ins_pkg, 6, "release");
+	bind_attr(in, in->ins_pkg, 7, "arch");
+	if (sqlite3_step(in->ins_pkg) != SQLITE_DONE) {
+		rc = db_fail(in);
+		goto out;
+	}
+	in->res->packages++;
+	rc = 0;
+out:
+	xmlFree(name);
+	return rc;
+}
+
+static const char *const file_types[] = {
+	"file", "directory", "symlink", "fifo", "socket", "chardev",
+	"blockdev", "unknown", NULL};
+static const char *const file_classes[] = {
+	"unmodified", "modified", "missing", "unowned", NULL};
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; v != NULL && *set != NULL; set++)
+		if (strcmp(v, *set) == 0)
+			return true;
+	return false;
+}
+
+/* A content the scan needs: recorded unless the store has it. */
+static int need(struct ingest *in, const char *sha, uint64_t size)
+{
+	int has;
+
+	in->announced++;
+	in->announced_bytes += size;
+	sqlite3_reset(in->has_obj);
+	sqlite3_bind_text(in->has_obj, 1, sha, -1, SQLITE_STATIC);
+	has = sqlite3_step(in->has_obj);
+	if (has == SQLITE_ROW)
+		return 0;
+	if (has != SQLITE_DONE)
+		return db_fail(in);
+	sqlite3_reset(in->ins_need);
+	sqlite3_bind_int64(in->ins_need, 1, in->scan_id);
+	sqlite3_bind_text(in->ins_need, 2, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(in->ins_need, 3, (sqlite3_int64)size);
+	if (sqlite3_step(in->ins_need) != SQLITE_DONE)
+		return db_fail(in);
+	if (sqlite3_changes(in->db) > 0) {
+		in->res->needed++;
+		in->res->needed_bytes += size;
+	}
+	return 0;
+}
+
+static int on_file(struct ingest *in)
+{
+	char *type = attr(in, "type"), *cls = attr(in, "class");
+	char *mode = attr(in, "mode"), *uid = attr(in, "uid");
+	char *gid = attr(in, "gid"), *size = attr(in, "size");
+	char *sha = attr(in, "sha256"), *lg = attr(in, "link-group");
+	sqlite3_stmt *st = in->ins_entry;
+	uint64_t n, sz = 0;
+	int rc;
+
+	rc = attr_bytes(in, "path", &in->path);
+	if (rc <= 0 || in->path.len == 0 || in->path.data[0] != '/' ||
+	    memchr(in->path.data, '\0', in->path.len) != NULL) {
+		rc = bad(in, "a file without a valid absolute path");
+		goto out;
+	}
+	if (!one_of(cls, file_classes) ||
+	    (type != NULL && !one_of(type, file_types)) ||
+	    (type == NULL && strcmp(cls, "missing") != 0)) {
+		rc = bad(in, "a file with a bad type or class");
+		goto out;
+	}
+	if ((sha != NULL && !srv_is_sha256_hex(sha)) ||
+	    (size != NULL && parse_u64(size, &sz) < 0)) {
+		rc = bad(in, "a file with a bad size or sha256");
+		goto out;
+	}
+	rc = attr_bytes(in, "target", &in->target);
+	if (rc < 0) {
+		rc = bad(in, "a file with a bad target");
+		goto out;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, in->scan_id);
+	sqlite3_bind_blob(st, 2, in->path.data, (int)in->path.len,
+			  SQLITE_STATIC);
+	if (type != NULL)
+		sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, cls, -1, SQLITE_STATIC);
+	if (mode != NULL)
+		sqlite3_bind_int64(st, 5, strtol(mode, NULL, 8));
+	if (parse_u64(uid, &n) == 0)
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)n);
+	if (parse_u64(gid, &n) == 0)
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)n);
+	if (size != NULL)
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)sz);
+	bind_attr(in, st, 9, "mtime");
+	if (sha != NULL)
+		sqlite3_bind_text(st, 10, sha, -1, SQLITE_STATIC);
+	if (rc > 0)
+		sqlite3_bind_blob(st, 11, in->target.data, (int)in->target.len,
+				  SQLITE_STATIC);
+	bind_attr(in, st, 12, "package");
+	if (parse_u64(lg, &n) == 0)
+		sqlite3_bind_int64(st, 13, (sqlite3_int64)n);
+	switch (sqlite3_step(st)) {
+	case SQLITE_DONE:
+		break;
+	case SQLITE_CONSTRAINT:
+		rc = bad(in, "a path listed twice");
+		goto out;
+	default:
+		rc = db_fail(in);
+		goto out;
+	}
+	in->res->files++;
+	rc = 0;
+	/* the contents an overlay brings: modified and unowned regular files */
+	if (sha != NULL && type != NULL && strcmp(type, "file") == 0 &&
+	    (strcmp(cls, "modified") == 0 || strcmp(cls, "unowned") == 0))
+		rc = need(in, sha, sz);
+out:
+	xmlFree(type);
+	xmlFree(cls);
+	xmlFree(mode);
+	xmlFree(uid);
+	xmlFree(gid);
+	xmlFree(size);
+	xmlFree(sha);
+	xmlFree(lg);
+	return rc;
+}
+
+static int prepare(struct ingest *in, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(in->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(in);
+	return 0;
+}
+
+/* The machine's id (created when new) and the next number of its series. */
+static int new_scan(struct ingest *in, const char *name, int64_t token,
+		    const char *report_sha)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t seq = 1;
+	int rc;
+
+	rc = prepare(in, "INSERT OR IGNORE INTO machines(name, created) "
+			 "VALUES(?, ?)", &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(in);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = prepare(in, "SELECT m.id, (SELECT COALESCE(MAX(seq), 0) + 1 "
+			 "FROM scans s WHERE s.machine_id = m.id) "
+			 "FROM machines m WHERE name = ?", &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(in);
+		goto out;
+	}
+	in->res->machine_id = sqlite3_column_int64(st, 0);
+	seq = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = prepare(in, "INSERT INTO scans(machine_id, seq, token_id, state, "
+			 "created, report_sha, files, packages, needed, "
+			 "needed_bytes, announced, announced_bytes) "
+			 "VALUES(?, ?, ?, 'pending', ?, ?, 0, 0, 0, 0, 0, 0)",
+		     &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, in->res->machine_id);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, token);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 5, report_sha, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(in);
+		goto out;
+	}
+	in->scan_id = in->res->scan_id = sqlite3_last_insert_rowid(in->db);
+	in->res->seq = seq;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int on_root(struct ingest *in)
+{
+	char *ver = attr(in, "format-version"), *created = attr(in, "created");
+	const xmlChar *ns = xmlTextReaderConstNamespaceUri(in->r);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (ns == NULL || strcmp((const char *)ns, RF_REPORT_NS) != 0 ||
+	    ver == NULL || strcmp(ver, RF_REPORT_FORMAT_VERSION) != 0) {
+		rc = bad(in, "not a reforge report of format version "
+			     RF_REPORT_FORMAT_VERSION);
+		goto out;
+	}
+	rc = attr_bytes(in, "root", &in->path);
+	if (rc < 0) {
+		rc = bad(in, "bad root");
+		goto out;
+	}
+	rc = prepare(in, "UPDATE scans SET report_created = ?, root = ? "
+			 "WHERE id = ?", &st);
+	if (rc < 0)
+		goto out;
+	if (created != NULL)
+		sqlite3_bind_text(st, 1, created, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, in->path.data ? in->path.data : "",
+			  (int)in->path.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, in->scan_id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(in);
+out:
+	sqlite3_finalize(st);
+	xmlFree(ver);
+	xmlFree(created);
+	return rc;
+}
+
+static int walk(struct ingest *in)
+{
+	bool seen_root = false, in_files = false, in_packages = false;
+	int r, rc = 0;
+
+	while ((r = xmlTextReaderRead(in->r)) == 1) {
+		int type = xmlTextReaderNodeType(in->r);
+		int depth = xmlTextReaderDepth(in->r);
+		const char *name = (const char *)xmlTextReaderConstLocalName(in->r);
+
+		if (type == XML_READER_TYPE_END_ELEMENT && depth == 1) {
+			in_files = in_packages = false;
+			continue;
+		}
+		if (type != XML_READER_TYPE_ELEMENT || name == NULL)
+			continue;
+		if (depth == 0) {
+			rc = on_root(in);
+			seen_root = true;
+		} else if (depth == 1) {
+			in_files = strcmp(name, "files") == 0;
+			in_packages = strcmp(name, "packages") == 0;
+			if (xmlTextReaderIsEmptyElement(in->r))
+				in_files = in_packages = false;
+		} else if (depth == 2 && in_files && strcmp(name, "file") == 0) {
+			rc = on_file(in);
+		} else if (depth == 2 && in_packages &&
+			   strcmp(name, "package") == 0) {
+			rc = on_package(in);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (r < 0 || !seen_root)
+		return bad(in, "not well-formed XML, or not a report");
+	return 0;
+}
+
+static void ignore_errors(void *arg, const char *msg,
+			  xmlParserSeverities severity,
+			  xmlTextReaderLocatorPtr locator)
+{
+	(void)arg;
+	(void)msg;
+	(void)severity;
+	(void)locator;
+}
+
+int srv_ingest_report(sqlite3 *db, int fd, const char *name, int64_t token,
+		      const char *report_sha, struct srv_ingest_result *res,
+		      struct rf_error *err)
+{
+	struct ingest in;
+	struct source src;
+	sqlite3_stmt *st = NULL;
+	bool began = false;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	memset(res, 0, sizeof(*res));
+	in.db = db;
+	in.res = res;
+	in.err = err;
+	rc = source_init(&src, fd);
+	if (rc < 0) {
+		rf_error_errno(err, rc, "cannot read the report");
+		goto out;
+	}
+	rc = srv_db_exec(db, "BEGIN IMMEDIATE", err);
+	if (rc < 0)
+		goto out;
+	began = true;
+	rc = new_scan(&in, name, token, report_sha);
+	if (rc < 0)
+		goto out;
+	rc = prepare(&in, "INSERT INTO packages(scan_id, db, name, epoch, "
+			  "version, release, arch) VALUES(?,?,?,?,?,?,?)",
+		     &in.ins_pkg);
+	if (rc == 0)
+		rc = prepare(&in, "INSERT INTO entries(scan_id, path, type, "
+				  "class, mode, uid, gid, size, mtime, sha256, "
+				  "target, package, link_group) "
+				  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			     &in.ins_entry);
+	if (rc == 0)
+		rc = prepare(&in, "SELECT 1 FROM objects WHERE sha256 = ?",
+			     &in.has_obj);
+	if (rc == 0)
+		rc = prepare(&in, "INSERT OR IGNORE INTO needs(scan_id, "
+				  "sha256, size) VALUES(?, ?, ?)",
+			     &in.ins_need);
+	if (rc < 0)
+		goto out;
+	/* no network, no entity expansion, no DTD: outside input */
+	in.r = xmlReaderForIO(source_read, source_close, &src, NULL, NULL,
+			      XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+	if (in.r == NULL) {
+		rc = rf_error_set(err, -ENOMEM, "cannot start an XML reader");
+		goto out;
+	}
+	xmlTextReaderSetErrorHandler(in.r, ignore_errors, NULL);
+	rc = walk(&in);
+	if (rc == 0 && src.error)
+		rc = rf_error_set(err, -EBADMSG, "the report's compressed "
+				  "stream is corrupt or truncated");
+	if (rc < 0)
+		goto out;
+	rc = prepare(&in, "UPDATE scans SET files = ?, packages = ?, "
+			  "needed = ?, needed_bytes = ?, announced = ?, "
+			  "announced_bytes = ? WHERE id = ?", &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)res->files);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)res->packages);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)res->needed);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)res->needed_bytes);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)in.announced);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)in.announced_bytes);
+	sqlite3_bind_int64(st, 7, res->scan_id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(&in);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = prepare(&in, "INSERT INTO uploads(scan_id, offset, verified, "
+			  "updated) VALUES(?, 0, 0, ?)", &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, res->scan_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(&in);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* the report itself is an object the scan references */
+	rc = prepare(&in, "INSERT OR IGNORE INTO objects(sha256, size, stored) "
+			  "VALUES(?, ?, ?)", &st);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, report_sha, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)lseek(fd, 0, SEEK_END));
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(&in);
+		goto out;
+	}
+	rc = srv_db_exec(db, "COMMIT", err);
+	if (rc == 0)
+		began = false;
+out:
+	if (began)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	sqlite3_finalize(in.ins_pkg);
+	sqlite3_finalize(in.ins_entry);
+	sqlite3_finalize(in.has_obj);
+	sqlite3_finalize(in.ins_need);
+	if (in.r != NULL)
+		xmlFreeTextReader(in.r);
+	source_fini(&src);
+	rf_buf_free(&in.path);
+	rf_buf_free(&in.target);
+	return rc;
+}
