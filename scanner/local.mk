@@ -32,3 +32,11 @@ scanner_libscan_a_SOURCES += scanner/pkgdb_backend.c scanner/pkgdb_backend.h \
 # the rpm backend reads dnf's history (SQLite) for package origins
 scanner_libscan_a_CFLAGS += $(SQLITE3_CFLAGS)
 SCAN_LIBS += $(SQLITE3_LIBS)
+
+# Sending a scan to reforge-server and writing overlays (server/server.mk
+# owns the protocol; these are the scanner's side of it).
+scanner_libscan_a_SOURCES += scanner/overlay.c scanner/overlay.h \
+	scanner/upload.c scanner/upload.h
+scanner_libscan_a_CFLAGS += $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(LIBZSTD_CFLAGS)
+SCAN_LIBS += $(LIBCURL_LIBS) $(JANSSON_LIBS) $(LIBZSTD_LIBS)

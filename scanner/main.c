@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "buf.h"
 #include "progress.h"
 #include "scan.h"
+#include "overlay.h"
+#include "upload.h"
 
 enum {
 	EXIT_OK = 0,
@@ -49,6 +52,19 @@ static void usage(FILE *f)
 	      "                          the root, network ones included\n"
 	      "  -j, --jobs N            hash on N threads (default: one per CPU)\n"
 	      "  -q, --quiet             no progress line\n"
+	      "\n"
+	      "Sending the scan to reforge-server:\n"
+	      "      --server URL        send the report, then the contents the\n"
+	      "                          server lacks (https://host:port)\n"
+	      "      --token-file FILE   the access token, on FILE's first line\n"
+	      "      --name NAME         the machine's name (default: host name)\n"
+	      "      --cacert FILE       trust the CA certificates in FILE\n"
+	      "      --limit-rate BYTES  send at most BYTES per second (k, M, G)\n"
+	      "      --retry-time S      keep resuming an interrupted upload for\n"
+	      "                          S seconds (default 600)\n"
+	      "      --overlay FILE      write the overlay (every modified and\n"
+	      "                          unowned file) to FILE, for 'reforge scan\n"
+	      "                          import'; needs --report FILE\n"
 	      "  -h, --help              show this help and exit\n"
 	      "  -V, --version           show the version and exit\n"
 	      "\n"
@@ -144,6 +160,65 @@ static int print_json(const struct scan_options *opt,
 	return rc;
 }
 
+/* --overlay and --server, once the report is written. */
+static int scan_send(const struct scan_options *opt,
+		     struct scan_upload_opts *up, const char *overlay_path,
+		     bool captured)
+{
+	struct scan_upload_result res;
+	struct scan_overlay_stats ost;
+	struct rf_error err;
+	char host[256];
+	int status = EXIT_FAIL;
+
+	rf_error_clear(&err);
+	if (!captured) {
+		up->report_fd = open(opt->report_path, O_RDONLY | O_CLOEXEC);
+		if (up->report_fd < 0) {
+			fprintf(stderr, "reforge-scan: cannot read back '%s': "
+					"%s\n",
+				opt->report_path, strerror(errno));
+			return EXIT_FAIL;
+		}
+	}
+	if (overlay_path != NULL) {
+		if (scan_overlay_to_file(opt->root, up->report_fd, overlay_path,
+					 &ost, &err) < 0)
+			goto fail;
+		fprintf(stderr, "reforge-scan: overlay %s: %llu entries, %llu "
+				"contents\n",
+			overlay_path, (unsigned long long)ost.entries,
+			(unsigned long long)ost.contents);
+	}
+	if (up->url != NULL) {
+		if (up->name == NULL) {
+			if (gethostname(host, sizeof(host)) < 0)
+				strcpy(host, "localhost");
+			host[sizeof(host) - 1] = '\0';
+			up->name = host;
+		}
+		up->root = opt->root;
+		up->progress = opt->progress;
+		if (scan_upload(up, &res, &err) < 0)
+			goto fail;
+		fprintf(stderr, "reforge-scan: sent to %s as scan %lld (%s #%lld):"
+				" report %llu bytes, %llu contents lacking, "
+				"overlay %llu bytes\n",
+			up->url, (long long)res.scan_id, up->name,
+			(long long)res.seq,
+			(unsigned long long)res.report_bytes,
+			(unsigned long long)res.needed,
+			(unsigned long long)res.overlay_bytes);
+	}
+	status = EXIT_OK;
+	goto out;
+fail:
+	fprintf(stderr, "reforge-scan: %s\n", err.msg);
+out:
+	close(up->report_fd);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -158,8 +233,19 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"server", required_argument, NULL, 256},
+		{"token-file", required_argument, NULL, 257},
+		{"name", required_argument, NULL, 258},
+		{"cacert", required_argument, NULL, 259},
+		{"limit-rate", required_argument, NULL, 260},
+		{"retry-time", required_argument, NULL, 261},
+		{"overlay", required_argument, NULL, 262},
 		{NULL, 0, NULL, 0},
 	};
+	struct scan_upload_opts up = {.retry_seconds = 600};
+	const char *overlay_path = NULL;
+	struct scan_report_capture cap;
+	bool capturing = false;
 	struct scan_options opt;
 	struct scan_summary sum;
 	struct rf_error err;
@@ -217,6 +303,44 @@ int main(int argc, char **argv)
 		case 'q':
 			opt.progress = false;
 			break;
+		case 256:
+			up.url = optarg;
+			break;
+		case 257:
+			up.token_file = optarg;
+			break;
+		case 258:
+			up.name = optarg;
+			break;
+		case 259:
+			up.cacert = optarg;
+			break;
+		case 260:
+		case 261: {
+			char *end;
+			unsigned long long n = strtoull(optarg, &end, 10);
+
+			if (c == 260 && (*end == 'k' || *end == 'K'))
+				n <<= 10, end++;
+			else if (c == 260 && *end == 'M')
+				n <<= 20, end++;
+			else if (c == 260 && *end == 'G')
+				n <<= 30, end++;
+			if (*end != '\0' || optarg[0] == '-' || n == 0) {
+				fprintf(stderr, "reforge-scan: --%s wants a "
+						"positive number\n",
+					c == 260 ? "limit-rate" : "retry-time");
+				return EXIT_USAGE;
+			}
+			if (c == 260)
+				up.limit_rate = n;
+			else
+				up.retry_seconds = n > 86400 ? 86400 : (unsigned)n;
+			break;
+		}
+		case 262:
+			overlay_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -253,14 +377,53 @@ int main(int argc, char **argv)
 	}
 	opt.excludes = excludes;
 	opt.nexcludes = nexcl;
+	if ((up.url != NULL) != (up.token_file != NULL)) {
+		fputs("reforge-scan: --server and --token-file go together\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+	if (overlay_path != NULL &&
+	    (opt.report_path == NULL || !strcmp(opt.report_path, "-"))) {
+		fputs("reforge-scan: --overlay needs --report FILE (the two go "
+		      "to 'reforge scan import' together)\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
 
 	LIBXML_TEST_VERSION
 	rf_error_clear(&err);
+	if (up.url != NULL && opt.report_path == NULL) {
+		/* the report is sent from memory: nothing left on the host */
+		if (scan_report_capture_begin(&cap, &err) < 0) {
+			fprintf(stderr, "reforge-scan: %s\n", err.msg);
+			status = EXIT_FAIL;
+			goto out;
+		}
+		capturing = true;
+		opt.report_path = cap.path;
+	}
 	rc = scan_run(&opt, &sum, &err);
+	if (capturing) {
+		int crc = scan_report_capture_end(&cap, &up.report_fd,
+						  rc < 0 ? NULL : &err);
+
+		opt.report_path = NULL;
+		if (rc == 0 && crc < 0)
+			rc = crc;
+		else if (rc < 0 && crc == 0)
+			close(up.report_fd);
+		if (rc < 0)
+			capturing = false;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "reforge-scan: %s\n", err.msg);
 		status = EXIT_FAIL;
 		goto out;
+	}
+	if (up.url != NULL || overlay_path != NULL) {
+		status = scan_send(&opt, &up, overlay_path, capturing);
+		if (status != EXIT_OK)
+			goto out;
 	}
 	if (json)
 		print_json(&opt, &sum);

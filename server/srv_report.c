@@ -34,6 +34,7 @@ struct source {
 	z_stream z;
 	bool z_init;
 	ZSTD_DCtx *zd;
+	size_t zlast;  /* what the last working call returned */
 	bool error;
 	bool done; /* the compressed stream ended */
 };
@@ -97,18 +98,21 @@ static int source_read(void *ctx, char *buf, int len)
 		} else {
 			ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
 			ZSTD_outBuffer out = {buf, (size_t)len, 0};
+			size_t before = in.pos;
 			size_t zr = ZSTD_decompressStream(s->zd, &out, &in);
 
 			s->in_pos = in.pos;
 			if (ZSTD_isError(zr))
 				goto fail;
-			if (zr == 0 && s->in_eof && in.pos == in.size)
-				s->done = true;
+			/* 0: a frame ended; an idle call says nothing new */
+			if (out.pos > 0 || in.pos > before)
+				s->zlast = zr;
 			if (out.pos > 0)
 				return (int)out.pos;
 			if (s->in_eof && in.pos == in.size) {
-				if (zr != 0)
+				if (s->zlast != 0)
 					goto fail; /* truncated */
+				s->done = true;
 				return 0;
 			}
 		}
@@ -143,6 +147,7 @@ static int source_init(struct source *s, int fd)
 		   magic[2] == 0x2f && magic[3] == 0xfd) {
 		s->codec = CODEC_ZSTD;
 		s->zd = ZSTD_createDCtx();
+		s->zlast = 1;
 		if (s->zd == NULL)
 			return -ENOMEM;
 	}
