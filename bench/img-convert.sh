@@ -28,14 +28,32 @@ trap 'rm -rf "$dir"' EXIT INT TERM
 now() { date +%s.%N; }
 # elapsed START END: seconds, two decimals.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-# timed VAR CMD...: run CMD once, store its wall time in VAR.
+# children_cpu_file: user + system seconds of all finished children, from
+# what the shell's `times` wrote to $dir/times (second line, "XmY.Ys
+# XmY.Ys"). `times` must run in this shell, not in a pipe or a $(...),
+# where it would see a subshell without children.
+children_cpu_file() {
+	awk 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) {
+			split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2]
+		}
+		printf "%.2f", t
+	}' "$dir/times"
+}
+# timed VAR CMD...: run CMD once, store its wall time in VAR and its CPU
+# time (user + system, all threads) in VAR_cpu.
 timed() {
 	_tv=$1
 	shift
+	times >"$dir/times"
+	_tc=$(children_cpu_file)
 	_ts=$(now)
 	"$@" >/dev/null
 	_te=$(now)
+	times >"$dir/times"
 	eval "$_tv=$(elapsed "$_ts" "$_te")"
+	eval "${_tv}_cpu=$(elapsed "$_tc" "$(children_cpu_file)")"
 }
 # best VAR N CMD...: best of N runs (the output is removed between runs).
 best() {
@@ -59,7 +77,8 @@ best() {
 mib() { awk -v s="$1" 'BEGIN { printf "%.1f MiB", s / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-echo "generating a ${gib} GiB raw image in $dir ..."
+echo "generating a ${gib} GiB raw image in $dir" \
+	"(load average $(cut -d' ' -f1-3 /proc/loadavg)) ..."
 python3 "$here/img-gen.py" "$dir/src.raw" $((gib * 1024 * 1024 * 1024))
 echo "source: $(mib "$(stat -c %s "$dir/src.raw")") virtual," \
 	"$(mib $(($(stat -c %b "$dir/src.raw") * 512))) allocated;" \
@@ -95,5 +114,8 @@ qsize=$(stat -c %s "$dir/q.vmdk")
 echo "vmdk streamOptimized: reforge-img ${r}s qemu-img ${q}s ratio" \
 	"$(ratio "$r" "$q") (speed-up $(ratio "$q" "$r")x) size" \
 	"$(mib "$rsize") vs $(mib "$qsize") (size ratio $(ratio "$rsize" "$qsize"))"
+echo "vmdk streamOptimized CPU time: reforge-img ${r_cpu}s qemu-img" \
+	"${q_cpu}s; load average now $(cut -d' ' -f1-3 /proc/loadavg)" \
+	"(other work on the machine slows the 2-thread run most)"
 qemu-img check -q "$dir/r.vmdk" && qemu-img compare -q -f raw \
 	"$dir/src.raw" "$dir/r.vmdk" && echo "vmdk: check and compare OK"
