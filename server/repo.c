@@ -1048,7 +1048,7 @@ static void record_error(struct srv_repo_rctx *ctx, const char *msg)
 	sqlite3_finalize(st);
 }
 
-int srv_repo_refresh(struct srv_repo *r, const char *name,
+int srv_repo_refresh(struct srv_repo *r, const char *name, unsigned flags,
 		     struct srv_repo_refresh_stats *stats,
 		     struct rf_error *err)
 {
@@ -1064,6 +1064,10 @@ int srv_repo_refresh(struct srv_repo *r, const char *name,
 	rc = load_def(r, name, &ctx, err);
 	if (rc)
 		goto out;
+	if (flags & SRV_REPO_REFRESH_FORCE) {
+		free(ctx.old_meta);
+		ctx.old_meta = NULL;
+	}
 	kind = srv_repo_kind_by_name(ctx.def.kind);
 	if (kind == NULL) {
 		rc = rf_error_set(err, -EINVAL, "%s: unknown kind '%s'", name,

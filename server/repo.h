@@ -144,12 +144,19 @@ struct srv_repo_refresh_stats {
 	bool unchanged;       /* the metadata was the indexed one: kept */
 };
 
+/* Flags of srv_repo_refresh(). */
+enum srv_repo_refresh_flags {
+	/* re-read every file even when the top-level metadata is the one
+	 * the index was built from */
+	SRV_REPO_REFRESH_FORCE = 1u << 0,
+};
+
 /*
  * Downloads, verifies and re-indexes one repository (name) atomically. On
  * any error the previous index stays, and the error is also recorded for
  * srv_repo_list(). stats may be NULL.
  */
-int srv_repo_refresh(struct srv_repo *r, const char *name,
+int srv_repo_refresh(struct srv_repo *r, const char *name, unsigned flags,
 		     struct srv_repo_refresh_stats *stats,
 		     struct rf_error *err);
 

@@ -40,11 +40,12 @@ static const char usage_text[] =
 	"  --json         machine-readable output (list, refresh, sources,\n"
 	"                 reconcile)\n"
 	"  --time         reconcile, refresh: print the elapsed time\n"
+	"  --force        refresh: re-read all metadata even if unchanged\n"
 	"  -h, --help     this help;  -V, --version  the version\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
 
-static bool json_out, show_time;
+static bool json_out, show_time, force;
 
 static double now(void)
 {
@@ -171,7 +172,8 @@ static int refresh_one(struct srv_repo *r, const char *name, json_t *arr)
 	double t0 = now(), dt;
 	int rc;
 
-	rc = srv_repo_refresh(r, name, &st, &err);
+	rc = srv_repo_refresh(r, name, force ? SRV_REPO_REFRESH_FORCE : 0, &st,
+			      &err);
 	dt = now() - t0;
 	if (json_out) {
 		json_t *o = json_object();
@@ -444,6 +446,7 @@ int main(int argc, char **argv)
 		{"gpgv", required_argument, NULL, 'g'},
 		{"json", no_argument, NULL, 'j'},
 		{"time", no_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -462,6 +465,7 @@ int main(int argc, char **argv)
 		case 'g': cfg.gpgv = optarg; break;
 		case 'j': json_out = true; break;
 		case 't': show_time = true; break;
+		case 'f': force = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("reforge-repo-tool %s\n", PACKAGE_VERSION);
 			  return 0;

@@ -56,11 +56,14 @@ deb_repo() {
 	mv "$T/Release.tmp" "$_r/dists/test/Release"
 }
 
-# gpg_key: a signing key in a private GNUPGHOME, exported to $T/key.gpg.
+# gpg_key DIR: a signing key in a private GNUPGHOME (DIR), exported to
+# $T/key.gpg; the agents started are stopped when the test ends.
 gpg_key() {
-	GNUPGHOME="$T/gnupg"
+	GNUPGHOME="$1"
 	export GNUPGHOME
 	mkdir -p -m 700 "$GNUPGHOME"
+	trap 'for _g in "$T"/gnupg*; do GNUPGHOME=$_g gpgconf --kill all \
+		2>/dev/null; done; rm -rf "$T"' EXIT
 	gpg --batch --quiet --passphrase '' --quick-gen-key \
 		'reforge test <repo@reforge.invalid>' rsa2048 sign never \
 		2>/dev/null || fail "gpg could not make a key"
