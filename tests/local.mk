@@ -12,3 +12,4 @@ include tests/system.mk
 include tests/formats.mk
 include tests/server.mk
 include tests/repo.mk
+include tests/generator.mk

@@ -1,0 +1,7 @@
+# tests of generator/: safe extraction against hostile archives, the tree
+# built from a report and an overlay, and reforge-gen end to end.
+check_PROGRAMS += tests/test_gen_extract
+TESTS += tests/test_gen_extract
+tests_test_gen_extract_SOURCES = tests/test_gen_extract.c
+tests_test_gen_extract_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS)
+tests_test_gen_extract_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
