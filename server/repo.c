@@ -49,8 +49,18 @@ struct srv_repo {
 };
 
 /* An index being built: rows of offsets into one string buffer. */
-enum { COL_NAME, COL_EVR, COL_EPOCH, COL_VERSION, COL_RELEASE, COL_ARCH,
-       COL_ALGO, COL_SUM, COL_LOC, NCOLS };
+enum {
+	COL_NAME,
+	COL_EVR,
+	COL_EPOCH,
+	COL_VERSION,
+	COL_RELEASE,
+	COL_ARCH,
+	COL_ALGO,
+	COL_SUM,
+	COL_LOC,
+	NCOLS
+};
 
 struct row {
 	size_t off[NCOLS];
@@ -146,8 +156,10 @@ int srv_repo_open(sqlite3 *db, const struct srv_repo_config *cfg,
 	}
 	chmod(b.data, 0700); /* gnupg: gpgv wants a private home */
 	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-		rc = rf_error_set(err, -EIO, "database: cannot create the "
-				  "repository tables: %s", msg);
+		rc = rf_error_set(err, -EIO,
+				  "database: cannot create the "
+				  "repository tables: %s",
+				  msg);
 		goto out;
 	}
 	if (sqlite3_prepare_v2(db,
@@ -256,8 +268,7 @@ int srv_repo_evr(const char *epoch, const char *version, const char *release,
 	while (elen > 1 && *e == '0' && isdigit((unsigned char)e[1]))
 		e++, elen--;
 	if (release && *release)
-		n = snprintf(out, size, "%.*s:%s-%s", (int)elen, e, v,
-			     release);
+		n = snprintf(out, size, "%.*s:%s-%s", (int)elen, e, v, release);
 	else
 		n = snprintf(out, size, "%.*s:%s", (int)elen, e, v);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
@@ -265,8 +276,7 @@ int srv_repo_evr(const char *epoch, const char *version, const char *release,
 
 static bool name_ok(const char *name)
 {
-	if (name == NULL || *name == '\0' || *name == '.' ||
-	    strlen(name) > 128)
+	if (name == NULL || *name == '\0' || *name == '.' || strlen(name) > 128)
 		return false;
 	for (const char *c = name; *c; c++)
 		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' &&
@@ -384,8 +394,7 @@ static int exec(struct srv_repo *r, const char *sql, struct rf_error *err)
 	return 0;
 }
 
-int srv_repo_remove(struct srv_repo *r, const char *name,
-		    struct rf_error *err)
+int srv_repo_remove(struct srv_repo *r, const char *name, struct rf_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t id = -1;
@@ -395,8 +404,8 @@ int srv_repo_remove(struct srv_repo *r, const char *name,
 	if (rc)
 		return rc;
 	if (sqlite3_prepare_v2(r->db,
-			       "SELECT id FROM repo_source WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       "SELECT id FROM repo_source WHERE name = ?1", -1,
+			       &st, NULL) != SQLITE_OK) {
 		rc = db_error(r, err, "prepare");
 		goto out;
 	}
@@ -526,8 +535,7 @@ static size_t put(struct srv_repo_rctx *ctx, const char *s)
 	return off;
 }
 
-int srv_repo_emit(void *arg, const struct srv_repo_pkg *p,
-		  struct rf_error *err)
+int srv_repo_emit(void *arg, const struct srv_repo_pkg *p, struct rf_error *err)
 {
 	struct srv_repo_rctx *ctx = arg;
 	char evr[1024];
@@ -538,8 +546,8 @@ int srv_repo_emit(void *arg, const struct srv_repo_pkg *p,
 				    p->name);
 	if (ctx->n == ctx->cap) {
 		ctx->cap = ctx->cap ? 2 * ctx->cap : 1024;
-		ctx->rows = rf_xrealloc(ctx->rows,
-					ctx->cap * sizeof(*ctx->rows));
+		ctx->rows =
+			rf_xrealloc(ctx->rows, ctx->cap * sizeof(*ctx->rows));
 	}
 	row = &ctx->rows[ctx->n++];
 	row->off[COL_NAME] = put(ctx, p->name);
@@ -644,8 +652,7 @@ static char *url_join(const char *base, const char *rel)
 static int download(struct srv_repo *r, const char *url, const char *path,
 		    uint64_t max, const char *etag, const char *last_modified,
 		    struct transfer *t, bool *modified,
-		    struct srv_repo_refresh_stats *stats,
-		    struct rf_error *err)
+		    struct srv_repo_refresh_stats *stats, struct rf_error *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
@@ -714,14 +721,15 @@ static int download(struct srv_repo *r, const char *url, const char *path,
 		goto out;
 	}
 	if (cc != CURLE_OK) {
-		rc = rf_error_set(err,
-				  cc == CURLE_COULDNT_CONNECT ||
-						  cc == CURLE_COULDNT_RESOLVE_HOST
-					  ? -EHOSTUNREACH
-				  : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-								   : -EIO,
-				  "cannot fetch %s: %s", url,
-				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = rf_error_set(
+			err,
+			cc == CURLE_COULDNT_CONNECT ||
+					cc == CURLE_COULDNT_RESOLVE_HOST
+				? -EHOSTUNREACH
+			: cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+							 : -EIO,
+			"cannot fetch %s: %s", url,
+			errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	if (code == 304 && (etag || last_modified)) {
@@ -851,8 +859,8 @@ out:
 	return rc;
 }
 
-int srv_repo_gpgv(struct srv_repo_rctx *ctx, const char *sig,
-		  const char *data, const char *out, struct rf_error *err)
+int srv_repo_gpgv(struct srv_repo_rctx *ctx, const char *sig, const char *data,
+		  const char *out, struct rf_error *err)
 {
 	struct srv_repo *r = ctx->r;
 	struct rf_buf home = RF_BUF_INIT;
@@ -967,9 +975,8 @@ static int replace_index(struct srv_repo_rctx *ctx, bool rows,
 	rc = exec(r, "BEGIN IMMEDIATE", err);
 	if (rc)
 		return rc;
-	if (sqlite3_prepare_v2(r->db,
-			       "DELETE FROM repo_pkg WHERE repo_id = ?1", -1,
-			       &del, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(r->db, "DELETE FROM repo_pkg WHERE repo_id = ?1",
+			       -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(r->db,
 			       "INSERT INTO repo_pkg (repo_id, name, evr,"
 			       " epoch, version, release, arch, algo,"
@@ -996,11 +1003,10 @@ static int replace_index(struct srv_repo_rctx *ctx, bool rows,
 			sqlite3_reset(ins);
 			sqlite3_bind_int64(ins, 1, ctx->id);
 			for (int c = 0; c < NCOLS; c++) {
-				const char *s =
-					ctx->strings.data + row->off[c];
+				const char *s = ctx->strings.data + row->off[c];
 
-				if (*s == '\0' && (c == COL_EPOCH ||
-						   c == COL_RELEASE))
+				if (*s == '\0' &&
+				    (c == COL_EPOCH || c == COL_RELEASE))
 					sqlite3_bind_null(ins, 2 + c);
 				else
 					sqlite3_bind_text(ins, 2 + c, s, -1,
@@ -1049,8 +1055,7 @@ static void record_error(struct srv_repo_rctx *ctx, const char *msg)
 }
 
 int srv_repo_refresh(struct srv_repo *r, const char *name, unsigned flags,
-		     struct srv_repo_refresh_stats *stats,
-		     struct rf_error *err)
+		     struct srv_repo_refresh_stats *stats, struct rf_error *err)
 {
 	struct srv_repo_refresh_stats dummy;
 	struct srv_repo_rctx ctx = {.r = r};
@@ -1176,9 +1181,8 @@ int srv_repo_fetch_package(struct srv_repo *r, const char *repo,
 	int rc, s, rows = 0;
 
 	*path = NULL;
-	if (pkg->version &&
-	    srv_repo_evr(pkg->epoch, pkg->version, pkg->release, evr,
-			 sizeof(evr))) {
+	if (pkg->version && srv_repo_evr(pkg->epoch, pkg->version, pkg->release,
+					 evr, sizeof(evr))) {
 		rc = rf_error_set(err, -EINVAL, "version too long");
 		goto out;
 	}
@@ -1222,11 +1226,9 @@ int srv_repo_fetch_package(struct srv_repo *r, const char *repo,
 		goto out;
 	}
 	if (rows == 0) {
-		rc = rf_error_set(err, -ENOENT,
-				  "no repository has %s%s%s%s%s", pkg->name,
-				  pkg->version ? " " : "",
-				  pkg->version ? evr : "",
-				  pkg->arch ? " " : "",
+		rc = rf_error_set(err, -ENOENT, "no repository has %s%s%s%s%s",
+				  pkg->name, pkg->version ? " " : "",
+				  pkg->version ? evr : "", pkg->arch ? " " : "",
 				  pkg->arch ? pkg->arch : "");
 		goto out;
 	}
@@ -1260,8 +1262,8 @@ int srv_repo_fetch_package(struct srv_repo *r, const char *repo,
 	}
 	free(dir);
 	dir = url_join(url, loc);
-	rc = download(r, dir, file, UINT64_MAX, NULL, NULL, &t, &modified,
-		      NULL, err);
+	rc = download(r, dir, file, UINT64_MAX, NULL, NULL, &t, &modified, NULL,
+		      err);
 	free(t.etag);
 	free(t.last_modified);
 	if (rc == -ENOENT)

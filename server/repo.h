@@ -41,18 +41,18 @@ struct sqlite3;
 
 /* A repository definition: what `reforge repo add` takes. */
 struct srv_repo_def {
-	char *name;       /* [A-Za-z0-9._-]+, unique */
-	char *kind;       /* "deb", "rpm-md", "pacman" */
-	char *url;        /* file://, http:// or https:// */
-	char *suite;      /* deb: suite ("bookworm", or "./" for a flat
+	char *name;	  /* [A-Za-z0-9._-]+, unique */
+	char *kind;	  /* "deb", "rpm-md", "pacman" */
+	char *url;	  /* file://, http:// or https:// */
+	char *suite;	  /* deb: suite ("bookworm", or "./" for a flat
 			     repository); pacman: database name (default
 			     the name); rpm-md: unused */
 	char *components; /* deb: space-separated, default "main" */
-	char *arch;       /* deb: architecture (default amd64); pacman:
+	char *arch;	  /* deb: architecture (default amd64); pacman:
 			     substituted for $arch in the URL */
-	char *keyring;    /* gpgv keyring file; NULL: no signature check */
-	bool enabled;     /* sources parser: false when disabled there */
-	char *origin;     /* sources parser: file it came from */
+	char *keyring;	  /* gpgv keyring file; NULL: no signature check */
+	bool enabled;	  /* sources parser: false when disabled there */
+	char *origin;	  /* sources parser: file it came from */
 };
 
 void srv_repo_def_clear(struct srv_repo_def *def);
@@ -74,11 +74,11 @@ void srv_repo_deflist_add(struct srv_repo_deflist *list,
  */
 struct srv_repo_pkg {
 	const char *name;
-	const char *epoch;    /* NULL or "" when none */
+	const char *epoch; /* NULL or "" when none */
 	const char *version;
-	const char *release;  /* NULL or "" when none (deb: part of version) */
+	const char *release; /* NULL or "" when none (deb: part of version) */
 	const char *arch;
-	int64_t size;         /* bytes of the package file, -1 unknown */
+	int64_t size;	      /* bytes of the package file, -1 unknown */
 	const char *algo;     /* "sha256", "sha512", "sha1", "md5" */
 	const char *checksum; /* lower-case hex */
 	const char *location; /* relative to the repository's base URL */
@@ -98,12 +98,12 @@ int srv_repo_evr(const char *epoch, const char *version, const char *release,
 struct srv_repo;
 
 struct srv_repo_config {
-	const char *cache_dir;   /* metadata and package cache; created */
-	const char *gpgv;        /* gpgv program; NULL: "gpgv" from PATH */
-	long connect_timeout;    /* seconds; 0: 15 */
-	long transfer_timeout;   /* seconds for one transfer; 0: 600 */
-	uint64_t max_metadata;   /* bytes of one metadata file, decompressed;
-				    0: 2 GiB */
+	const char *cache_dir; /* metadata and package cache; created */
+	const char *gpgv;      /* gpgv program; NULL: "gpgv" from PATH */
+	long connect_timeout;  /* seconds; 0: 15 */
+	long transfer_timeout; /* seconds for one transfer; 0: 600 */
+	uint64_t max_metadata; /* bytes of one metadata file, decompressed;
+				  0: 2 GiB */
 };
 
 /*
@@ -119,15 +119,14 @@ void srv_repo_free(struct srv_repo *r);
 int srv_repo_add(struct srv_repo *r, const struct srv_repo_def *def,
 		 struct rf_error *err);
 /* Removes a repository and its index; -ENOENT if there is none. */
-int srv_repo_remove(struct srv_repo *r, const char *name,
-		    struct rf_error *err);
+int srv_repo_remove(struct srv_repo *r, const char *name, struct rf_error *err);
 
 /* What srv_repo_list() tells of one repository. */
 struct srv_repo_info {
 	struct srv_repo_def def;
-	int64_t packages;     /* rows in the index */
-	int64_t refreshed;    /* time of the last good refresh, 0 never */
-	char *last_error;     /* message of the last failed refresh or NULL */
+	int64_t packages;  /* rows in the index */
+	int64_t refreshed; /* time of the last good refresh, 0 never */
+	char *last_error;  /* message of the last failed refresh or NULL */
 };
 
 /* All repositories by name; free with srv_repo_info_free(). */
@@ -137,11 +136,11 @@ void srv_repo_info_free(struct srv_repo_info *info, size_t n);
 
 /* What one refresh did. */
 struct srv_repo_refresh_stats {
-	int64_t packages;     /* in the index afterwards */
-	uint64_t downloaded;  /* bytes transferred (0 for file://) */
-	unsigned fetched;     /* files transferred */
-	unsigned not_modified;/* files the server said had not changed */
-	bool unchanged;       /* the metadata was the indexed one: kept */
+	int64_t packages;      /* in the index afterwards */
+	uint64_t downloaded;   /* bytes transferred (0 for file://) */
+	unsigned fetched;      /* files transferred */
+	unsigned not_modified; /* files the server said had not changed */
+	bool unchanged;	       /* the metadata was the indexed one: kept */
 };
 
 /* Flags of srv_repo_refresh(). */
@@ -163,7 +162,7 @@ int srv_repo_refresh(struct srv_repo *r, const char *name, unsigned flags,
 /* A package of a scan, as its database spells it (see srv_repo_evr()). */
 struct srv_repo_query {
 	const char *name;
-	const char *epoch;   /* may be NULL */
+	const char *epoch; /* may be NULL */
 	const char *version;
 	const char *release; /* may be NULL */
 	const char *arch;
@@ -217,8 +216,7 @@ int srv_repo_sources_parse_deb822(const char *text, size_t len,
 				  const char *origin,
 				  struct srv_repo_deflist *list,
 				  struct rf_error *err);
-int srv_repo_sources_parse_yum(const char *text, size_t len,
-			       const char *origin,
+int srv_repo_sources_parse_yum(const char *text, size_t len, const char *origin,
 			       const struct srv_repo_vars *vars,
 			       struct srv_repo_deflist *list,
 			       struct rf_error *err);
@@ -227,12 +225,10 @@ int srv_repo_sources_parse_yum(const char *text, size_t len,
  * pacman.conf); it may be NULL, then Include lines are ignored. Servers of
  * one section after the first are not kept: a definition has one URL.
  */
-int srv_repo_sources_parse_pacman(const char *text, size_t len,
-				  const char *origin,
-				  const struct srv_repo_vars *vars,
-				  int (*include)(void *ctx, const char *path,
-						 char **text, size_t *len),
-				  void *ctx, struct srv_repo_deflist *list,
-				  struct rf_error *err);
+int srv_repo_sources_parse_pacman(
+	const char *text, size_t len, const char *origin,
+	const struct srv_repo_vars *vars,
+	int (*include)(void *ctx, const char *path, char **text, size_t *len),
+	void *ctx, struct srv_repo_deflist *list, struct rf_error *err);
 
 #endif

@@ -33,8 +33,7 @@ static int copy_field(char *dst, size_t size, const char *val, size_t len,
 	return 0;
 }
 
-int srv_repo_deb_release_lookup(const char *text, size_t len,
-				const char *path,
+int srv_repo_deb_release_lookup(const char *text, size_t len, const char *path,
 				struct srv_deb_release_entry *out,
 				struct rf_error *err)
 {
@@ -146,8 +145,9 @@ int srv_repo_deb_clearsigned_text(const char *text, size_t len,
 		p = nl ? nl + 1 : end;
 	}
 	if (!signature)
-		return rf_error_set(err, -EBADMSG,
-				    "InRelease: no signature block (truncated?)");
+		return rf_error_set(
+			err, -EBADMSG,
+			"InRelease: no signature block (truncated?)");
 	return 0;
 }
 
@@ -226,8 +226,8 @@ int srv_repo_deb_parse_packages(const char *text, size_t len,
 				if (srv_deb822_is(name, nlen, "Architecture"))
 					rc = copy_field(d.arch, sizeof(d.arch),
 							val, vlen,
-							"Architecture",
-							it.line, err);
+							"Architecture", it.line,
+							err);
 				break;
 			case 'f':
 				if (srv_deb822_is(name, nlen, "Filename"))
@@ -270,8 +270,8 @@ int srv_repo_deb_parse_packages(const char *text, size_t len,
 			if (rc)
 				goto out;
 			if (rank > d.rank) {
-				rc = copy_field(d.hex, sizeof(d.hex), val,
-						vlen, "checksum", it.line, err);
+				rc = copy_field(d.hex, sizeof(d.hex), val, vlen,
+						"checksum", it.line, err);
 				if (rc)
 					goto out;
 				snprintf(d.algo, sizeof(d.algo), "%s",
@@ -302,16 +302,14 @@ static int deb_prepare(struct srv_repo_def *def, struct rf_error *err)
 				    "for a flat repository)");
 	if (def->suite[0] == '/' || strstr(def->suite, "..") ||
 	    strchr(def->suite, ' '))
-		return rf_error_set(err, -EINVAL, "bad suite '%s'",
-				    def->suite);
+		return rf_error_set(err, -EINVAL, "bad suite '%s'", def->suite);
 	if (def->components == NULL)
 		def->components = rf_xstrdup("main");
 	if (def->arch == NULL)
 		def->arch = rf_xstrdup("amd64");
 	for (const char *c = def->components; *c; c++)
 		if (*c == '/' && (c[1] == '.' || c == def->components))
-			return rf_error_set(err, -EINVAL,
-					    "bad components '%s'",
+			return rf_error_set(err, -EINVAL, "bad components '%s'",
 					    def->components);
 	return 0;
 }
@@ -334,8 +332,8 @@ static int deb_release(struct srv_repo_rctx *ctx, const char *dist,
 			tmp = srv_repo_tmp_path(ctx, "inrelease");
 			rc = srv_repo_gpgv(ctx, NULL, path, tmp, err);
 			if (rc == 0)
-				rc = srv_repo_read_decompressed(
-					tmp, 1 << 26, release, err);
+				rc = srv_repo_read_decompressed(tmp, 1 << 26,
+								release, err);
 			goto out;
 		}
 		rc = srv_repo_read_decompressed(path, 1 << 26, &raw, err);
@@ -390,8 +388,8 @@ static int deb_index(struct srv_repo_rctx *ctx, const char *dist,
 		     const struct rf_buf *release, const char *sub,
 		     struct rf_error *err)
 {
-	static const char *const exts[] = {".xz", ".gz", ".zst", ".bz2",
-					   ".lz4", ""};
+	static const char *const exts[] = {".xz",  ".gz",  ".zst",
+					   ".bz2", ".lz4", ""};
 	struct srv_deb_release_entry ent;
 	struct rf_buf b = RF_BUF_INIT, text = RF_BUF_INIT;
 	char *rel = NULL, *path = NULL;

@@ -288,8 +288,7 @@ static int pacman_refresh(struct srv_repo_rctx *ctx, struct rf_error *err)
 		} while (n > 0 && db.len <= srv_repo_ctx_max(ctx));
 		fclose(f);
 		if (db.len > srv_repo_ctx_max(ctx)) {
-			rc = rf_error_set(err, -EFBIG, "%s is too large",
-					  path);
+			rc = rf_error_set(err, -EFBIG, "%s is too large", path);
 			goto out;
 		}
 	}

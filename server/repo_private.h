@@ -60,8 +60,8 @@ int srv_repo_get(struct srv_repo_rctx *ctx, const char *relpath, char **path,
 bool srv_repo_meta_seen(struct srv_repo_rctx *ctx, const char *sha256_hex);
 
 /* Checks gpgv's verdict; see repo.h. out: clearsigned text, else NULL. */
-int srv_repo_gpgv(struct srv_repo_rctx *ctx, const char *sig,
-		  const char *data, const char *out, struct rf_error *err);
+int srv_repo_gpgv(struct srv_repo_rctx *ctx, const char *sig, const char *data,
+		  const char *out, struct rf_error *err);
 /* A fresh path in the cache for a temporary file (caller frees, unlinks). */
 char *srv_repo_tmp_path(struct srv_repo_rctx *ctx, const char *tag);
 
@@ -119,8 +119,7 @@ struct srv_deb_release_entry {
 	char hex[129];
 	int64_t size;
 };
-int srv_repo_deb_release_lookup(const char *text, size_t len,
-				const char *path,
+int srv_repo_deb_release_lookup(const char *text, size_t len, const char *path,
 				struct srv_deb_release_entry *out,
 				struct rf_error *err);
 /* Strips the OpenPGP clearsign armour of an InRelease file (no check). */
@@ -137,8 +136,8 @@ struct srv_rpmmd_data {
 	char hex[129];
 	int64_t size;
 };
-int srv_repo_rpmmd_parse_repomd(const char *text, size_t len,
-				const char *type, struct srv_rpmmd_data *out,
+int srv_repo_rpmmd_parse_repomd(const char *text, size_t len, const char *type,
+				struct srv_rpmmd_data *out,
 				struct rf_error *err);
 int srv_repo_rpmmd_parse_primary(const char *text, size_t len,
 				 srv_repo_emit_fn emit, void *arg,

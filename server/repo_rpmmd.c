@@ -17,8 +17,9 @@
 #include "digest.h"
 #include "repo_private.h"
 
-#define RPMMD_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | \
-			   XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS)
+#define RPMMD_XML_OPTIONS                                                      \
+	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |           \
+	 XML_PARSE_NOBLANKS)
 
 static void silent(void *arg, const char *msg, xmlParserSeverities sev,
 		   xmlTextReaderLocatorPtr loc)
@@ -87,8 +88,8 @@ static bool text(xmlTextReaderPtr r, char *dst, size_t size)
 	return ok;
 }
 
-int srv_repo_rpmmd_parse_repomd(const char *txt, size_t len,
-				const char *type, struct srv_rpmmd_data *out,
+int srv_repo_rpmmd_parse_repomd(const char *txt, size_t len, const char *type,
+				struct srv_rpmmd_data *out,
 				struct rf_error *err)
 {
 	xmlTextReaderPtr r = reader_new(txt, len);
@@ -300,8 +301,8 @@ static int rpmmd_refresh(struct srv_repo_rctx *ctx, struct rf_error *err)
 	rc = srv_repo_get(ctx, "repodata/repomd.xml", &path, err);
 	if (rc == -ENOENT)
 		rc = rf_error_set(err, -EBADMSG,
-				  "%s: no repodata/repomd.xml at %s",
-				  def->name, def->url);
+				  "%s: no repodata/repomd.xml at %s", def->name,
+				  def->url);
 	if (rc)
 		goto out;
 	if (def->keyring) {
@@ -343,8 +344,8 @@ static int rpmmd_refresh(struct srv_repo_rctx *ctx, struct rf_error *err)
 				  "%s: %s is named by repomd.xml but missing",
 				  def->name, data.href);
 	if (rc == 0)
-		rc = srv_repo_verify_file(ppath, data.size, data.algo,
-					  data.hex, NULL, err);
+		rc = srv_repo_verify_file(ppath, data.size, data.algo, data.hex,
+					  NULL, err);
 	if (rc == 0)
 		rc = srv_repo_read_decompressed(ppath, srv_repo_ctx_max(ctx),
 						&primary, err);

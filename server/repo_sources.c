@@ -271,8 +271,8 @@ int srv_repo_sources_parse_deb822(const char *text, size_t len,
 
 /* INI files (.repo, pacman.conf): calls fn for "[section]" and key=value. */
 static void ini_each(const char *text, size_t len,
-		     void (*fn)(void *arg, const char *section,
-				const char *key, const char *val),
+		     void (*fn)(void *arg, const char *section, const char *key,
+				const char *val),
 		     void *arg)
 {
 	const char *p = text, *end = text + len;
@@ -411,8 +411,7 @@ static void yum_kv(void *arg, const char *section, const char *key,
 	}
 }
 
-int srv_repo_sources_parse_yum(const char *text, size_t len,
-			       const char *origin,
+int srv_repo_sources_parse_yum(const char *text, size_t len, const char *origin,
 			       const struct srv_repo_vars *vars,
 			       struct srv_repo_deflist *list,
 			       struct rf_error *err)
@@ -532,13 +531,11 @@ static void pacman_kv(void *arg, const char *section, const char *key,
 	}
 }
 
-int srv_repo_sources_parse_pacman(const char *text, size_t len,
-				  const char *origin,
-				  const struct srv_repo_vars *vars,
-				  int (*include)(void *ctx, const char *path,
-						 char **text, size_t *len),
-				  void *ctx, struct srv_repo_deflist *list,
-				  struct rf_error *err)
+int srv_repo_sources_parse_pacman(
+	const char *text, size_t len, const char *origin,
+	const struct srv_repo_vars *vars,
+	int (*include)(void *ctx, const char *path, char **text, size_t *len),
+	void *ctx, struct srv_repo_deflist *list, struct rf_error *err)
 {
 	struct pacman_state st = {
 		.list = list,
@@ -563,8 +560,7 @@ struct root_ctx {
 	struct rf_error *err;
 };
 
-static int read_in_root(void *arg, const char *path, char **text,
-			size_t *len)
+static int read_in_root(void *arg, const char *path, char **text, size_t *len)
 {
 	struct root_ctx *rc = arg;
 	struct rf_buf b = RF_BUF_INIT;
@@ -618,9 +614,8 @@ static int list_dir(int rootfd, const char *dir, const char *suffix,
 	closedir(d);
 	/* sources.list.d is read in name order, as apt does */
 	for (size_t i = 1; i < *n; i++)
-		for (size_t j = i; j > 0 && strcmp((*names)[j - 1],
-						   (*names)[j]) > 0;
-		     j--) {
+		for (size_t j = i;
+		     j > 0 && strcmp((*names)[j - 1], (*names)[j]) > 0; j--) {
 			char *t = (*names)[j];
 
 			(*names)[j] = (*names)[j - 1];
@@ -646,8 +641,7 @@ static int parse_one(struct root_ctx *rc, const char *path,
 		return rf_error_errno(err, r, "cannot read %s", path);
 	switch (type) {
 	case SRC_APT_LIST:
-		r = srv_repo_sources_parse_apt_list(text, len, path, list,
-						    err);
+		r = srv_repo_sources_parse_apt_list(text, len, path, list, err);
 		break;
 	case SRC_DEB822:
 		r = srv_repo_sources_parse_deb822(text, len, path, list, err);
@@ -721,8 +715,7 @@ int srv_repo_sources_from_root(const char *root,
 		v.releasever = osver = os_release_version(&rc);
 	r = parse_one(&rc, "/etc/apt/sources.list", SRC_APT_LIST, &v, list,
 		      err);
-	for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(dirs[0]);
-	     i++) {
+	for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char **names;
 		size_t n;
 

@@ -85,13 +85,26 @@ static int cmd_add(struct srv_repo *r, int argc, char **argv)
 	optind = 0; /* 0: glibc re-reads the option string */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': def.kind = optarg; break;
-		case 'u': def.url = optarg; break;
-		case 's': def.suite = optarg; break;
-		case 'c': def.components = optarg; break;
-		case 'a': def.arch = optarg; break;
-		case 'K': def.keyring = optarg; break;
-		default: return 2;
+		case 'k':
+			def.kind = optarg;
+			break;
+		case 'u':
+			def.url = optarg;
+			break;
+		case 's':
+			def.suite = optarg;
+			break;
+		case 'c':
+			def.components = optarg;
+			break;
+		case 'a':
+			def.arch = optarg;
+			break;
+		case 'K':
+			def.keyring = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind + 1 != argc || def.kind == NULL || def.url == NULL)
@@ -203,9 +216,8 @@ static int refresh_one(struct srv_repo *r, const char *name, json_t *arr)
 		return fail(&err);
 	printf("%s: %lld packages%s, %u fetched (%llu bytes), %u not "
 	       "modified\n",
-	       name, (long long)st.packages,
-	       st.unchanged ? " (unchanged)" : "", st.fetched,
-	       (unsigned long long)st.downloaded, st.not_modified);
+	       name, (long long)st.packages, st.unchanged ? " (unchanged)" : "",
+	       st.fetched, (unsigned long long)st.downloaded, st.not_modified);
 	if (show_time)
 		printf("%s: indexed in %.3f s\n", name, dt);
 	return 0;
@@ -316,7 +328,8 @@ static int cmd_reconcile(struct srv_repo *r, int argc, char **argv)
 		if (k == 0 || w[0][0] == '#')
 			continue;
 		if (k != 5) {
-			fprintf(stderr, "reforge-repo-tool: %s: line %zu: "
+			fprintf(stderr,
+				"reforge-repo-tool: %s: line %zu: "
 				"want 'name epoch version release arch'\n",
 				argv[1], n + 1);
 			rc = 2;
@@ -357,9 +370,8 @@ static int cmd_reconcile(struct srv_repo *r, int argc, char **argv)
 					     q[i].release, evr, sizeof(evr));
 				json_array_append_new(
 					arr, json_pack("{s:s?, s:s, s:s?}",
-						       "name", q[i].name,
-						       "evr", evr, "arch",
-						       q[i].arch));
+						       "name", q[i].name, "evr",
+						       evr, "arch", q[i].arch));
 			}
 			json_object_set_new(o, "packages", json_integer(n));
 			json_object_set_new(o, "missing", arr);
@@ -423,12 +435,10 @@ static int cmd_sources(int argc, char **argv)
 			json_array_append_new(arr, o);
 			continue;
 		}
-		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d->name,
-		       d->kind, d->url ? d->url : "-",
-		       d->suite ? d->suite : "-",
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d->name, d->kind,
+		       d->url ? d->url : "-", d->suite ? d->suite : "-",
 		       d->components ? d->components : "-",
-		       d->arch ? d->arch : "-",
-		       d->keyring ? d->keyring : "-",
+		       d->arch ? d->arch : "-", d->keyring ? d->keyring : "-",
 		       d->enabled ? "enabled" : "disabled", d->origin);
 	}
 	if (json_out)
@@ -460,16 +470,32 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dbpath = optarg; break;
-		case 'c': cfg.cache_dir = optarg; break;
-		case 'g': cfg.gpgv = optarg; break;
-		case 'j': json_out = true; break;
-		case 't': show_time = true; break;
-		case 'f': force = true; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("reforge-repo-tool %s\n", PACKAGE_VERSION);
-			  return 0;
-		default: return 2;
+		case 'd':
+			dbpath = optarg;
+			break;
+		case 'c':
+			cfg.cache_dir = optarg;
+			break;
+		case 'g':
+			cfg.gpgv = optarg;
+			break;
+		case 'j':
+			json_out = true;
+			break;
+		case 't':
+			show_time = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("reforge-repo-tool %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			return 2;
 		}
 	}
 	if (optind >= argc)

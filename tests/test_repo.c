@@ -31,8 +31,7 @@ static void test_evr(void)
 {
 	char out[64];
 
-	CU_ASSERT_EQUAL(srv_repo_evr(NULL, "2.3-4", NULL, out, sizeof(out)),
-			0);
+	CU_ASSERT_EQUAL(srv_repo_evr(NULL, "2.3-4", NULL, out, sizeof(out)), 0);
 	ASSERT_STR(out, "0:2.3-4");
 	srv_repo_evr(NULL, "1:2.3-4", NULL, out, sizeof(out));
 	ASSERT_STR(out, "1:2.3-4");
@@ -93,7 +92,8 @@ static const char packages[] =
 	"Filename: ./pool/hello_2.0-1_amd64.deb\n"
 	"Size: 1234\n"
 	"MD5sum: 00112233445566778899aabbccddeeff\n"
-	"SHA256: 0011223344556677889900112233445566778899001122334455667788990011\n"
+	"SHA256: "
+	"0011223344556677889900112233445566778899001122334455667788990011\n"
 	"\n\n"
 	"Package: world\n"
 	"Version: 3\n"
@@ -106,14 +106,14 @@ static void test_deb_packages(void)
 	struct seen s = {RF_BUF_INIT, 0};
 	struct rf_error err = {0};
 
-	CU_ASSERT_EQUAL(srv_repo_deb_parse_packages(packages,
-						    strlen(packages), collect,
-						    &s, &err),
+	CU_ASSERT_EQUAL(srv_repo_deb_parse_packages(packages, strlen(packages),
+						    collect, &s, &err),
 			0);
 	CU_ASSERT_EQUAL(s.n, 2);
 	ASSERT_STR(s.out.data,
 		   "hello 1:2.0-1 amd64 sha256 "
-		   "0011223344556677889900112233445566778899001122334455667788990011"
+		   "00112233445566778899001122334455667788990011223344556677889"
+		   "90011"
 		   " pool/hello_2.0-1_amd64.deb 1234\n"
 		   "world 0:3 all md5 00112233445566778899aabbccddeeff "
 		   "pool/world_3_all.deb -1\n");
@@ -174,10 +174,10 @@ static void test_deb_release(void)
 	{
 		static const char md5only[] = "MD5Sum:\n 00 1 x/Packages\n";
 
-		CU_ASSERT_EQUAL(srv_repo_deb_release_lookup(
-					md5only, strlen(md5only), "x/Packages",
-					&e, &err),
-				-ENOENT);
+		CU_ASSERT_EQUAL(
+			srv_repo_deb_release_lookup(md5only, strlen(md5only),
+						    "x/Packages", &e, &err),
+			-ENOENT);
 	}
 	CU_ASSERT_EQUAL(srv_repo_deb_release_lookup(
 				release, strlen(release),
@@ -199,17 +199,16 @@ static void test_deb_clearsigned(void)
 	struct rf_buf out = RF_BUF_INIT;
 	struct rf_error err = {0};
 
-	CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text(in, strlen(in), &out,
-						      &err),
-			0);
+	CU_ASSERT_EQUAL(
+		srv_repo_deb_clearsigned_text(in, strlen(in), &out, &err), 0);
 	ASSERT_STR(out.data, "Suite: test\n-dash escaped\n");
 	rf_buf_reset(&out);
 	/* truncated before the signature */
 	CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text(in, 60, &out, &err),
 			-EBADMSG);
-	CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text("Suite: x\n", 9, &out,
-						      &err),
-			-EBADMSG);
+	CU_ASSERT_EQUAL(
+		srv_repo_deb_clearsigned_text("Suite: x\n", 9, &out, &err),
+		-EBADMSG);
 	rf_buf_free(&out);
 }
 
@@ -260,9 +259,9 @@ static void test_rpmmd(void)
 	CU_ASSERT_EQUAL(srv_repo_rpmmd_parse_repomd(repomd, strlen(repomd),
 						    "other", &d, &err),
 			-ENOENT);
-	CU_ASSERT_EQUAL(srv_repo_rpmmd_parse_repomd(repomd, 200, "primary",
-						    &d, &err),
-			-EBADMSG);
+	CU_ASSERT_EQUAL(
+		srv_repo_rpmmd_parse_repomd(repomd, 200, "primary", &d, &err),
+		-EBADMSG);
 	CU_ASSERT_EQUAL(srv_repo_rpmmd_parse_primary(primary, strlen(primary),
 						     collect, &s, &err),
 			0);
@@ -279,10 +278,11 @@ static void test_rpmmd(void)
 
 static void test_pacman_desc(void)
 {
-	static const char desc[] = "%FILENAME%\nfoo-1:2.0-3-x86_64.pkg.tar.zst\n"
-				   "\n%NAME%\nfoo\n\n%VERSION%\n1:2.0-3\n\n"
-				   "%CSIZE%\n77\n\n%SHA256SUM%\n"
-				   "cc\n\n%ARCH%\nx86_64\n";
+	static const char desc[] =
+		"%FILENAME%\nfoo-1:2.0-3-x86_64.pkg.tar.zst\n"
+		"\n%NAME%\nfoo\n\n%VERSION%\n1:2.0-3\n\n"
+		"%CSIZE%\n77\n\n%SHA256SUM%\n"
+		"cc\n\n%ARCH%\nx86_64\n";
 	static const char unsafe[] = "%FILENAME%\n../foo.pkg\n\n%NAME%\nfoo\n"
 				     "\n%VERSION%\n1-1\n\n%ARCH%\nany\n\n"
 				     "%MD5SUM%\n00\n";
@@ -348,9 +348,8 @@ static void test_sources_apt(void)
 	struct rf_error err = {0};
 	const struct srv_repo_def *d;
 
-	CU_ASSERT_EQUAL(srv_repo_sources_parse_apt_list(list, strlen(list),
-							"sources.list", &l,
-							&err),
+	CU_ASSERT_EQUAL(srv_repo_sources_parse_apt_list(
+				list, strlen(list), "sources.list", &l, &err),
 			0);
 	CU_ASSERT_EQUAL(l.n, 3);
 	d = find(&l, "deb.example.org-bookworm");
@@ -487,9 +486,9 @@ static void test_sources_root(void)
 	CU_ASSERT_PTR_NOT_NULL(find(&l, "s.example.org-stable"));
 	CU_ASSERT_PTR_NOT_NULL(find(&l, "deb.example.org-bookworm"));
 	srv_repo_deflist_free(&l);
-	CU_ASSERT_EQUAL(srv_repo_sources_from_root("/nonexistent/root", NULL,
-						   &l, &err),
-			-ENOENT);
+	CU_ASSERT_EQUAL(
+		srv_repo_sources_from_root("/nonexistent/root", NULL, &l, &err),
+		-ENOENT);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
@@ -545,11 +544,10 @@ static void test_index(void)
 	CU_ASSERT_FALSE(missing[0]);
 	CU_ASSERT_FALSE(missing[1]);
 	CU_ASSERT_TRUE(missing[2]);
-	CU_ASSERT_EQUAL(srv_repo_fetch_package(r, NULL, &q[0], &pkgpath,
-					       &err),
+	CU_ASSERT_EQUAL(srv_repo_fetch_package(r, NULL, &q[0], &pkgpath, &err),
 			0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(pkgpath ? pkgpath : "",
-				      "/packages/flat/hello.deb"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(pkgpath ? pkgpath : "", "/packages/flat/hello.deb"));
 	free(pkgpath);
 
 	/* a malformed Packages: the refresh fails, the index stays */

@@ -15,8 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int check(void *arg, const struct srv_repo_pkg *p,
-		 struct rf_error *err)
+static int check(void *arg, const struct srv_repo_pkg *p, struct rf_error *err)
 {
 	size_t *n = arg;
 
