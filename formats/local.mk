@@ -7,11 +7,12 @@ formats_libfmt_a_SOURCES = \
 	formats/qcow2.c \
 	formats/vmdk.c \
 	formats/ova.c
-formats_libfmt_a_CFLAGS = $(AM_CFLAGS) $(ZLIB_CFLAGS) $(LIBDEFLATE_CFLAGS) $(LIBZSTD_CFLAGS) \
-	$(LIBARCHIVE_CFLAGS) $(LIBXML2_CFLAGS) $(LIBCRYPTO_CFLAGS)
+formats_libfmt_a_CFLAGS = $(AM_CFLAGS) $(ZLIB_CFLAGS) $(LIBDEFLATE_CFLAGS) \
+	$(LIBZSTD_CFLAGS) $(LIBARCHIVE_CFLAGS) $(LIBXML2_CFLAGS) \
+	$(LIBCRYPTO_CFLAGS)
 # What a program linking libfmt.a needs after it.
-RF_FMT_LIBS = formats/libfmt.a $(RF_COMMON_LIBS) $(ZLIB_LIBS) $(LIBDEFLATE_LIBS) \
-	$(LIBZSTD_LIBS) $(LIBARCHIVE_LIBS) $(LIBXML2_LIBS)
+RF_FMT_LIBS = formats/libfmt.a $(RF_COMMON_LIBS) $(ZLIB_LIBS) \
+	$(LIBDEFLATE_LIBS) $(LIBZSTD_LIBS) $(LIBARCHIVE_LIBS) $(LIBXML2_LIBS) -lm
 
 bin_PROGRAMS += formats/reforge-img
 formats_reforge_img_SOURCES = formats/reforge-img.c

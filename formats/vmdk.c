@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,23 +355,66 @@ static int stream_emit(void *ctx, uint64_t block, const uint8_t *raw,
  * and a little smaller; level 6 is zlib's (and qemu-img's) default.
  */
 #define VMDK_DEFLATE_LEVEL 6
+/*
+ * Bits per byte above which a grain is taken for already-compressed or
+ * random data: deflate would only store it, so store it at once (the
+ * output is the same size). 64 KiB of random bytes measure about 7.997;
+ * anything with structure worth compressing measures far less.
+ */
+#define VMDK_STORE_ENTROPY 7.99
+
+struct stream_codec {
+	struct libdeflate_compressor *deflate;
+	struct libdeflate_compressor *store;
+};
 
 static void *stream_codec_new(void *ctx)
 {
-	return libdeflate_alloc_compressor(VMDK_DEFLATE_LEVEL);
+	struct stream_codec *c = rf_xcalloc(1, sizeof(*c));
+
+	c->deflate = libdeflate_alloc_compressor(VMDK_DEFLATE_LEVEL);
+	c->store = libdeflate_alloc_compressor(0);
+	return c;
 }
 
 static void stream_codec_free(void *codec)
 {
-	libdeflate_free_compressor(codec);
+	struct stream_codec *c = codec;
+
+	libdeflate_free_compressor(c->deflate);
+	libdeflate_free_compressor(c->store);
+	free(c);
+}
+
+/* Shannon entropy of the bytes of p, in bits per byte. */
+static double byte_entropy(const uint8_t *p, size_t len)
+{
+	uint32_t count[256] = {0};
+	double h = 0;
+
+	for (size_t i = 0; i < len; i++)
+		count[p[i]]++;
+	for (int i = 0; i < 256; i++) {
+		if (count[i] != 0) {
+			double f = (double)count[i] / (double)len;
+
+			h -= f * log2(f);
+		}
+	}
+	return h;
 }
 
 static size_t stream_compress(void *codec, const uint8_t *in, size_t in_len,
 			      uint8_t *out, size_t out_cap)
 {
-	if (codec == NULL)
+	struct stream_codec *c = codec;
+
+	if (c->deflate == NULL || c->store == NULL)
 		return 0;
-	return libdeflate_zlib_compress(codec, in, in_len, out, out_cap);
+	if (byte_entropy(in, in_len) > VMDK_STORE_ENTROPY)
+		return libdeflate_zlib_compress(c->store, in, in_len, out,
+						out_cap);
+	return libdeflate_zlib_compress(c->deflate, in, in_len, out, out_cap);
 }
 
 static int vmdk_write_blocks(struct fmt_writer *w, uint64_t first,
