@@ -22,3 +22,14 @@ sbin_PROGRAMS += reforge-server
 reforge_server_SOURCES = server/srv_main.c
 reforge_server_CFLAGS = $(server_libsrv_a_CFLAGS)
 reforge_server_LDADD = $(SRV_LIBS)
+
+bin_PROGRAMS += reforge
+reforge_SOURCES = server/client.c
+reforge_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS)
+reforge_LDADD = $(RF_COMMON_LIBS) $(LIBCURL_LIBS) $(JANSSON_LIBS)
+
+# The service: a systemd unit and an example settings file.
+systemdunitdir = $(prefix)/lib/systemd/system
+dist_systemdunit_DATA = server/reforge-server.service
+reforgeconfdir = $(sysconfdir)/reforge
+dist_reforgeconf_DATA = server/server.conf

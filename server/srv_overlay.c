@@ -416,19 +416,6 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 			    "or has '.' or '..' in it");
 		goto out;
 	}
-	if (lookup(u, find, path, &an) < 0) {
-		rc = db_fail(u->vdb, &u->verr);
-		goto out;
-	}
-	if (!an.found) {
-		rc = refuse(u, path, "the report does not announce it");
-		goto out;
-	}
-	if (strcmp(an.cls, "modified") != 0 && strcmp(an.cls, "unowned") != 0) {
-		rc = refuse(u, path, "the report has it as a package file "
-			    "that is not modified");
-		goto out;
-	}
 	/* no announced parent may be a symlink: a write would go through */
 	for (slash = strchr(path + 1, '/'); slash != NULL;
 	     slash = strchr(slash + 1, '/')) {
@@ -447,6 +434,19 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 			rc = refuse(u, path, why);
 			goto out;
 		}
+	}
+	if (lookup(u, find, path, &an) < 0) {
+		rc = db_fail(u->vdb, &u->verr);
+		goto out;
+	}
+	if (!an.found) {
+		rc = refuse(u, path, "the report does not announce it");
+		goto out;
+	}
+	if (strcmp(an.cls, "modified") != 0 && strcmp(an.cls, "unowned") != 0) {
+		rc = refuse(u, path, "the report has it as a package file "
+			    "that is not modified");
+		goto out;
 	}
 	if (link != NULL) {
 		if (srv_overlay_path(link, &lpath) < 0 ||
