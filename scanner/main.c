@@ -203,12 +203,12 @@ static int scan_send(const struct scan_options *opt,
 			goto fail;
 		fprintf(stderr, "reforge-scan: sent to %s as scan %lld (%s #%lld):"
 				" report %llu bytes, %llu contents lacking, "
-				"overlay %llu bytes\n",
+				"overlay %llu bytes in %u attempts\n",
 			up->url, (long long)res.scan_id, up->name,
 			(long long)res.seq,
 			(unsigned long long)res.report_bytes,
 			(unsigned long long)res.needed,
-			(unsigned long long)res.overlay_bytes);
+			(unsigned long long)res.overlay_bytes, res.attempts);
 	}
 	status = EXIT_OK;
 	goto out;

@@ -95,7 +95,7 @@ static int http_run(struct http *h, struct rf_error *err)
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
 	c = curl_easy_perform(h->curl);
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
-	if (c != CURLE_OK && h->status == 0)
+	if (c != CURLE_OK && h->status < 200)
 		return rf_error_set(err, -EAGAIN, "%s", curl_easy_strerror(c));
 	return 0;
 }

@@ -123,7 +123,7 @@ static int request(struct client *c, const char *method, const char *path,
 	}
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-	if (cc != CURLE_OK && r->status == 0) {
+	if (cc != CURLE_OK && r->status < 200) {
 		fprintf(stderr, "reforge: %s: %s\n", c->url,
 			curl_easy_strerror(cc));
 		rc = -1;
