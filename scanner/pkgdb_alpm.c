@@ -62,8 +62,10 @@
 #define ALPM_CONF "etc/pacman.conf"
 
 /* Bounds on what is read: far above any real database. */
-#define ALPM_DESC_MAX ((uint64_t)16 << 20)
-#define ALPM_FILES_MAX ((uint64_t)256 << 20)
+#define ALPM_DESC_MAX ((size_t)16 << 20)
+#define ALPM_FILES_MAX ((size_t)256 << 20)
+/* pacman writes some 25 sections to a desc */
+#define ALPM_SECTIONS_MAX 64
 #define ALPM_SYNC_MAX ((uint64_t)1 << 30)
 #define ALPM_VERSION_MAX 64
 #define ALPM_CONF_MAX ((size_t)1 << 20)
@@ -110,21 +112,86 @@ static bool alpm_plain_name(const char *name)
 	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
 }
 
-/* Copy one file of a local database entry; a missing one is left out. */
-static int alpm_copy_entry_file(struct scan_scratch *scratch, int rootfd,
-				const char *entry, const char *file,
-				uint64_t max, struct rf_error *err)
+/* A line libalpm takes for a section header: "%NAME%", "%FILES%". */
+static bool alpm_is_header(const char *p, size_t len)
 {
-	struct rf_buf src = RF_BUF_INIT, dst = RF_BUF_INIT;
+	if (len < 3 || p[0] != '%' || p[len - 1] != '%')
+		return false;
+	for (size_t i = 1; i + 1 < len; i++)
+		if (!isupper((unsigned char)p[i]) &&
+		    !isdigit((unsigned char)p[i]) && p[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Whether text (len bytes), a desc or files of the local database, is as
+ * pacman writes it: text without NUL bytes, each section header at most
+ * once. libalpm reads a repeated section without a word, keeping the last
+ * (and leaking the others); such a file did not come from pacman.
+ */
+static bool alpm_entry_text_ok(const char *text, size_t len)
+{
+	struct {
+		const char *p;
+		size_t len;
+	} seen[ALPM_SECTIONS_MAX];
+	size_t nseen = 0;
+
+	if (memchr(text, '\0', len) != NULL)
+		return false;
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (alpm_is_header(p, l)) {
+			for (size_t i = 0; i < nseen; i++)
+				if (seen[i].len == l &&
+				    memcmp(seen[i].p, p, l) == 0)
+					return false;
+			if (nseen == ALPM_SECTIONS_MAX)
+				return false;
+			seen[nseen].p = p;
+			seen[nseen++].len = l;
+		}
+		p += l + 1;
+	}
+	return true;
+}
+
+/*
+ * Copy one file of a local database entry, checked first; a missing one is
+ * left out (libalpm says what it misses).
+ */
+static int alpm_copy_entry_file(struct scan_scratch *scratch, int rootfd,
+				const char *entry, const char *file, size_t max,
+				struct rf_error *err)
+{
+	struct rf_buf src = RF_BUF_INIT, dst = RF_BUF_INIT, text = RF_BUF_INIT;
 	int rc;
 
 	rf_buf_printf(&src, "%s/%s/%s", ALPM_LOCAL, entry, file);
 	rf_buf_printf(&dst, "local/%s/%s", entry, file);
-	rc = scan_scratch_copy(scratch, rootfd, src.data, dst.data, max, err);
-	if (rc == -ENOENT)
-		rc = 0; /* libalpm says what is missing */
+	rc = rf_root_read_file(rootfd, src.data, max, &text, err);
+	if (rc == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (!alpm_entry_text_ok(text.data ? text.data : "", text.len)) {
+		rc = rf_error_set(err, -EINVAL,
+				  "%s of %s is corrupt (NUL bytes or a "
+				  "section given twice)",
+				  file, entry);
+		goto out;
+	}
+	rc = scan_scratch_write(scratch, dst.data, text.data ? text.data : "",
+				text.len, err);
+out:
 	rf_buf_free(&src);
 	rf_buf_free(&dst);
+	rf_buf_free(&text);
 	return rc;
 }
 

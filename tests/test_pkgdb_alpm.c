@@ -427,6 +427,17 @@ static void test_corrupt(void)
 	expect_error(root, -ENOENT, "desc of rft-1:2.0-3 is missing");
 	free(root);
 
+	/* a section twice (libalpm would keep the last), NUL bytes */
+	root = copy_base("desc-twice");
+	tu_sh("printf '%%%%ARCH%%%%\\nx86_64\\n\\n' >> '%s/" RFT_ENTRY "/desc'",
+	      root);
+	expect_error(root, -EINVAL, "desc of rft-1:2.0-3 is corrupt");
+	free(root);
+	root = copy_base("files-nul");
+	tu_sh("printf 'usr/\\000x\\n' >> '%s/" RFT_ENTRY "/files'", root);
+	expect_error(root, -EINVAL, "files of rft-1:2.0-3 is corrupt");
+	free(root);
+
 	/* an entry whose directory name is no NAME-VERSION */
 	root = copy_base("bad-entry");
 	tu_sh("mkdir '%s/var/lib/pacman/local/junk'", root);
