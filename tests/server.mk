@@ -1,5 +1,20 @@
 # tests of server/: the store and the overlay's path rules (CUnit), the
 # report parser's fuzz target replaying its corpus, and system tests that
 # run reforge-server on loopback with the real scanner, client and curl.
-TESTS += tests/system/server.sh tests/system/server-crash.sh
-EXTRA_DIST += tests/system/server.sh tests/system/server-crash.sh
+check_PROGRAMS += tests/test_server tests/fuzz/fuzz_srv_report
+tests_test_server_SOURCES = tests/test_server.c
+tests_test_server_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_test_server_CFLAGS = $(TEST_CUNIT_CFLAGS) $(SQLITE3_CFLAGS)
+tests_test_server_LDADD = $(SRV_LIBS) $(TEST_CUNIT_LIBS)
+
+tests_fuzz_fuzz_srv_report_SOURCES = tests/fuzz/fuzz_srv_report.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_srv_report_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/srv_report"'
+tests_fuzz_fuzz_srv_report_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
+tests_fuzz_fuzz_srv_report_LDADD = $(SRV_LIBS)
+
+TESTS += tests/test_server tests/fuzz/fuzz_srv_report \
+	tests/system/server.sh tests/system/server-crash.sh
+EXTRA_DIST += tests/system/server.sh tests/system/server-crash.sh \
+	tests/fuzz/corpus/srv_report
