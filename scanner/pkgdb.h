@@ -32,7 +32,7 @@ struct scan_pkg {
 				rpm, alpm: "installed" */
 	const char *vendor;  /* rpm vendor, dpkg Maintainer, alpm packager */
 	const char *origin;  /* repository the database says it came from */
-	const char *reason;  /* alpm: "explicit" or "dependency" */
+	const char *reason;  /* "explicit" or "dependency" (alpm; rpm from dnf) */
 	int64_t install_time; /* seconds since the epoch, 0 when unknown */
 };
 
