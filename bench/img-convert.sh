@@ -55,24 +55,35 @@ timed() {
 	eval "$_tv=$(elapsed "$_ts" "$_te")"
 	eval "${_tv}_cpu=$(elapsed "$_tc" "$(children_cpu_file)")"
 }
-# best VAR N CMD...: best of N runs (the output is removed between runs).
-best() {
-	_bv=$1
-	_bn=$2
-	shift 2
-	_bb=
-	_bi=0
-	while [ "$_bi" -lt "$_bn" ]; do
-		rm -f "$dir/out"
-		timed _bt "$@"
-		if [ -z "$_bb" ] ||
-			awk -v t="$_bt" -v b="$_bb" 'BEGIN { exit !(t < b) }'
-		then
-			_bb=$_bt
-		fi
-		_bi=$((_bi + 1))
+# duel N CMD_R CMD_Q: run reforge-img's command and qemu-img's in turn,
+# N times each, each after a sync and with its output removed, so that
+# neither pays for the other's dirty pages; the best times go to r and q,
+# the output sizes to rsize and qsize. The commands are shell strings.
+duel() {
+	_dn=$1
+	r=
+	q=
+	_di=0
+	while [ "$_di" -lt "$_dn" ]; do
+		for _side in r q; do
+			rm -f "$dir/out"
+			sync
+			if [ "$_side" = r ]; then
+				timed _dt sh -c "$2"
+				rsize=$(stat -c %s "$dir/out")
+			else
+				timed _dt sh -c "$3"
+				qsize=$(stat -c %s "$dir/out")
+			fi
+			eval "_db=\$$_side"
+			if [ -z "$_db" ] ||
+				awk -v t="$_dt" -v b="$_db" 'BEGIN { exit !(t < b) }'
+			then
+				eval "$_side=$_dt"
+			fi
+		done
+		_di=$((_di + 1))
 	done
-	eval "$_bv=$_bb"
 }
 mib() { awk -v s="$1" 'BEGIN { printf "%.1f MiB", s / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -87,26 +98,27 @@ echo "source: $(mib "$(stat -c %s "$dir/src.raw")") virtual," \
 cat "$dir/src.raw" >/dev/null
 
 # qcow2, flushed: reforge-img's default against qemu-img -t writeback.
-best r 3 "$IMG" convert -O qcow2 "$dir/src.raw" "$dir/out"
-rsize=$(stat -c %s "$dir/out")
-best q 3 qemu-img convert -t writeback -O qcow2 "$dir/src.raw" "$dir/out"
-qsize=$(stat -c %s "$dir/out")
+duel 3 "'$IMG' convert -O qcow2 '$dir/src.raw' '$dir/out'" \
+	"qemu-img convert -t writeback -O qcow2 '$dir/src.raw' '$dir/out'"
 echo "qcow2 (flushed): reforge-img ${r}s qemu-img ${q}s ratio" \
 	"$(ratio "$r" "$q") size $(mib "$rsize") vs $(mib "$qsize")"
 # qcow2, unflushed: reforge-img -t unsafe against qemu-img's default.
-best r 3 "$IMG" convert -t unsafe -O qcow2 "$dir/src.raw" "$dir/out"
-rm -f "$dir/out"
-best q 3 qemu-img convert -O qcow2 "$dir/src.raw" "$dir/out"
+duel 3 "'$IMG' convert -t unsafe -O qcow2 '$dir/src.raw' '$dir/out'" \
+	"qemu-img convert -O qcow2 '$dir/src.raw' '$dir/out'"
 echo "qcow2 (unflushed): reforge-img ${r}s qemu-img ${q}s ratio" \
 	"$(ratio "$r" "$q") size $(mib "$rsize") vs $(mib "$qsize")"
+rm -f "$dir/out"
+sync
 "$IMG" convert -O qcow2 "$dir/src.raw" "$dir/r.qcow2"
 qemu-img check -q "$dir/r.qcow2" && qemu-img compare -q -f raw \
 	"$dir/src.raw" "$dir/r.qcow2" && echo "qcow2: check and compare OK"
 rm -f "$dir/r.qcow2" "$dir/out"
 
 # streamOptimized VMDK: compression on both cores against qemu-img.
+sync
 timed r "$IMG" convert -O vmdk -o subformat=streamOptimized,threads=2 \
 	"$dir/src.raw" "$dir/r.vmdk"
+sync
 timed q qemu-img convert -O vmdk -o subformat=streamOptimized \
 	"$dir/src.raw" "$dir/q.vmdk"
 rsize=$(stat -c %s "$dir/r.vmdk")
