@@ -3,8 +3,16 @@
 # main() so that the tests link the same code.
 noinst_LIBRARIES += generator/libgen.a
 generator_libgen_a_SOURCES = \
-	generator/extract.c generator/extract.h
-generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) \
+	generator/extract.c generator/extract.h generator/gen.h \
+	generator/report.c generator/repo.c generator/tree.c
+generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(ZLIB_CFLAGS) \
 	$(LIBXML2_CFLAGS) $(LIBCRYPTO_CFLAGS)
-RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) \
+RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) $(ZLIB_LIBS) \
 	$(LIBXML2_LIBS) $(LIBCRYPTO_LIBS)
+generator_libgen_a_SOURCES += generator/disk.c generator/disk.h
+
+bin_PROGRAMS += generator/reforge-gen
+generator_reforge_gen_SOURCES = generator/main.c
+generator_reforge_gen_LDADD = $(RF_GEN_LIBS) $(ZLIB_LIBS)
+
+EXTRA_DIST += generator/partition.txt generator/README

@@ -5,3 +5,6 @@ TESTS += tests/test_gen_extract
 tests_test_gen_extract_SOURCES = tests/test_gen_extract.c
 tests_test_gen_extract_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS)
 tests_test_gen_extract_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
+
+TESTS += tests/system/gen-dpkg.sh
+EXTRA_DIST += tests/system/gen-dpkg.sh tests/system/gen-lib.sh

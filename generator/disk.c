@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Partitions, filesystems and the image stream; see disk.h and
+ * partition.txt.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "buf.h"
+#include "disk.h"
+#include "extract.h"
+#include "formats/image.h"
+
+#define MiB (1ULL << 20)
+#define SECTOR 512ULL
+#define GPT_ENTRIES 128
+#define GPT_ENTRY_SIZE 128
+#define GPT_ARRAY_SECTORS (GPT_ENTRIES * GPT_ENTRY_SIZE / SECTOR)
+
+static const char *const TYPE_LINUX = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+static const char *const TYPE_ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+static const char *const TYPE_BIOS = "21686148-6449-6E6F-744E-656564454649";
+static const char *const TYPE_SWAP = "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F";
+
+static void new_uuid(char out[40])
+{
+	unsigned char u[16];
+
+	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+		for (size_t i = 0; i < sizeof(u); i++)
+			u[i] = (unsigned char)rand();
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	snprintf(out, 40,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* A GUID's text form to its on-disk bytes (partition.txt). */
+static int guid_bytes(const char *s, unsigned char out[16])
+{
+	static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6,
+				      8, 9, 10, 11, 12, 13, 14, 15};
+	unsigned char raw[16];
+	size_t n = 0;
+
+	for (const char *p = s; *p != '\0' && n < 16; p++) {
+		unsigned v;
+
+		if (*p == '-')
+			continue;
+		if (sscanf(p, "%2x", &v) != 1)
+			return -EINVAL;
+		raw[n++] = (unsigned char)v;
+		p++;
+	}
+	if (n != 16)
+		return -EINVAL;
+	for (int i = 0; i < 16; i++)
+		out[i] = raw[order[i]];
+	return 0;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* Space and inodes a staged tree needs (nftw has no context pointer). */
+static uint64_t du_bytes, du_inodes;
+
+static int du_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_inodes++;
+	if (S_ISREG(st->st_mode))
+		du_bytes += (uint64_t)st->st_blocks * 512 /
+			    (st->st_nlink ? st->st_nlink : 1);
+	else if (S_ISDIR(st->st_mode))
+		du_bytes += 4096;
+	else if (S_ISLNK(st->st_mode) && st->st_size > 59)
+		du_bytes += 4096;
+	return 0;
+}
+
+static int measure(struct gen_part *p, struct rf_error *err)
+{
+	du_bytes = 0;
+	du_inodes = 0;
+	if (nftw(p->dir, du_one, 64, FTW_PHYS) != 0)
+		return rf_error_errno(err, -errno, "cannot measure %s", p->dir);
+	p->data = du_bytes;
+	p->inodes = du_inodes;
+	return 0;
+}
+
+static bool is_ext(const char *t)
+{
+	return t && (strcmp(t, "ext2") == 0 || strcmp(t, "ext3") == 0 ||
+		     strcmp(t, "ext4") == 0);
+}
+
+static struct gen_part *add_part(struct gen_layout *l, enum gen_part_kind k)
+{
+	struct gen_part *p;
+
+	l->parts = rf_xrealloc(l->parts, (l->nparts + 1) * sizeof(*l->parts));
+	p = &l->parts[l->nparts++];
+	memset(p, 0, sizeof(*p));
+	p->kind = k;
+	p->fd = -1;
+	new_uuid(p->partuuid);
+	return p;
+}
+
+static int mp_depth_cmp(const void *a, const void *b)
+{
+	const struct gen_part *x = a, *y = b;
+	size_t dx = 0, dy = 0;
+
+	/* the root first, then shallower mount points (so /boot before
+	 * /boot/efi in the table); moving happens in reverse */
+	for (const char *c = x->mountpoint ? x->mountpoint : "~"; *c; c++)
+		dx += *c == '/';
+	for (const char *c = y->mountpoint ? y->mountpoint : "~"; *c; c++)
+		dy += *c == '/';
+	if (x->mountpoint && strcmp(x->mountpoint, "/") == 0)
+		dx = 0;
+	if (y->mountpoint && strcmp(y->mountpoint, "/") == 0)
+		dy = 0;
+	return dx < dy ? -1 : dx > dy;
+}
+
+/* Move the subtree at mountpoint out of the root into dir, leaving an
+ * empty directory with the same owner, mode and times. */
+static int split_off(const char *stage, const char *mountpoint,
+		     const char *dir, struct rf_error *err)
+{
+	struct rf_buf from = RF_BUF_INIT;
+	struct stat st;
+	struct timespec ts[2];
+	int rc = 0;
+
+	rf_buf_printf(&from, "%s/root%s", stage, mountpoint);
+	if (lstat(from.data, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		/* nothing staged there: an empty filesystem */
+		if (mkdir(dir, 0755) < 0)
+			rc = rf_error_errno(err, -errno, "mkdir %s", dir);
+		goto out;
+	}
+	if (rename(from.data, dir) < 0 || mkdir(from.data, st.st_mode) < 0 ||
+	    lchown(from.data, st.st_uid, st.st_gid) < 0 ||
+	    chmod(from.data, st.st_mode & 07777) < 0) {
+		rc = rf_error_errno(err, -errno, "cannot split %s off",
+				    mountpoint);
+		goto out;
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	utimensat(AT_FDCWD, from.data, ts, AT_SYMLINK_NOFOLLOW);
+out:
+	rf_buf_free(&from);
+	return rc;
+}
+
+int gen_disk_plan(const struct gen_report *r, const char *stage,
+		  const struct gen_disk_opts *o, struct gen_layout **out,
+		  struct rf_error *err)
+{
+	struct gen_layout *l = rf_xcalloc(1, sizeof(*l));
+	bool efi = r->firmware && (strcmp(r->firmware, "efi") == 0 ||
+				   strcmp(r->firmware, "hybrid") == 0);
+	bool bios = !r->firmware || strcmp(r->firmware, "efi") != 0;
+	bool have_root = false, have_esp = false;
+	uint64_t pos = MiB;
+	size_t root = 0;
+	int rc = 0;
+
+	l->gpt = !(r->table && strcmp(r->table, "msdos") == 0);
+	new_uuid(l->disk_guid);
+	for (size_t i = 0; i < r->nfs; i++) {
+		const struct gen_fs *fs = &r->fs[i];
+		struct gen_part *p;
+		bool dup = false;
+
+		if (fs->mountpoint == NULL || fs->mountpoint[0] != '/' ||
+		    fs->type == NULL)
+			continue;
+		for (size_t j = 0; j < l->nparts; j++)
+			dup |= strcmp(l->parts[j].mountpoint, fs->mountpoint) == 0;
+		if (dup)
+			continue;
+		p = add_part(l, GEN_PART_FS);
+		p->mountpoint = rf_xstrdup(fs->mountpoint);
+		if (strcmp(fs->type, "vfat") == 0) {
+			p->fstype = rf_xstrdup("vfat");
+			if (strcmp(fs->mountpoint, "/boot/efi") == 0 ||
+			    strcmp(fs->mountpoint, "/efi") == 0) {
+				p->kind = GEN_PART_ESP;
+				have_esp = true;
+			}
+		} else {
+			/* ext4 for every other disk type for now (xfs, btrfs:
+			 * see the README); the table records the change */
+			p->fstype = rf_xstrdup(is_ext(fs->type) ? fs->type
+								: "ext4");
+			if (!is_ext(fs->type))
+				p->source_type = rf_xstrdup(fs->type);
+		}
+		if (fs->label != NULL)
+			p->label = rf_xstrdup(fs->label);
+		have_root |= strcmp(fs->mountpoint, "/") == 0;
+	}
+	if (!have_root) {
+		struct gen_part *p = add_part(l, GEN_PART_FS);
+
+		p->mountpoint = rf_xstrdup("/");
+		p->fstype = rf_xstrdup("ext4");
+	}
+	if (efi && !have_esp) {
+		struct gen_part *p = add_part(l, GEN_PART_ESP);
+
+		p->mountpoint = rf_xstrdup("/boot/efi");
+		p->fstype = rf_xstrdup("vfat");
+	}
+	qsort(l->parts, l->nparts, sizeof(*l->parts), mp_depth_cmp);
+	/* split deepest first, so /boot/efi leaves /boot before /boot goes */
+	for (size_t i = l->nparts; i-- > 0;) {
+		struct gen_part *p = &l->parts[i];
+		struct rf_buf d = RF_BUF_INIT;
+
+		if (strcmp(p->mountpoint, "/") == 0) {
+			rf_buf_printf(&d, "%s/root", stage);
+			p->dir = rf_buf_detach(&d);
+			root = i;
+			continue;
+		}
+		rf_buf_printf(&d, "%s/fs-%zu", stage, i);
+		p->dir = rf_buf_detach(&d);
+		rc = split_off(stage, p->mountpoint, p->dir, err);
+		if (rc < 0)
+			goto out;
+	}
+	if (l->gpt && bios)
+		add_part(l, GEN_PART_BIOS)->size = MiB;
+	if (r->have_swap) {
+		struct gen_part *p = add_part(l, GEN_PART_SWAP);
+
+		p->fstype = rf_xstrdup("swap");
+		/* as on the source, within reason for an image */
+		p->size = round_up(r->swap_bytes ? r->swap_bytes : 512 * MiB,
+				   MiB);
+		if (p->size > 4096 * MiB)
+			p->size = 4096 * MiB;
+	}
+	if (!l->gpt && l->nparts > 4) {
+		rc = rf_error_set(err, -E2BIG, "%zu partitions do not fit an "
+				  "MBR without extended partitions",
+				  l->nparts);
+		goto out;
+	}
+	for (size_t i = 0; i < l->nparts; i++) {
+		struct gen_part *p = &l->parts[i];
+
+		if (p->dir != NULL) {
+			rc = measure(p, err);
+			if (rc < 0)
+				goto out;
+			/* data, its metadata, the journal, then headroom */
+			p->size = p->data + p->inodes * 256 + p->data / 16 +
+				  64 * MiB;
+			p->size += p->size * o->headroom / 100;
+			if (p->kind == GEN_PART_ESP && p->size < 64 * MiB)
+				p->size = 64 * MiB;
+			p->size = round_up(p->size, MiB);
+		}
+		if (p->kind == GEN_PART_FS && p->fstype != NULL)
+			new_uuid(p->uuid);
+	}
+	for (size_t i = 0; i < l->nparts; i++) {
+		l->parts[i].start = pos;
+		pos += l->parts[i].size;
+	}
+	pos += MiB; /* the backup GPT, and round to whole MiB */
+	if (o->disk_size != 0) {
+		if (o->disk_size < pos) {
+			rc = rf_error_set(err, -ENOSPC,
+					  "--disk-size %llu MiB is below the "
+					  "%llu MiB the data needs",
+					  (unsigned long long)(o->disk_size / MiB),
+					  (unsigned long long)(pos / MiB));
+			goto out;
+		}
+		/* the root filesystem takes the rest */
+		for (size_t i = root + 1; i < l->nparts; i++)
+			l->parts[i].start += o->disk_size / MiB * MiB - pos;
+		l->parts[root].size += o->disk_size / MiB * MiB - pos;
+		pos = o->disk_size / MiB * MiB;
+	}
+	l->size = pos;
+out:
+	if (rc < 0)
+		gen_layout_free(l);
+	else
+		*out = l;
+	return rc;
+}
+
+void gen_layout_free(struct gen_layout *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->nparts; i++) {
+		free(l->parts[i].mountpoint);
+		free(l->parts[i].fstype);
+		free(l->parts[i].source_type);
+		free(l->parts[i].label);
+		free(l->parts[i].dir);
+		if (l->parts[i].fd >= 0)
+			close(l->parts[i].fd);
+	}
+	free(l->parts);
+	free(l);
+}
+
+/* Run argv with the file descriptor keep open; its output goes into the
+ * error message when it fails. */
+static int run(char *const argv[], const char *tmpdir, struct rf_error *err)
+{
+	int log = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	pid_t pid;
+	int status, rc = 0;
+
+	if (log < 0)
+		return rf_error_errno(err, -errno, "cannot make a temporary "
+				      "file in %s", tmpdir);
+	pid = fork();
+	if (pid < 0) {
+		rc = rf_error_errno(err, -errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		dup2(log, 1);
+		dup2(log, 2);
+		setenv("MTOOLS_SKIP_CHECK", "1", 1);
+		setenv("E2FSPROGS_FAKE_TIME", "", 0);
+		unsetenv("E2FSPROGS_FAKE_TIME");
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			rc = rf_error_errno(err, -errno, "waitpid");
+			goto out;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char msg[600] = "";
+		ssize_t n = pread(log, msg, sizeof(msg) - 1, 0);
+
+		msg[n > 0 ? n : 0] = '\0';
+		rc = rf_error_set(err, -EIO, "%s failed (%s %d)%s%s", argv[0],
+				  WIFEXITED(status) ? "exit" : "signal",
+				  WIFEXITED(status) ? WEXITSTATUS(status)
+						    : WTERMSIG(status),
+				  msg[0] ? ": " : "", msg);
+	}
+out:
+	close(log);
+	return rc;
+}
+
+/* An unnamed file of size bytes in tmpdir, inherited by the tools (no
+ * O_CLOEXEC), reachable by them as /proc/self/fd/N. */
+static int scratch_file(const char *tmpdir, uint64_t size,
+			struct rf_error *err)
+{
+	int fd = open(tmpdir, O_TMPFILE | O_RDWR, 0600);
+
+	if (fd < 0)
+		return rf_error_errno(err, -errno, "cannot make a temporary "
+				      "file in %s", tmpdir);
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int rc = rf_error_errno(err, -errno, "cannot size a temporary "
+					"file in %s", tmpdir);
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int make_fs(struct gen_part *p, const char *tmpdir,
+		   struct rf_error *err)
+{
+	char dev[64], size[32], inodes[32], volid[16];
+	int rc = 0;
+
+	if (p->kind == GEN_PART_BIOS)
+		return 0;
+	p->fd = scratch_file(tmpdir, p->size, err);
+	if (p->fd < 0)
+		return p->fd;
+	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", p->fd);
+	if (p->kind == GEN_PART_SWAP) {
+		new_uuid(p->uuid);
+		char *argv[] = {"mkswap", "-U", p->uuid, dev, NULL};
+
+		return run(argv, tmpdir, err);
+	}
+	if (strcmp(p->fstype, "vfat") == 0) {
+		unsigned char v[4];
+		struct rf_buf src = RF_BUF_INIT;
+		char *mk[] = {"mkfs.vfat", "-i", volid, dev, NULL};
+
+		if (getrandom(v, 4, 0) != 4)
+			memset(v, 0x5a, 4);
+		snprintf(volid, sizeof(volid), "%02x%02x%02x%02x", v[0], v[1],
+			 v[2], v[3]);
+		snprintf(p->uuid, sizeof(p->uuid), "%02X%02X-%02X%02X", v[0],
+			 v[1], v[2], v[3]);
+		rc = run(mk, tmpdir, err);
+		if (rc == 0) {
+			/* mcopy -s DIR/. copies the directory's contents */
+			rf_buf_printf(&src, "%s/.", p->dir);
+			char *cp[] = {"mcopy", "-s", "-p", "-m", "-Q", "-i", dev,
+				      src.data, "::/", NULL};
+			char *empty[] = {"true", NULL};
+
+			rc = run(p->data > 4096 ? cp : empty, tmpdir, err);
+		}
+		rf_buf_free(&src);
+		return rc;
+	}
+	snprintf(size, sizeof(size), "%lluk",
+		 (unsigned long long)(p->size / 1024));
+	snprintf(inodes, sizeof(inodes), "%llu",
+		 (unsigned long long)(p->inodes * 2 + 4096));
+	{
+		char *argv[16];
+		int n = 0;
+
+		argv[n++] = "mke2fs";
+		argv[n++] = "-q";
+		argv[n++] = "-F";
+		argv[n++] = "-t";
+		argv[n++] = p->fstype;
+		argv[n++] = "-b";
+		argv[n++] = "4096";
+		argv[n++] = "-N";
+		argv[n++] = inodes;
+		argv[n++] = "-U";
+		argv[n++] = p->uuid;
+		if (p->label != NULL) {
+			argv[n++] = "-L";
+			argv[n++] = p->label;
+		}
+		argv[n++] = "-d";
+		argv[n++] = p->dir;
+		argv[n++] = dev;
+		argv[n++] = size;
+		argv[n] = NULL;
+		rc = run(argv, tmpdir, err);
+	}
+	return rc;
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void mbr_entry(unsigned char *e, uint8_t status, uint8_t type,
+		      uint64_t lba, uint64_t sectors)
+{
+	e[0] = status;
+	e[1] = 0xfe;
+	e[2] = 0xff;
+	e[3] = 0xff;
+	e[4] = type;
+	e[5] = 0xfe;
+	e[6] = 0xff;
+	e[7] = 0xff;
+	put32(e + 8, (uint32_t)lba);
+	put32(e + 12, (uint32_t)(sectors > 0xffffffffULL ? 0xffffffffULL
+						       : sectors));
+}
+
+/* Sector 0 and, for GPT, the entry array and both headers. */
+static int tables(const struct gen_layout *l, unsigned char *mbr,
+		  unsigned char *array, unsigned char *head,
+		  unsigned char *backup, struct rf_error *err)
+{
+	uint64_t last = l->size / SECTOR - 1;
+	unsigned char guid[16];
+	int slot = 0;
+
+	memset(mbr, 0, SECTOR);
+	mbr[510] = 0x55;
+	mbr[511] = 0xaa;
+	if (!l->gpt) {
+		unsigned char sig[4];
+
+		if (getrandom(sig, 4, 0) != 4)
+			memset(sig, 0x42, 4);
+		memcpy(mbr + 440, sig, 4);
+		for (size_t i = 0; i < l->nparts; i++) {
+			const struct gen_part *p = &l->parts[i];
+			uint8_t type = p->kind == GEN_PART_SWAP  ? 0x82
+				       : p->kind == GEN_PART_ESP ? 0xef
+								 : 0x83;
+			bool boot = p->mountpoint &&
+				    strcmp(p->mountpoint, "/") == 0;
+
+			if (p->start / SECTOR + p->size / SECTOR > 0xffffffffULL)
+				return rf_error_set(err, -EFBIG,
+						    "a partition past 2 TiB "
+						    "needs GPT");
+			mbr_entry(mbr + 446 + 16 * slot++, boot ? 0x80 : 0,
+				  type, p->start / SECTOR, p->size / SECTOR);
+		}
+		return 0;
+	}
+	mbr_entry(mbr + 446, 0, 0xee, 1, last);
+	mbr[447] = 0x00;
+	mbr[448] = 0x02;
+	mbr[449] = 0x00;
+	memset(array, 0, GPT_ENTRIES * GPT_ENTRY_SIZE);
+	for (size_t i = 0; i < l->nparts; i++) {
+		const struct gen_part *p = &l->parts[i];
+		unsigned char *e = array + GPT_ENTRY_SIZE * i;
+		const char *type = p->kind == GEN_PART_SWAP   ? TYPE_SWAP
+				   : p->kind == GEN_PART_ESP  ? TYPE_ESP
+				   : p->kind == GEN_PART_BIOS ? TYPE_BIOS
+							      : TYPE_LINUX;
+		const char *name = p->kind == GEN_PART_BIOS ? "bios"
+				   : p->kind == GEN_PART_SWAP ? "swap"
+							      : p->mountpoint;
+
+		guid_bytes(type, e);
+		guid_bytes(p->partuuid, e + 16);
+		put64(e + 32, p->start / SECTOR);
+		put64(e + 40, (p->start + p->size) / SECTOR - 1);
+		for (int c = 0; c < 36 && name[c] != '\0'; c++)
+			put16(e + 56 + 2 * c, (unsigned char)name[c]);
+	}
+	for (int b = 0; b < 2; b++) {
+		unsigned char *h = b ? backup : head;
+
+		memset(h, 0, SECTOR);
+		memcpy(h, "EFI PART", 8);
+		put32(h + 8, 0x00010000);
+		put32(h + 12, 92);
+		put64(h + 24, b ? last : 1);
+		put64(h + 32, b ? 1 : last);
+		put64(h + 40, 2 + GPT_ARRAY_SECTORS);
+		put64(h + 48, last - 1 - GPT_ARRAY_SECTORS);
+		guid_bytes(l->disk_guid, guid);
+		memcpy(h + 56, guid, 16);
+		put64(h + 72, b ? last - GPT_ARRAY_SECTORS : 2);
+		put32(h + 80, GPT_ENTRIES);
+		put32(h + 84, GPT_ENTRY_SIZE);
+		put32(h + 88, (uint32_t)crc32(0, array,
+					     GPT_ENTRIES * GPT_ENTRY_SIZE));
+		put32(h + 16, (uint32_t)crc32(0, h, 92));
+	}
+	return 0;
+}
+
+/* Copy the allocated extents of fd into w at base. */
+static int stream(struct fmt_writer *w, int fd, uint64_t base, uint64_t size,
+		  unsigned char *buf, size_t bufsize, struct rf_error *err)
+{
+	off_t pos = 0;
+	int rc = 0;
+
+	while ((uint64_t)pos < size && rc == 0) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only holes left */
+			return rf_error_errno(err, -errno, "SEEK_DATA");
+		}
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return rf_error_errno(err, -errno, "SEEK_HOLE");
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		for (pos = data; pos < hole && rc == 0;) {
+			size_t n = (size_t)(hole - pos) < bufsize
+					   ? (size_t)(hole - pos)
+					   : bufsize;
+			ssize_t got = pread(fd, buf, n, pos);
+
+			if (got <= 0)
+				return rf_error_errno(err, got < 0 ? -errno : -EIO,
+						      "read a filesystem");
+			rc = fmt_writer_write(w, base + (uint64_t)pos, buf,
+					      (size_t)got, err);
+			pos += got;
+		}
+	}
+	return rc;
+}
+
+int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
+		   const char *tmpdir, struct rf_error *err)
+{
+	unsigned char mbr[SECTOR], head[SECTOR], backup[SECTOR];
+	unsigned char *array = rf_xmalloc(GPT_ENTRIES * GPT_ENTRY_SIZE);
+	size_t bufsize = 4 * MiB;
+	unsigned char *buf = rf_xmalloc(bufsize);
+	struct fmt_writer *w = NULL;
+	uint64_t last;
+	int rc;
+
+	for (size_t i = 0; i < l->nparts; i++) {
+		rc = make_fs(&l->parts[i], tmpdir, err);
+		if (rc < 0) {
+			rf_error_prefix(err, "the %s filesystem",
+					l->parts[i].mountpoint
+						? l->parts[i].mountpoint
+						: l->parts[i].fstype);
+			goto out;
+		}
+	}
+	rc = tables(l, mbr, array, head, backup, err);
+	if (rc < 0)
+		goto out;
+	rc = fmt_writer_new(o->format, o->out, l->size, o->options, &w, err);
+	if (rc < 0)
+		goto out;
+	fmt_writer_set_sync(w, o->sync);
+	last = l->size / SECTOR - 1;
+	rc = fmt_writer_write(w, 0, mbr, SECTOR, err);
+	if (rc == 0 && l->gpt) {
+		rc = fmt_writer_write(w, SECTOR, head, SECTOR, err);
+		if (rc == 0)
+			rc = fmt_writer_write(w, 2 * SECTOR, array,
+					      GPT_ENTRIES * GPT_ENTRY_SIZE, err);
+	}
+	for (size_t i = 0; i < l->nparts && rc == 0; i++)
+		if (l->parts[i].fd >= 0)
+			rc = stream(w, l->parts[i].fd, l->parts[i].start,
+				    l->parts[i].size, buf, bufsize, err);
+	if (rc == 0 && l->gpt) {
+		rc = fmt_writer_write(w, (last - GPT_ARRAY_SECTORS) * SECTOR,
+				      array, GPT_ENTRIES * GPT_ENTRY_SIZE, err);
+		if (rc == 0)
+			rc = fmt_writer_write(w, last * SECTOR, backup, SECTOR,
+					      err);
+	}
+	if (rc == 0)
+		rc = fmt_writer_finish(w, err);
+out:
+	fmt_writer_free(w);
+	free(buf);
+	free(array);
+	return rc;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef GEN_H
+#define GEN_H
+
+/*
+ * The generator's model of a scan report, the package repositories it
+ * takes packages from, the tree it builds, and the disk it writes.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "error.h"
+#include "extract.h"
+
+enum gen_class {
+	GEN_UNMODIFIED,
+	GEN_MODIFIED,
+	GEN_MISSING,
+	GEN_UNOWNED,
+};
+
+struct gen_xattr {
+	char *name;
+	unsigned char *value;
+	size_t len;
+};
+
+/* One <file> of the report. Paths are relative (no leading '/'); "" is
+ * the root. */
+struct gen_file {
+	char *path;
+	mode_t type; /* S_IFREG ...; 0 for a missing file */
+	unsigned mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec mtime;
+	uint64_t size;
+	unsigned long long link_group; /* 0: none */
+	dev_t rdev;
+	enum gen_class cls;
+	char *package;
+	struct gen_xattr *xattrs;
+	size_t nxattrs;
+	char *acl_access, *acl_default; /* short text form */
+};
+
+struct gen_package {
+	char *db, *name, *version, *arch, *status;
+};
+
+/* A <filesystem kind="disk"> of <storage>. */
+struct gen_fs {
+	char *mountpoint; /* "/" or "/boot" ... */
+	char *type;
+	char *uuid, *label;
+	uint64_t size, used;
+};
+
+struct gen_report {
+	struct gen_file *files;
+	size_t nfiles;
+	struct gen_package *pkgs;
+	size_t npkgs;
+	struct gen_fs *fs;
+	size_t nfs;
+	uint64_t swap_bytes; /* total of <swap> sizes; 0 when none */
+	bool have_swap;
+	char *table;    /* "gpt", "msdos" or NULL when unknown */
+	char *firmware; /* "efi", "bios", "hybrid", "unknown" */
+};
+
+/* Parse the report at path (untrusted: every value is checked). On
+ * success *out is a new report the caller frees with gen_report_free(). */
+int gen_report_load(const char *path, struct gen_report **out,
+		    struct rf_error *err);
+/* As gen_report_load() from memory (fuzzing). */
+int gen_report_parse(const char *data, size_t len, struct gen_report **out,
+		     struct rf_error *err);
+void gen_report_free(struct gen_report *r);
+
+/* Repositories: where package files come from. */
+struct gen_repo;
+
+/*
+ * Open a repository at url: file:///DIR holding a Packages (or Packages.gz,
+ * Packages.xz) index, whose Filename fields are relative to DIR and whose
+ * SHA256 fields are verified, or a plain directory of .deb files, whose
+ * control files name them (no checksum to verify then). Several URLs may
+ * be added to one gen_repo; earlier ones win.
+ */
+struct gen_repo *gen_repo_new(void);
+int gen_repo_add(struct gen_repo *repo, const char *url,
+		 struct rf_error *err);
+void gen_repo_free(struct gen_repo *repo);
+
+/*
+ * Unpack the payload of package name/version/arch into rootfd: found in the
+ * repository, its checksum verified while it is read (a mismatch fails the
+ * call, and the caller must discard the root), its data.tar.* extracted
+ * with gen_extract(). -ENOENT (err set) when no repository has it.
+ */
+int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
+		    int rootfd, const struct gen_limits *lim,
+		    struct rf_error *err);
+
+/* Unpack the overlay tar at path into rootfd. */
+int gen_overlay_unpack(const char *path, int rootfd,
+		       const struct gen_limits *lim,
+		       struct gen_extract_stats *stats, struct rf_error *err);
+
+/*
+ * Give every file of the report its recorded owner (the report's numeric
+ * ids: the source's), mode, mtime, xattrs and ACLs; remove the package
+ * files the report says were missing; join hardlink groups. Returns 0 or a
+ * negative errno; *warnings counts files the report lists but the tree
+ * lacks.
+ */
+int gen_tree_apply(const struct gen_report *r, int rootfd,
+		   uint64_t *warnings, struct rf_error *err);
+
+/* The POSIX ACL xattr value of an ACL's short text form (as
+ * rf_acl_to_text() writes it), into a new buffer. */
+int gen_acl_from_text(const char *text, unsigned char **out, size_t *len);
+
+#endif

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * reforge-gen: a scan (report + overlay) and package repositories become a
+ * disk image, without the server.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "disk.h"
+#include "gen.h"
+#include "progress.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WARN = 3 };
+
+#define STAGE_PREFIX "reforge-gen."
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: reforge-gen --report FILE [--overlay FILE] --repo URL... "
+		"-o IMAGE\n"
+		"                   [--format raw|qcow2|vmdk|ova] [--options "
+		"OPTS]\n"
+		"                   [--disk-size SIZE] [--headroom PERCENT] "
+		"[--tmpdir DIR]\n"
+		"                   [--missing-ok] [--no-sync] [--json] "
+		"[--quiet]\n"
+		"\n"
+		"Rebuilds the scanned host's files into a disk image: every "
+		"package of the\n"
+		"report is unpacked from the repositories (file:// directories "
+		"of .deb files\n"
+		"or of a Packages index, checksums verified), the overlay is "
+		"applied on top,\n"
+		"every file gets the owner, mode, times, xattrs and ACLs the "
+		"report recorded,\n"
+		"and the partitions and filesystems follow the source's "
+		"storage.\n"
+		"\n"
+		"Exit status: 0 done; 1 failed; 2 bad usage; 3 done with "
+		"warnings.\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'T': shift = 40; break;
+	case 'G': shift = 30; break;
+	case 'M': shift = 20; break;
+	case 'k': case 'K': shift = 10; break;
+	case '\0': break;
+	default: return -EINVAL;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -EINVAL;
+	if (shift != 0 && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/*
+ * Staging directories of killed runs: each holds a lock file flock()ed for
+ * the life of its run, so one whose lock can be taken belongs to no one.
+ */
+static void reclaim_stale(const char *tmpdir)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char lock[4096];
+		int fd;
+
+		if (strncmp(de->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX)) != 0)
+			continue;
+		snprintf(lock, sizeof(lock), "%s/%s/lock", tmpdir, de->d_name);
+		fd = open(lock, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			gen_remove_tree(dirfd(d), de->d_name);
+		close(fd);
+	}
+	closedir(d);
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"report", required_argument, NULL, 'r'},
+		{"overlay", required_argument, NULL, 'O'},
+		{"repo", required_argument, NULL, 'R'},
+		{"format", required_argument, NULL, 'f'},
+		{"options", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"disk-size", required_argument, NULL, 's'},
+		{"headroom", required_argument, NULL, 'H'},
+		{"tmpdir", required_argument, NULL, 't'},
+		{"missing-ok", no_argument, NULL, 'm'},
+		{"no-sync", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *report = NULL, *overlay = NULL, *tmpdir = NULL;
+	struct gen_disk_opts dopts = {.format = "qcow2", .headroom = 20,
+				      .sync = true};
+	struct rf_error err = {0};
+	struct gen_report *r = NULL;
+	struct gen_repo *repo = gen_repo_new();
+	struct gen_layout *layout = NULL;
+	struct gen_limits lim;
+	struct gen_extract_stats ost = {0};
+	struct rf_progress prog;
+	char stage[4096] = "";
+	bool missing_ok = false, json = false, quiet = false;
+	uint64_t warnings = 0, tree_warnings = 0, missing = 0, unpacked = 0;
+	uint64_t t0 = rf_now_ns();
+	int ret = EXIT_FAIL, rc, c, rootfd = -1, lockfd = -1;
+	struct sigaction sa;
+
+	gen_limits_default(&lim);
+	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': report = optarg; break;
+		case 'O': overlay = optarg; break;
+		case 'R':
+			if (gen_repo_add(repo, optarg, &err) < 0) {
+				fprintf(stderr, "reforge-gen: %s\n", err.msg);
+				goto out;
+			}
+			break;
+		case 'f': dopts.format = optarg; break;
+		case 'p': dopts.options = optarg; break;
+		case 'o': dopts.out = optarg; break;
+		case 's':
+			if (parse_size(optarg, &dopts.disk_size) < 0) {
+				fprintf(stderr, "reforge-gen: bad --disk-size "
+					"'%s'\n", optarg);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case 'H': dopts.headroom = (unsigned)atoi(optarg); break;
+		case 't': tmpdir = optarg; break;
+		case 'm': missing_ok = true; break;
+		case 'n': dopts.sync = false; break;
+		case 'j': json = true; break;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); ret = 0; goto out;
+		case 'V': printf("reforge-gen %s\n", PACKAGE_VERSION); ret = 0;
+			  goto out;
+		default: usage(stderr); ret = EXIT_USAGE; goto out;
+		}
+	}
+	if (report == NULL || dopts.out == NULL || optind != argc ||
+	    dopts.headroom > 1000) {
+		usage(stderr);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (tmpdir == NULL)
+		tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	rf_progress_init(&prog, stderr);
+	if (quiet)
+		prog.enabled = false;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	rc = gen_report_load(report, &r, &err);
+	if (rc < 0) {
+		fprintf(stderr, "reforge-gen: %s: %s\n", report, err.msg);
+		goto out;
+	}
+	reclaim_stale(tmpdir);
+	snprintf(stage, sizeof(stage), "%s/" STAGE_PREFIX "XXXXXX", tmpdir);
+	if (mkdtemp(stage) == NULL) {
+		fprintf(stderr, "reforge-gen: cannot make a staging directory "
+			"in %s: %s\n", tmpdir, strerror(errno));
+		stage[0] = '\0';
+		goto out;
+	}
+	{
+		char p[4200];
+
+		snprintf(p, sizeof(p), "%s/lock", stage);
+		lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		snprintf(p, sizeof(p), "%s/root", stage);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0 ||
+		    mkdir(p, 0755) < 0 ||
+		    (rootfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "reforge-gen: cannot prepare %s: %s\n",
+				stage, strerror(errno));
+			goto out;
+		}
+	}
+
+	for (size_t i = 0; i < r->npkgs && !stop_signal; i++) {
+		const struct gen_package *p = &r->pkgs[i];
+
+		if (p->status != NULL && strcmp(p->status, "installed") != 0)
+			continue; /* nothing of it is on disk */
+		if (strcmp(p->db, "dpkg") != 0) {
+			fprintf(stderr, "reforge-gen: %s: %s packages are not "
+				"supported yet\n", p->name, p->db);
+			missing++;
+			continue;
+		}
+		rf_progress_update(&prog, false, "unpacking %zu/%zu: %s",
+				   i + 1, r->npkgs, p->name);
+		rc = gen_repo_unpack(repo, p, rootfd, &lim, &err);
+		if (rc == -ENOENT) {
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			missing++;
+			continue;
+		}
+		if (rc < 0) {
+			rf_progress_done(&prog);
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			goto out;
+		}
+		unpacked++;
+	}
+	if (missing > 0 && !missing_ok) {
+		fprintf(stderr, "reforge-gen: %llu packages are in no "
+			"repository (--missing-ok to build without them)\n",
+			(unsigned long long)missing);
+		goto out;
+	}
+	warnings += missing;
+	if (overlay != NULL && !stop_signal) {
+		rf_progress_update(&prog, true, "applying the overlay");
+		rc = gen_overlay_unpack(overlay, rootfd, &lim, &ost, &err);
+		if (rc < 0) {
+			rf_progress_done(&prog);
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (!stop_signal) {
+		rf_progress_update(&prog, true, "setting owners, modes, times");
+		rc = gen_tree_apply(r, rootfd, &tree_warnings, &err);
+		if (rc < 0) {
+			rf_progress_done(&prog);
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			goto out;
+		}
+		if (tree_warnings > 0)
+			fprintf(stderr, "reforge-gen: %llu files of the report "
+				"are not in the tree (not in the overlay?)\n",
+				(unsigned long long)tree_warnings);
+		warnings += tree_warnings;
+	}
+	if (!stop_signal) {
+		rf_progress_update(&prog, true, "making the filesystems");
+		rc = gen_disk_plan(r, stage, &dopts, &layout, &err);
+		if (rc == 0)
+			rc = gen_disk_write(layout, &dopts, tmpdir, &err);
+		rf_progress_done(&prog);
+		if (rc < 0) {
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			goto out;
+		}
+	}
+	if (stop_signal) {
+		fprintf(stderr, "reforge-gen: stopped by signal %d\n",
+			(int)stop_signal);
+		goto out;
+	}
+	if (json) {
+		printf("{\"image\":\"%s\",\"format\":\"%s\",\"size\":%llu,"
+		       "\"table\":\"%s\",\"packages\":%llu,\"overlay_entries\":"
+		       "%llu,\"warnings\":%llu,\"seconds\":%.3f,\"partitions\":[",
+		       dopts.out, dopts.format,
+		       (unsigned long long)layout->size,
+		       layout->gpt ? "gpt" : "msdos",
+		       (unsigned long long)unpacked,
+		       (unsigned long long)ost.entries,
+		       (unsigned long long)warnings,
+		       (double)(rf_now_ns() - t0) / 1e9);
+		for (size_t i = 0; i < layout->nparts; i++) {
+			const struct gen_part *p = &layout->parts[i];
+
+			printf("%s{\"number\":%zu,\"start\":%llu,\"size\":%llu,"
+			       "\"type\":\"%s\",\"mountpoint\":%s%s%s,"
+			       "\"uuid\":\"%s\",\"partuuid\":\"%s\"}",
+			       i ? "," : "", i + 1,
+			       (unsigned long long)p->start,
+			       (unsigned long long)p->size,
+			       p->fstype ? p->fstype : "bios-boot",
+			       p->mountpoint ? "\"" : "",
+			       p->mountpoint ? p->mountpoint : "null",
+			       p->mountpoint ? "\"" : "", p->uuid,
+			       layout->gpt ? p->partuuid : "");
+		}
+		printf("]}\n");
+	} else if (!quiet) {
+		printf("reforge-gen: %s (%s, %llu MiB, %s) from %llu packages "
+		       "and %llu overlay entries in %.1f s\n",
+		       dopts.out, dopts.format,
+		       (unsigned long long)(layout->size >> 20),
+		       layout->gpt ? "gpt" : "msdos",
+		       (unsigned long long)unpacked,
+		       (unsigned long long)ost.entries,
+		       (double)(rf_now_ns() - t0) / 1e9);
+		for (size_t i = 0; i < layout->nparts; i++) {
+			const struct gen_part *p = &layout->parts[i];
+
+			printf("  %zu  %-10s %-10s %8llu MiB  UUID=%s\n", i + 1,
+			       p->fstype ? p->fstype : "bios-boot",
+			       p->mountpoint ? p->mountpoint : "-",
+			       (unsigned long long)(p->size >> 20), p->uuid);
+		}
+	}
+	ret = warnings ? EXIT_WARN : 0;
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	if (stage[0] != '\0') {
+		char *slash = strrchr(stage, '/');
+		int dfd = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0 && slash != NULL)
+			gen_remove_tree(dfd, slash + 1);
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (lockfd >= 0)
+		close(lockfd);
+	gen_layout_free(layout);
+	gen_report_free(r);
+	gen_repo_free(repo);
+	return ret;
+}

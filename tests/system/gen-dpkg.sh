@@ -1,0 +1,169 @@
+#!/bin/sh
+# reforge-gen end to end on a dpkg root built at test time: packages made
+# with dpkg-deb, served by a Debian repository (dpkg-scanpackages, SHA256
+# verified) and by a plain directory of .deb files, installed with dpkg
+# --root and then changed; the root is scanned, its overlay made, and the
+# image generated. The image must pass qemu-img check and e2fsck, and the
+# fidelity check must hold: the generated filesystem, extracted with
+# debugfs (no mount, no loop device) and scanned again, has the same
+# packages and the same files as the source, xattrs, ACLs and hardlinks
+# included. Then the failures: a corrupt package, a package no repository
+# has, a kill -9 midway.
+. "$(dirname "$0")/gen-lib.sh"
+need dpkg-deb dpkg dpkg-scanpackages bsdtar qemu-img debugfs e2fsck \
+	mke2fs setfattr setfacl python3
+[ "$(id -u)" -eq 0 ] || skip "owners and device nodes need root"
+scratch
+R="$T/root"
+new_dpkg_root "$R"
+
+P="$T/pkgs"
+mkdir -p "$P/rf-alpha/usr/bin" "$P/rf-alpha/usr/share/alpha" "$P/rf-alpha/etc"
+printf '#!/bin/sh\necho alpha\n' >"$P/rf-alpha/usr/bin/alpha"
+chmod 4755 "$P/rf-alpha/usr/bin/alpha"
+echo "alpha data" >"$P/rf-alpha/usr/share/alpha/data.txt"
+echo "gone" >"$P/rf-alpha/usr/share/alpha/gone.txt"
+echo "setting = 1" >"$P/rf-alpha/etc/alpha.conf"
+ln -s /usr/bin/alpha "$P/rf-alpha/usr/bin/alpha-abs"
+ln "$P/rf-alpha/usr/share/alpha/data.txt" "$P/rf-alpha/usr/share/alpha/data-link.txt"
+make_deb "$P" rf-alpha 1.0-1 /etc/alpha.conf
+mkdir -p "$P/rf-beta/usr/lib/beta" "$P/rf-beta/usr/share/doc/rf-beta"
+echo "beta lib" >"$P/rf-beta/usr/lib/beta/lib.txt"
+echo "readme" >"$P/rf-beta/usr/share/doc/rf-beta/README"
+make_deb "$P" rf-beta 2.3
+# a Debian repository (Packages with SHA256) for alpha, a plain directory
+# of .deb files for beta
+mkdir -p "$T/repo1" "$T/repo2"
+cp "$P/rf-alpha.deb" "$T/repo1/"
+cp "$P/rf-beta.deb" "$T/repo2/"
+(cd "$T/repo1" && dpkg-scanpackages -m . >Packages 2>/dev/null) ||
+	fail "dpkg-scanpackages failed"
+grep -q '^SHA256:' "$T/repo1/Packages" || fail "no SHA256 in Packages"
+
+dpkg --root="$R" --force-not-root --force-depends -i "$P/rf-alpha.deb" \
+	"$P/rf-beta.deb" >"$T/dpkg.log" 2>&1 || { cat "$T/dpkg.log"; fail "dpkg failed"; }
+# the changes the image must carry
+echo "setting = 2" >"$R/etc/alpha.conf"
+rm "$R/usr/share/alpha/gone.txt"
+chmod 700 "$R/usr/lib/beta"
+mkdir -p "$R/opt/app" "$R/srv/odd" "$R/home/u"
+echo "mine" >"$R/opt/app/tool"
+setfattr -n user.rf -v hello "$R/opt/app/tool" || fail "setfattr failed"
+setfacl -m u:1234:r "$R/opt/app/tool" || fail "setfacl failed"
+setfacl -d -m g:55:rx "$R/opt/app" || fail "setfacl -d failed"
+ln "$R/opt/app/tool" "$R/opt/app/tool-link"
+truncate -s 16M "$R/srv/odd/sparse"
+printf 'middle' | dd of="$R/srv/odd/sparse" bs=1 seek=8000000 conv=notrunc 2>/dev/null
+printf 'x' >"$R/srv/odd/with space"
+printf 'x' >"$R/srv/odd/$(printf 'bad\377byte')"
+mkfifo "$R/srv/odd/fifo"
+mknod "$R/srv/odd/null" c 1 3
+ln -s /nonexistent "$R/srv/odd/dangling"
+echo "u" >"$R/home/u/file"
+chown -R 1000:1000 "$R/home/u"
+chmod 2750 "$R/home/u"
+printf 'root:x:0:0::/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\nu:x:1000:\n' >"$R/etc/group"
+
+"$SCAN" -q --root "$R" --report "$T/src.xml" >/dev/null 2>"$T/scan.err" ||
+	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
+make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
+
+# --- generate, check the image ---
+"$GEN" --report "$T/src.xml" --overlay "$T/overlay.tar" \
+	--repo "file://$T/repo1" --repo "file://$T/repo2" --format qcow2 \
+	--tmpdir "$T" --json -o "$T/img.qcow2" >"$T/gen.json" 2>"$T/gen.err" ||
+	{ cat "$T/gen.err"; fail "reforge-gen failed"; }
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["table"]=="gpt" and d["packages"]==2, d' \
+	"$T/gen.json" || fail "unexpected --json output: $(cat "$T/gen.json")"
+ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
+qemu-img check -q "$T/img.qcow2" || fail "qemu-img check failed"
+qemu-img convert -O raw "$T/img.qcow2" "$T/img.raw" || fail "qemu-img convert failed"
+set -- $(gpt_part "$T/img.raw" 1)
+[ -n "$2" ] || fail "no partition 1 in the GPT"
+dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
+	skip="$1" count="$2" status=none || fail "dd failed"
+e2fsck -fn "$T/fs.img" >"$T/fsck.log" 2>&1 || { cat "$T/fsck.log"; fail "e2fsck found errors"; }
+
+# --- fidelity ---
+mkdir "$T/ex"
+debugfs -R "rdump / $T/ex" "$T/fs.img" >/dev/null 2>&1 || fail "debugfs rdump failed"
+"$SCAN" -q --root "$T/ex" --report "$T/gen.xml" >/dev/null 2>"$T/scan2.err" ||
+	{ cat "$T/scan2.err"; fail "reforge-scan of the image failed"; }
+compare_reports "$T/src.xml" "$T/gen.xml" || fail "the image differs from the source"
+check_special "$T/src.xml" "$T/fs.img" || fail "special files or modes differ"
+# xattrs and ACLs, which rdump does not restore, read on the filesystem
+debugfs -R "ea_get /opt/app/tool user.rf" "$T/fs.img" 2>/dev/null | grep -q hello ||
+	fail "user.rf lost"
+debugfs -R "ea_list /opt/app/tool" "$T/fs.img" 2>/dev/null | grep -q 'posix_acl_access' ||
+	fail "the access ACL was lost"
+debugfs -R "ea_list /opt/app" "$T/fs.img" 2>/dev/null | grep -q 'posix_acl_default' ||
+	fail "the default ACL was lost"
+# hardlinks: the same inode
+ino() { debugfs -R "stat $1" "$T/fs.img" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p'; }
+[ "$(ino /opt/app/tool)" = "$(ino /opt/app/tool-link)" ] || fail "overlay hardlink broken"
+[ "$(ino /usr/share/alpha/data.txt)" = "$(ino /usr/share/alpha/data-link.txt)" ] ||
+	fail "package hardlink broken"
+debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not found' ||
+	fail "a file missing on the source is in the image"
+
+# --- MBR, raw, --disk-size ---
+sed 's|<storage/>|<storage><disk name="sda" size="1" sector-size="512" table="msdos"/></storage>|' \
+	"$T/src.xml" >"$T/mbr.xml"
+grep -q 'table="msdos"' "$T/mbr.xml" || fail "could not make the MBR report"
+"$GEN" -q --report "$T/mbr.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+	--repo "file://$T/repo2" --format raw --disk-size 300M --tmpdir "$T" \
+	-o "$T/mbr.raw" 2>"$T/gen.err" || { cat "$T/gen.err"; fail "reforge-gen (MBR) failed"; }
+[ "$(stat -c %s "$T/mbr.raw")" -eq $((300 * 1048576)) ] || fail "--disk-size not kept"
+python3 - "$T/mbr.raw" <<'PY' || fail "bad MBR"
+import struct, sys
+b = open(sys.argv[1], 'rb').read(512)
+assert b[510:] == b'\x55\xaa'
+status, ptype, lba, n = b[446], b[450], *struct.unpack_from('<II', b, 454)
+assert status == 0x80 and ptype == 0x83 and lba == 2048, (status, ptype, lba)
+PY
+
+# --- failures ---
+# a package whose bytes differ from the index's SHA256
+cp -r "$T/repo1" "$T/bad"
+printf 'X' | dd of="$T/bad/rf-alpha.deb" bs=1 seek=200 conv=notrunc 2>/dev/null
+"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/bad" \
+	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/bad.raw" 2>"$T/bad.err" &&
+	fail "a corrupt package was accepted"
+grep -q 'SHA-256\|bad archive\|unreadable\|data.tar' "$T/bad.err" ||
+	fail "unclear message for a corrupt package: $(cat "$T/bad.err")"
+[ -e "$T/bad.raw" ] && fail "an image was written from a corrupt package"
+# a package that no repository has
+"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+	--format raw --tmpdir "$T" -o "$T/miss.raw" 2>"$T/miss.err"
+[ $? -eq 1 ] || fail "a missing package did not fail"
+grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
+[ -e "$T/miss.raw" ] && fail "an image was written without its packages"
+# killed midway (while it reads an overlay that stalls half way, its
+# packages unpacked): no image under its name; the next run reclaims the
+# staging space
+mkfifo "$T/stall"
+(head -c 20000 "$T/overlay.tar"; sleep 60) >"$T/stall" &
+feeder=$!
+"$GEN" -q --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
+	--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" \
+	-o "$T/killed.qcow2" 2>/dev/null &
+pid=$!
+i=0
+until ls "$T"/reforge-gen.*/root/usr/share/alpha/data.txt >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "reforge-gen never unpacked its packages"
+	sleep 0.05
+done
+kill -9 $pid
+wait $pid 2>/dev/null
+kill $feeder 2>/dev/null
+[ -e "$T/killed.qcow2" ] && fail "a killed run left its image"
+ls "$T" | grep -q '^reforge-gen\.' || fail "the test did not kill a run midway"
+"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/again.raw" ||
+	fail "the run after a killed one failed"
+ls "$T" | grep -q '^reforge-gen\.' && fail "a killed run's staging was not reclaimed"
+"$GEN" --help | grep -q Usage || fail "--help"
+"$GEN" --report 2>/dev/null; [ $? -eq 2 ] || fail "bad usage is not exit 2"
+echo "gen-dpkg: all checks passed"
