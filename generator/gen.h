@@ -42,6 +42,7 @@ struct gen_file {
 	dev_t rdev;
 	enum gen_class cls;
 	char *package;
+	char *target; /* a symlink's */
 	struct gen_xattr *xattrs;
 	size_t nxattrs;
 	char *acl_access, *acl_default; /* short text form */
@@ -116,10 +117,23 @@ int gen_overlay_unpack(const char *path, int rootfd,
  * ids: the source's), mode, mtime, xattrs and ACLs; remove the package
  * files the report says were missing; join hardlink groups. Returns 0 or a
  * negative errno; *warnings counts files the report lists but the tree
- * lacks.
+ * lacks (or has with another type); absent, when not NULL, gets the first
+ * 20 of their paths, one a line.
  */
+struct rf_buf;
 int gen_tree_apply(const struct gen_report *r, int rootfd,
-		   uint64_t *warnings, struct rf_error *err);
+		   uint64_t *warnings, struct rf_buf *absent,
+		   struct rf_error *err);
+
+/*
+ * Before any package is unpacked: make every directory of the report, and
+ * every symlink a package owns, so that packages unpack through them as
+ * dpkg did on the source (a usr-merged /bin -> usr/bin made by a
+ * maintainer script is owned by base-files as a directory; its files must
+ * land in usr/bin).
+ */
+int gen_tree_prepare(const struct gen_report *r, int rootfd,
+		     struct rf_error *err);
 
 /* The POSIX ACL xattr value of an ACL's short text form (as
  * rf_acl_to_text() writes it), into a new buffer. */

@@ -231,6 +231,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	rc = gen_tree_prepare(r, rootfd, &err);
+	if (rc < 0) {
+		fprintf(stderr, "reforge-gen: %s\n", err.msg);
+		goto out;
+	}
 	for (size_t i = 0; i < r->npkgs && !stop_signal; i++) {
 		const struct gen_package *p = &r->pkgs[i];
 
@@ -275,7 +280,9 @@ int main(int argc, char **argv)
 	}
 	if (!stop_signal) {
 		rf_progress_update(&prog, true, "setting owners, modes, times");
-		rc = gen_tree_apply(r, rootfd, &tree_warnings, &err);
+		struct rf_buf absent = RF_BUF_INIT;
+
+		rc = gen_tree_apply(r, rootfd, &tree_warnings, &absent, &err);
 		if (rc < 0) {
 			rf_progress_done(&prog);
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
@@ -283,8 +290,11 @@ int main(int argc, char **argv)
 		}
 		if (tree_warnings > 0)
 			fprintf(stderr, "reforge-gen: %llu files of the report "
-				"are not in the tree (not in the overlay?)\n",
-				(unsigned long long)tree_warnings);
+				"are not in the tree, or differ in type (not "
+				"in the overlay?), among them:\n%s\n",
+				(unsigned long long)tree_warnings,
+				absent.data ? absent.data : "");
+		rf_buf_free(&absent);
 		warnings += tree_warnings;
 	}
 	if (!stop_signal) {

@@ -158,6 +158,7 @@ static int parse_file(xmlTextReaderPtr rd, struct gen_file *f,
 		f->mtime.tv_sec = (time_t)sec;
 		f->mtime.tv_nsec = nsec;
 	}
+	f->target = attr_bytes(rd, "target");
 	free(s);
 	s = attr_bytes(rd, "rdev");
 	if (s != NULL) {
@@ -379,6 +380,7 @@ void gen_report_free(struct gen_report *r)
 
 		free(f->path);
 		free(f->package);
+		free(f->target);
 		for (size_t j = 0; j < f->nxattrs; j++) {
 			free(f->xattrs[j].name);
 			free(f->xattrs[j].value);

@@ -313,7 +313,8 @@ static bool first_of_group(const struct group_first *v, size_t n,
 }
 
 int gen_tree_apply(const struct gen_report *r, int rootfd,
-		   uint64_t *warnings, struct rf_error *err)
+		   uint64_t *warnings, struct rf_buf *absent,
+		   struct rf_error *err)
 {
 	struct group_first *firsts = rf_xcalloc(r->nfiles + 1, sizeof(*firsts));
 	size_t nfirsts = 0;
@@ -367,6 +368,9 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
 			pfd = gen_open_parent(rootfd, f->path, &base, false);
 		if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    (st.st_mode & S_IFMT) != f->type) {
+			if (absent != NULL && *warnings < 20)
+				rf_buf_printf(absent, "%s/%s",
+					      absent->len ? "\n" : "", f->path);
 			(*warnings)++;
 		} else {
 			rc = apply_one(pfd, base, f,
@@ -380,5 +384,43 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
 	}
 out:
 	free(firsts);
+	return rc;
+}
+
+int gen_tree_prepare(const struct gen_report *r, int rootfd,
+		     struct rf_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < r->nfiles && rc == 0; i++) {
+		const struct gen_file *f = &r->files[i];
+		const char *base;
+		int pfd;
+
+		if (f->cls == GEN_MISSING || f->path[0] == '\0' ||
+		    !(S_ISDIR(f->type) ||
+		      (S_ISLNK(f->type) && f->package != NULL)))
+			continue;
+		pfd = gen_open_parent(rootfd, f->path, &base, true);
+		if (pfd < 0) {
+			rc = rf_error_errno(err, pfd, "cannot prepare /%s",
+					    f->path);
+			break;
+		}
+		if (S_ISDIR(f->type) && mkdirat(pfd, base, 0755) < 0 &&
+		    errno != EEXIST)
+			rc = rf_error_errno(err, -errno, "mkdir /%s", f->path);
+		if (S_ISLNK(f->type)) {
+			char *t = f->target;
+
+			if (t == NULL)
+				rc = rf_error_set(err, -EINVAL, "/%s: a symlink "
+						  "without target", f->path);
+			else if (symlinkat(t, pfd, base) < 0 && errno != EEXIST)
+				rc = rf_error_errno(err, -errno, "symlink /%s",
+						    f->path);
+		}
+		close(pfd);
+	}
 	return rc;
 }

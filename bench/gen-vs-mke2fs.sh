@@ -1,0 +1,90 @@
+#!/bin/sh
+# Benchmark (not a test): reforge-gen against the by-hand pipeline.
+#
+#   bench/gen-vs-mke2fs.sh [BUILDDIR]
+#
+# Makes a minimal Debian root with mmdebstrap from this machine's
+# configured mirror (keeping the .deb files it used as a file://
+# repository), scans it with reforge-scan, makes its overlay (a pax tar of
+# the modified and unowned files), then times, warm cache:
+#   reforge-gen: every package unpacked from the repository, the overlay
+#                applied, metadata set, ext4 made, qcow2 written;
+#   by hand:     mke2fs -d of the finished tree into a raw file of the same
+#                filesystem size, then qemu-img convert -O qcow2.
+# and prints both times and image sizes. Goal: reforge-gen no slower.
+# Set REFORGE_BENCH_DIR to reuse a root made earlier (mmdebstrap takes a
+# minute or so here).
+set -e
+B=${1:-$PWD}
+W=${REFORGE_BENCH_DIR:-${TMPDIR:-/var/tmp}/reforge-bench-gen}
+SUITE=${REFORGE_BENCH_SUITE:-bookworm}
+for t in mmdebstrap bsdtar mke2fs qemu-img python3; do
+	command -v $t >/dev/null || { echo "$t is not installed" >&2; exit 1; }
+done
+mkdir -p "$W"
+if [ ! -d "$W/root/usr" ]; then
+	rm -rf "$W/root" "$W/debs"
+	mkdir -p "$W/debs"
+	mmdebstrap --variant=minbase --skip=download/empty \
+		--customize-hook="sync-out /var/cache/apt/archives $W/debs" \
+		--customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
+		"$SUITE" "$W/root" >"$W/mmdebstrap.log" 2>&1
+	# mmdebstrap does not keep every package it used (the essential set
+	# goes): fetch the exact versions installed
+	(cd "$W/debs" && dpkg-query --admindir="$W/root/var/lib/dpkg" -W \
+		-f '${Package}:${Architecture}=${Version}\n' |
+		xargs apt-get download -q=2) >>"$W/mmdebstrap.log" 2>&1
+fi
+"$B/reforge-scan" -q --root "$W/root" --report "$W/report.xml" >/dev/null
+python3 - "$W/report.xml" >"$W/overlay.list" <<'PY'
+import sys, xml.etree.ElementTree as ET
+N = '{urn:reforge:report:1}'
+for f in ET.parse(sys.argv[1]).getroot().iter(N + 'file'):
+    if f.get('class') in ('modified', 'unowned') and f.get('path', '/') != '/':
+        print(f.get('path')[1:])
+PY
+bsdtar -C "$W/root" --format pax --xattrs --acls -n -cf "$W/overlay.tar" \
+	-T "$W/overlay.list" 2>/dev/null
+
+now() { date +%s.%N; }
+# warm the cache for both
+cat "$W"/debs/*.deb "$W/overlay.tar" >/dev/null
+tar -C "$W/root" -cf - . >/dev/null
+
+rm -f "$W/gen.qcow2"
+t0=$(now)
+"$B/generator/reforge-gen" -q --json --report "$W/report.xml" \
+	--overlay "$W/overlay.tar" --repo "file://$W/debs" --format qcow2 \
+	--no-sync --tmpdir "$W" -o "$W/gen.qcow2" >"$W/gen.json"
+t1=$(now)
+# the same filesystem size as the generator chose
+fssize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partitions"][0]["size"])' "$W/gen.json")
+# the same with the staging tree and filesystem files on tmpfs
+t4=$(now)
+if [ -d /dev/shm ]; then
+	"$B/generator/reforge-gen" -q --report "$W/report.xml" \
+		--overlay "$W/overlay.tar" --repo "file://$W/debs" \
+		--format qcow2 --no-sync --tmpdir /dev/shm -o "$W/gen-shm.qcow2"
+fi
+t5=$(now)
+rm -f "$W/hand.raw" "$W/hand.qcow2"
+t2=$(now)
+truncate -s "$fssize" "$W/hand.raw"
+mke2fs -q -F -t ext4 -b 4096 -d "$W/root" "$W/hand.raw" >/dev/null
+qemu-img convert -O qcow2 "$W/hand.raw" "$W/hand.qcow2"
+t3=$(now)
+
+files=$(grep -c '<file ' "$W/report.xml")
+pkgs=$(grep -c '<package ' "$W/report.xml")
+gen_t=$(echo "$t1 - $t0" | bc)
+hand_t=$(echo "$t3 - $t2" | bc)
+printf 'root: %s packages, %s files, %s of data\n' "$pkgs" "$files" \
+	"$(du -sh "$W/root" | cut -f1)"
+printf 'reforge-gen (unpack + overlay + metadata + mke2fs + qcow2): %6.2f s  image %s bytes\n' \
+	"$gen_t" "$(stat -c %s "$W/gen.qcow2")"
+[ -d /dev/shm ] && printf 'reforge-gen, staging on tmpfs (--tmpdir /dev/shm):        %6.2f s  image %s bytes\n' \
+	"$(echo "$t5 - $t4" | bc)" "$(stat -c %s "$W/gen-shm.qcow2")"
+printf 'by hand (mke2fs -d of the tree + qemu-img convert):        %6.2f s  image %s bytes\n' \
+	"$hand_t" "$(stat -c %s "$W/hand.qcow2")"
+printf 'ratio reforge-gen / by hand: %.2f\n' "$(echo "$gen_t / $hand_t" | bc -l)"
+rm -f "$W/hand.raw"
