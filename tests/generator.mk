@@ -8,3 +8,12 @@ tests_test_gen_extract_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
 
 TESTS += tests/system/gen-dpkg.sh
 EXTRA_DIST += tests/system/gen-dpkg.sh tests/system/gen-lib.sh
+
+check_PROGRAMS += tests/fuzz/fuzz_gen_report
+TESTS += tests/fuzz/fuzz_gen_report
+tests_fuzz_fuzz_gen_report_SOURCES = tests/fuzz/fuzz_gen_report.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_gen_report_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(srcdir)/tests/fuzz/corpus/gen_report"'
+tests_fuzz_fuzz_gen_report_LDADD = $(RF_GEN_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/gen_report
