@@ -329,6 +329,8 @@ static int one_file(struct writer *w, xmlNodePtr n)
 		snprintf(key, sizeof(key), "%llu", group);
 		first = strset_put(&w->groups, key, path.data + 1);
 		if (first != NULL) {
+			if (w->opt->contents_only)
+				goto out;
 			archive_entry_copy_hardlink(e, first);
 			goto write_header;
 		}
@@ -341,6 +343,8 @@ static int one_file(struct writer *w, xmlNodePtr n)
 		if (wanted && strset_put(&w->sent, (const char *)sha, "") == NULL)
 			archive_entry_set_size(e, (la_int64_t)size);
 	}
+	if (w->opt->contents_only && archive_entry_size(e) == 0)
+		goto out;
 write_header:
 	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
 		rc = w->sink_rc < 0 ? rf_error_set(w->err, w->sink_rc,

@@ -29,6 +29,12 @@ struct scan_overlay_opts {
 	int report_fd;             /* the plain XML report, read from 0 */
 	scan_overlay_want want;
 	void *want_ctx;
+	/*
+	 * Only entries that carry a content: for a server, which has every
+	 * entry's metadata in the report already (a second scan of an
+	 * unchanged host then sends an empty overlay).
+	 */
+	bool contents_only;
 };
 
 struct scan_overlay_stats {

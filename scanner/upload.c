@@ -269,6 +269,7 @@ static void *produce(void *arg)
 		.report_fd = p->opt->report_fd,
 		.want = want_missing,
 		.want_ctx = p->missing,
+		.contents_only = true,
 	};
 	struct scan_overlay_stats stats;
 
