@@ -14,7 +14,7 @@ SRV="$B/reforge-server"
 SCAN="$B/reforge-scan"
 [ -x "$SRV" ] && [ -x "$SCAN" ] || { echo "build reforge-server and reforge-scan in $B first" >&2; exit 2; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/reforge-bench.XXXXXX")
-trap 'kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $SPID 2>/dev/null || true; rm -rf "$T"' EXIT
 
 echo "generating $N roots of $F files..." >&2
 python3 - "$T/roots" "$N" "$F" <<'PY'
