@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,11 +28,25 @@
 #include "progress.h"
 #include "srv_http.h"
 
+/* A connection as the deadline's reaper sees it: see on_connection(). */
+struct tracked {
+	struct tracked *prev, *next;
+	int fd;
+	uint64_t start_ns;	/* its accept, or the end of its last request */
+	bool cut;
+};
+
 struct srv_http {
 	struct MHD_Daemon *daemon;
 	struct srv_store *st;
 	const struct srv_config *cfg;
 	char *cert, *key;
+	/* the absolute deadline */
+	pthread_mutex_t track_lock;
+	pthread_cond_t track_cond;
+	struct tracked *conns;
+	pthread_t reaper;
+	bool reaper_started, stopping;
 };
 
 enum req_kind { REQ_NONE, REQ_REPORT, REQ_OVERLAY, REQ_DONE };
@@ -683,11 +699,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct srv_http *h = cls;
 	struct request *rq = *con_cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	/* the next request on this connection gets a deadline of its own */
+	if (ci != NULL && ci->socket_context != NULL) {
+		pthread_mutex_lock(&h->track_lock);
+		((struct tracked *)ci->socket_context)->start_ns = rf_now_ns();
+		pthread_mutex_unlock(&h->track_lock);
+	}
 	if (rq == NULL)
 		return;
 	if (rq->up != NULL) {
@@ -706,6 +729,78 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(rq->name);
 	free(rq);
 	*con_cls = NULL;
+}
+
+/*
+ * The absolute deadline. libmicrohttpd calls the handler only once the
+ * headers are in and only when bytes arrive, and its timeout is an idle
+ * one: a client that trickles a byte now and then (in its headers or its
+ * body) would hold a connection, and its thread, for ever. So every
+ * connection is tracked from its accept, and a reaper thread shuts down
+ * the socket of one whose request outlived the deadline; the connection's
+ * own thread then sees the end of the stream and closes it as usual.
+ * shutdown() only under track_lock, and a connection leaves the list (in
+ * the CLOSED notification) before libmicrohttpd closes its descriptor: the
+ * number is never one that was reused.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct srv_http *h = cls;
+	struct tracked *t = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL)
+			return;
+		t = rf_xcalloc(1, sizeof(*t));
+		t->fd = ci->connect_fd;
+		t->start_ns = rf_now_ns();
+		pthread_mutex_lock(&h->track_lock);
+		t->next = h->conns;
+		if (h->conns != NULL)
+			h->conns->prev = t;
+		h->conns = t;
+		pthread_mutex_unlock(&h->track_lock);
+		*socket_context = t;
+	} else if (t != NULL) {
+		pthread_mutex_lock(&h->track_lock);
+		if (t->prev != NULL)
+			t->prev->next = t->next;
+		else
+			h->conns = t->next;
+		if (t->next != NULL)
+			t->next->prev = t->prev;
+		pthread_mutex_unlock(&h->track_lock);
+		free(t);
+		*socket_context = NULL;
+	}
+}
+
+static void *reaper(void *arg)
+{
+	struct srv_http *h = arg;
+	uint64_t limit = (uint64_t)h->cfg->deadline * 1000000000u;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->track_lock);
+	while (!h->stopping) {
+		uint64_t now = rf_now_ns();
+
+		for (struct tracked *t = h->conns; t != NULL; t = t->next)
+			if (!t->cut && now - t->start_ns > limit) {
+				shutdown(t->fd, SHUT_RDWR);
+				t->cut = true;
+			}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&h->track_cond, &h->track_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->track_lock);
+	return NULL;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
@@ -782,6 +877,8 @@ int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
 
 	h->st = st;
 	h->cfg = cfg;
+	pthread_mutex_init(&h->track_lock, NULL);
+	pthread_cond_init(&h->track_cond, NULL);
 	if (parse_listen(cfg->listen, &ss, &sslen) < 0) {
 		rc = rf_error_set(err, -EINVAL, "--listen wants ADDR:PORT "
 				  "('127.0.0.1:8443', '[::1]:8443'), not '%s'",
@@ -807,6 +904,7 @@ int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
 		flags, 0, NULL, NULL, handler, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
@@ -818,6 +916,13 @@ int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
 				  "use, not an address of this host, or a bad "
 				  "certificate)", cfg->listen);
 		goto out;
+	}
+	if (cfg->deadline > 0) {
+		if (pthread_create(&h->reaper, NULL, reaper, h) != 0) {
+			rc = rf_error_set(err, -EAGAIN, "cannot start a thread");
+			goto out;
+		}
+		h->reaper_started = true;
 	}
 	if (cfg->port_file != NULL) {
 		const union MHD_DaemonInfo *i =
@@ -857,6 +962,15 @@ void srv_http_stop(struct srv_http *h)
 		return;
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
+	if (h->reaper_started) {
+		pthread_mutex_lock(&h->track_lock);
+		h->stopping = true;
+		pthread_cond_signal(&h->track_cond);
+		pthread_mutex_unlock(&h->track_lock);
+		pthread_join(h->reaper, NULL);
+	}
+	pthread_mutex_destroy(&h->track_lock);
+	pthread_cond_destroy(&h->track_cond);
 	free(h->cert);
 	free(h->key);
 	free(h);

@@ -18,3 +18,7 @@ TESTS += tests/test_server tests/fuzz/fuzz_srv_report \
 	tests/system/server.sh tests/system/server-crash.sh
 EXTRA_DIST += tests/system/server.sh tests/system/server-crash.sh \
 	tests/fuzz/corpus/srv_report
+
+# RELIABILITY 13: slow clients, per-address limit, deadline, minimum rate
+TESTS += tests/system/server-limits.sh
+EXTRA_DIST += tests/system/server-limits.sh tests/system/server-limits.py
