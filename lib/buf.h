@@ -15,7 +15,10 @@ struct rf_buf {
 	size_t cap;
 };
 
-#define RF_BUF_INIT {NULL, 0, 0}
+#define RF_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 void rf_buf_grow(struct rf_buf *b, size_t extra);
 void rf_buf_add(struct rf_buf *b, const void *data, size_t len);

@@ -18,9 +18,12 @@ static const struct {
 	const char *name;
 	size_t len;
 } algos[] = {
-	[RF_DIGEST_NONE] = {"none", 0},     [RF_DIGEST_MD5] = {"md5", 16},
-	[RF_DIGEST_SHA1] = {"sha1", 20},    [RF_DIGEST_SHA224] = {"sha224", 28},
-	[RF_DIGEST_SHA256] = {"sha256", 32}, [RF_DIGEST_SHA384] = {"sha384", 48},
+	[RF_DIGEST_NONE] = {"none", 0},
+	[RF_DIGEST_MD5] = {"md5", 16},
+	[RF_DIGEST_SHA1] = {"sha1", 20},
+	[RF_DIGEST_SHA224] = {"sha224", 28},
+	[RF_DIGEST_SHA256] = {"sha256", 32},
+	[RF_DIGEST_SHA384] = {"sha384", 48},
 	[RF_DIGEST_SHA512] = {"sha512", 64},
 };
 
@@ -78,7 +81,8 @@ struct rf_digest *rf_digest_new(enum rf_digest_algo a, enum rf_digest_algo b)
 		if (d->md[i] == NULL)
 			continue;
 		d->ctx[i] = EVP_MD_CTX_new();
-		if (d->ctx[i] == NULL || !EVP_DigestInit_ex(d->ctx[i], d->md[i], NULL))
+		if (d->ctx[i] == NULL ||
+		    !EVP_DigestInit_ex(d->ctx[i], d->md[i], NULL))
 			abort(); /* only fails when out of memory */
 	}
 	return d;

@@ -11,8 +11,8 @@
 #define RF_ERROR_MSG_MAX 1024
 
 struct rf_error {
-	int code;                    /* negative errno, 0 when unset */
-	char msg[RF_ERROR_MSG_MAX];  /* NUL-terminated, never NULL */
+	int code;		    /* negative errno, 0 when unset */
+	char msg[RF_ERROR_MSG_MAX]; /* NUL-terminated, never NULL */
 };
 
 /*

@@ -43,8 +43,9 @@ int rf_unescape_c(struct rf_buf *out, const char *s)
 			rf_buf_addch(out, '\n');
 		else if (s[0] >= '0' && s[0] <= '3' && s[1] >= '0' &&
 			 s[1] <= '7' && s[2] >= '0' && s[2] <= '7') {
-			rf_buf_addch(out, (char)((s[0] - '0') * 64 +
-						 (s[1] - '0') * 8 + (s[2] - '0')));
+			rf_buf_addch(out,
+				     (char)((s[0] - '0') * 64 +
+					    (s[1] - '0') * 8 + (s[2] - '0')));
 			s += 2;
 		} else
 			return -EINVAL;
@@ -107,7 +108,8 @@ void rf_base64_encode(struct rf_buf *out, const void *data, size_t len)
 
 	rf_buf_grow(out, (len + 2) / 3 * 4);
 	for (i = 0; i + 2 < len; i += 3) {
-		char q[4] = {b64[p[i] >> 2], b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+		char q[4] = {b64[p[i] >> 2],
+			     b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
 			     b64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)],
 			     b64[p[i + 2] & 63]};
 		rf_buf_add(out, q, 4);
@@ -116,7 +118,8 @@ void rf_base64_encode(struct rf_buf *out, const void *data, size_t len)
 		char q[4] = {b64[p[i] >> 2], b64[(p[i] & 3) << 4], '=', '='};
 		rf_buf_add(out, q, 4);
 	} else if (len - i == 2) {
-		char q[4] = {b64[p[i] >> 2], b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+		char q[4] = {b64[p[i] >> 2],
+			     b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
 			     b64[(p[i + 1] & 15) << 2], '='};
 		rf_buf_add(out, q, 4);
 	}
@@ -152,7 +155,8 @@ int rf_base64_decode(struct rf_buf *out, const char *s)
 		}
 		rf_buf_addch(out, (char)((v[0] << 2) | (v[1] >> 4)));
 		if (pad < 2)
-			rf_buf_addch(out, (char)(((v[1] & 15) << 4) | (v[2] >> 2)));
+			rf_buf_addch(out,
+				     (char)(((v[1] & 15) << 4) | (v[2] >> 2)));
 		if (pad < 1)
 			rf_buf_addch(out, (char)(((v[2] & 3) << 6) | v[3]));
 	}

@@ -63,8 +63,8 @@ void rf_progress_done(struct rf_progress *p)
 
 const char *rf_human_size(char *buf, size_t size, uint64_t bytes)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB",
-					    "PiB", "EiB"};
+	static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB"};
 	double v = (double)bytes;
 	int u = 0;
 

@@ -16,13 +16,13 @@ int rf_report_attr_bytes(xmlTextWriterPtr w, const char *name,
 
 	if (rf_xml_safe(value, len)) {
 		rf_buf_add(&b, value, len);
-		rc = xmlTextWriterWriteAttribute(w, BAD_CAST name,
-						 BAD_CAST(b.data ? b.data : ""));
+		rc = xmlTextWriterWriteAttribute(
+			w, BAD_CAST name, BAD_CAST(b.data ? b.data : ""));
 	} else {
 		snprintf(attr, sizeof(attr), "%s-base64", name);
 		rf_base64_encode(&b, value, len);
-		rc = xmlTextWriterWriteAttribute(w, BAD_CAST attr,
-						 BAD_CAST(b.data ? b.data : ""));
+		rc = xmlTextWriterWriteAttribute(
+			w, BAD_CAST attr, BAD_CAST(b.data ? b.data : ""));
 	}
 	rf_buf_free(&b);
 	return rc;

@@ -89,7 +89,8 @@ int rf_root_open_walk(int rootfd, const char *path, int flags)
 				close(stack[depth--]);
 			continue;
 		}
-		fd = openat(stack[depth], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(stack[depth], name,
+			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			rc = -errno;
 			goto out;
@@ -213,8 +214,8 @@ int rf_root_read_file(int rootfd, const char *path, size_t max,
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
-		rc = rf_error_set(err, -EFBIG,
-				  "'%s' is larger than %zu bytes", path, max);
+		rc = rf_error_set(err, -EFBIG, "'%s' is larger than %zu bytes",
+				  path, max);
 		goto out;
 	}
 	for (;;) {

@@ -22,34 +22,35 @@
 
 /* What a database says about one package. Strings may be NULL. */
 struct scan_pkg {
-	const char *db;      /* backend name: "dpkg", "rpm", "alpm" */
+	const char *db; /* backend name: "dpkg", "rpm", "alpm" */
 	const char *name;
 	const char *epoch;   /* rpm and pacman; NULL when none */
 	const char *version; /* upstream version (dpkg: the whole version) */
 	const char *release; /* rpm release; NULL elsewhere */
 	const char *arch;
-	const char *status;  /* dpkg: "installed", "config-files", ...;
-				rpm, alpm: "installed" */
-	const char *vendor;  /* rpm vendor, dpkg Maintainer, alpm packager */
-	const char *origin;  /* repository the database says it came from */
-	const char *reason;  /* "explicit" or "dependency" (alpm; rpm from dnf) */
+	const char *status; /* dpkg: "installed", "config-files", ...;
+			       rpm, alpm: "installed" */
+	const char *vendor; /* rpm vendor, dpkg Maintainer, alpm packager */
+	const char *origin; /* repository the database says it came from */
+	const char
+		*reason; /* "explicit" or "dependency" (alpm; rpm from dnf) */
 	int64_t install_time; /* seconds since the epoch, 0 when unknown */
 };
 
 /* Flags of a package file: what the database knows and what it promises. */
 enum scan_pkgfile_flag {
-	SCAN_PF_CONFIG = 1u << 0,    /* dpkg conffile, rpm %config, alpm backup */
+	SCAN_PF_CONFIG = 1u << 0, /* dpkg conffile, rpm %config, alpm backup */
 	SCAN_PF_NOREPLACE = 1u << 1, /* rpm %config(noreplace) */
 	SCAN_PF_GHOST = 1u << 2,     /* rpm %ghost: need not exist on disk */
 	SCAN_PF_MISSINGOK = 1u << 3, /* rpm %config(missingok) */
-	SCAN_PF_DOC = 1u << 4,       /* rpm %doc */
+	SCAN_PF_DOC = 1u << 4,	     /* rpm %doc */
 	SCAN_PF_OBSOLETE = 1u << 5,  /* dpkg obsolete conffile */
 	SCAN_PF_HAS_TYPE = 1u << 6,  /* mode's S_IFMT bits are known */
 	SCAN_PF_HAS_PERM = 1u << 7,  /* mode's permission bits are known */
 	SCAN_PF_HAS_OWNER = 1u << 8, /* user and group are known */
 	SCAN_PF_HAS_SIZE = 1u << 9,
 	SCAN_PF_HAS_MTIME = 1u << 10,
-	SCAN_PF_HAS_TARGET = 1u << 11, /* link_target is known */
+	SCAN_PF_HAS_TARGET = 1u << 11,	     /* link_target is known */
 	SCAN_PF_NOVERIFY_CONTENT = 1u << 12, /* rpm: %verify(not md5) etc. */
 	SCAN_PF_NOVERIFY_MTIME = 1u << 13,
 	SCAN_PF_NOVERIFY_OWNER = 1u << 14,
@@ -60,19 +61,19 @@ enum scan_pkgfile_flag {
 
 /* What a database says one path should be. Owned by the set. */
 struct scan_pkgfile {
-	const char *path;        /* absolute, as on disk (diversions applied) */
-	uint32_t pkg;            /* index of the owning package in the set */
-	uint32_t nowners;        /* packages that list this path (>= 1) */
-	uint32_t flags;          /* enum scan_pkgfile_flag */
-	mode_t mode;             /* see SCAN_PF_HAS_TYPE / _PERM */
-	const char *user;        /* see SCAN_PF_HAS_OWNER */
+	const char *path; /* absolute, as on disk (diversions applied) */
+	uint32_t pkg;	  /* index of the owning package in the set */
+	uint32_t nowners; /* packages that list this path (>= 1) */
+	uint32_t flags;	  /* enum scan_pkgfile_flag */
+	mode_t mode;	  /* see SCAN_PF_HAS_TYPE / _PERM */
+	const char *user; /* see SCAN_PF_HAS_OWNER */
 	const char *group;
-	uint64_t size;           /* see SCAN_PF_HAS_SIZE */
-	int64_t mtime;           /* see SCAN_PF_HAS_MTIME */
-	const char *link_target; /* see SCAN_PF_HAS_TARGET */
-	enum rf_digest_algo algo; /* RF_DIGEST_NONE when no digest */
+	uint64_t size;		     /* see SCAN_PF_HAS_SIZE */
+	int64_t mtime;		     /* see SCAN_PF_HAS_MTIME */
+	const char *link_target;     /* see SCAN_PF_HAS_TARGET */
+	enum rf_digest_algo algo;    /* RF_DIGEST_NONE when no digest */
 	const unsigned char *digest; /* rf_digest_len(algo) bytes */
-	bool seen;               /* set by the walk when the path exists */
+	bool seen;		     /* set by the walk when the path exists */
 };
 
 struct scan_pkgset;
@@ -95,9 +96,8 @@ uint32_t scan_pkgset_add_package(struct scan_pkgset *set,
  * incremented, and *shared (if not NULL) set to true: a backend then fills
  * only what the first owner left unknown.
  */
-struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set,
-					  uint32_t pkg, const char *path,
-					  bool *shared);
+struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set, uint32_t pkg,
+					  const char *path, bool *shared);
 
 /* Copies owned by the set, freed with it. */
 const char *scan_pkgset_strdup(struct scan_pkgset *set, const char *s);
@@ -128,8 +128,7 @@ size_t scan_pkgset_nfiles(const struct scan_pkgset *set);
 struct scan_pkgfile *scan_pkgset_file(struct scan_pkgset *set, size_t idx);
 size_t scan_pkgset_ndiversions(const struct scan_pkgset *set);
 void scan_pkgset_diversion(const struct scan_pkgset *set, size_t idx,
-			   const char **from, const char **to,
-			   const char **by);
+			   const char **from, const char **to, const char **by);
 
 /* A package database backend. */
 struct scan_pkgdb_ops {
@@ -180,9 +179,8 @@ enum scan_diff {
 struct stat;
 unsigned scan_pkgfile_verify(const struct scan_pkgfile *pf,
 			     const struct stat *st,
-			     const unsigned char *pkgdigest,
-			     const char *target, const char *user,
-			     const char *group);
+			     const unsigned char *pkgdigest, const char *target,
+			     const char *user, const char *group);
 
 /* "content,mode" style names of a diff mask into buf; "" for 0. */
 const char *scan_diff_names(unsigned diff, char *buf, size_t size);

@@ -105,8 +105,8 @@ static int load_diversions(struct dpkg_state *st, struct rf_error *err)
 					    DPKG_DIR, n + 1);
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			st->divs = rf_xrealloc(st->divs,
-					       cap * sizeof(*st->divs));
+			st->divs =
+				rf_xrealloc(st->divs, cap * sizeof(*st->divs));
 		}
 		st->divs[n].from = lines[0];
 		st->divs[n].to = lines[1];
@@ -308,8 +308,8 @@ static int load_package(struct dpkg_state *st, struct stanza *s,
 			line[1] = '\0'; /* dpkg's name for the root itself */
 		while (len > 1 && line[len - 1] == '/')
 			line[--len] = '\0';
-		scan_pkgset_add_file(st->set, idx,
-				     divert(st, line, s->package), NULL);
+		scan_pkgset_add_file(st->set, idx, divert(st, line, s->package),
+				     NULL);
 	}
 
 	/* their digests */
@@ -337,9 +337,8 @@ static int load_package(struct dpkg_state *st, struct stanza *s,
 		if (*sep != '/')
 			rf_buf_addch(&path, '/');
 		rf_buf_addstr(&path, sep);
-		pf = scan_pkgset_add_file(st->set, idx,
-					  divert(st, path.data, s->package),
-					  NULL);
+		pf = scan_pkgset_add_file(
+			st->set, idx, divert(st, path.data, s->package), NULL);
 		rf_buf_free(&path);
 		if (pf->algo == RF_DIGEST_NONE) {
 			rc = add_md5(st, idx, s->package, pf, line, "md5sums",
@@ -370,9 +369,9 @@ static int load_package(struct dpkg_state *st, struct stanza *s,
 					DPKG_DIR, s->package);
 				goto out;
 			}
-			pf = scan_pkgset_add_file(
-				st->set, idx, divert(st, path, s->package),
-				NULL);
+			pf = scan_pkgset_add_file(st->set, idx,
+						  divert(st, path, s->package),
+						  NULL);
 			pf->flags |= SCAN_PF_CONFIG;
 			while ((flag = strtok_r(NULL, " \t", &fsave)) != NULL)
 				if (strcmp(flag, "obsolete") == 0)

@@ -65,8 +65,8 @@ static void *arena_alloc(struct scan_pkgset *set, size_t len, size_t align)
 		}
 	}
 	{
-		size_t size = len + align > ARENA_BLOCK ? len + align
-							: ARENA_BLOCK;
+		size_t size =
+			len + align > ARENA_BLOCK ? len + align : ARENA_BLOCK;
 
 		b = rf_xmalloc(sizeof(*b) + size);
 		b->next = set->arena;
@@ -200,9 +200,8 @@ static size_t *table_slot(struct scan_pkgset *set, const char *path)
 	return &set->table[h];
 }
 
-struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set,
-					  uint32_t pkg, const char *path,
-					  bool *shared)
+struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set, uint32_t pkg,
+					  const char *path, bool *shared)
 {
 	struct scan_pkgfile *pf;
 	size_t *slot;
@@ -218,10 +217,10 @@ struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set,
 		return pf;
 	}
 	if (set->nfiles % FILES_PER_CHUNK == 0) {
-		set->chunks = rf_xrealloc(set->chunks, (set->nchunks + 1) *
-							       sizeof(*set->chunks));
-		set->chunks[set->nchunks++] =
-			rf_xmalloc(FILES_PER_CHUNK * sizeof(struct scan_pkgfile));
+		set->chunks = rf_xrealloc(
+			set->chunks, (set->nchunks + 1) * sizeof(*set->chunks));
+		set->chunks[set->nchunks++] = rf_xmalloc(
+			FILES_PER_CHUNK * sizeof(struct scan_pkgfile));
 	}
 	pf = file_at(set, set->nfiles);
 	memset(pf, 0, sizeof(*pf));
@@ -234,8 +233,7 @@ struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set,
 	return pf;
 }
 
-struct scan_pkgfile *scan_pkgset_find(struct scan_pkgset *set,
-				      const char *path)
+struct scan_pkgfile *scan_pkgset_find(struct scan_pkgset *set, const char *path)
 {
 	size_t *slot = table_slot(set, path);
 
@@ -353,9 +351,9 @@ unsigned scan_pkgfile_verify(const struct scan_pkgfile *pf,
 
 const char *scan_diff_names(unsigned diff, char *buf, size_t size)
 {
-	static const char *const names[] = {"content", "size", "mode",
-					    "owner", "group", "type",
-					    "target", "mtime"};
+	static const char *const names[] = {"content", "size",	"mode",
+					    "owner",   "group", "type",
+					    "target",  "mtime"};
 	size_t len = 0;
 
 	if (size == 0)
@@ -400,8 +398,7 @@ static const char **canon_slot(struct canon_cache *c, const char *path)
 	return &c->keys[h];
 }
 
-static void canon_put(struct canon_cache *c, const char *key,
-		      const char *value)
+static void canon_put(struct canon_cache *c, const char *key, const char *value)
 {
 	const char **slot;
 
@@ -466,8 +463,7 @@ static const char *canon_uncached(struct canon_cache *c, const char *path,
 		rf_buf_reset(&cand);
 		if (ps != NULL && ps != parent)
 			rf_buf_add(&cand, parent, (size_t)(ps - parent));
-		result = scan_pkgset_strdup(c->set,
-					    cand.len ? cand.data : "/");
+		result = scan_pkgset_strdup(c->set, cand.len ? cand.data : "/");
 	} else {
 		join(&cand, parent, base);
 		result = scan_pkgset_strdup(c->set, cand.data);
@@ -545,7 +541,8 @@ int scan_pkgset_canonicalize(struct scan_pkgset *set, int rootfd)
 				continue;
 			}
 			{
-				struct scan_pkgfile *keep = file_at(set, *slot - 1);
+				struct scan_pkgfile *keep =
+					file_at(set, *slot - 1);
 
 				keep->nowners += pf->nowners;
 				keep->flags |= pf->flags & ~SCAN_PF_ALIAS;

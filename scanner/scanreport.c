@@ -65,7 +65,8 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 		ob = xmlOutputBufferCreateIO(null_write, fd_close, NULL, NULL);
 	} else if (strcmp(path, "-") == 0) {
 		out->fd = STDOUT_FILENO;
-		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd, NULL);
+		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd,
+					     NULL);
 	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/*
 		 * A device, a fifo, a terminal: write into it as it is. The
@@ -77,7 +78,8 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 			return rf_error_errno(err, -errno, "cannot open '%s'",
 					      path);
 		out->direct = true;
-		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd, NULL);
+		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd,
+					     NULL);
 	} else {
 		struct rf_buf tmp = RF_BUF_INIT;
 
@@ -112,7 +114,8 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 			out->dev = st.st_dev;
 			out->ino = st.st_ino;
 		}
-		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd, NULL);
+		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd,
+					     NULL);
 	}
 	if (ob == NULL || (out->writer = xmlNewTextWriter(ob)) == NULL) {
 		scan_report_close(out, false, NULL);
@@ -136,7 +139,8 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 	}
 	if (out->direct) {
 		if (close(out->fd) < 0 && rc == 0 && commit)
-			rc = rf_error_errno(err, -errno, "cannot write the report");
+			rc = rf_error_errno(err, -errno,
+					    "cannot write the report");
 		out->fd = -1;
 	}
 	if (out->tmppath != NULL) {
@@ -164,9 +168,10 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 		out->fd = -1;
 		if (rc == 0 && commit) {
 			if (rename(out->tmppath, out->path) < 0)
-				rc = rf_error_errno(err, -errno,
-						    "cannot rename '%s' to '%s'",
-						    out->tmppath, out->path);
+				rc = rf_error_errno(
+					err, -errno,
+					"cannot rename '%s' to '%s'",
+					out->tmppath, out->path);
 			else {
 				/* make the rename itself durable */
 				char *dir = rf_xstrdup(out->path);
@@ -211,8 +216,9 @@ int scan_report_begin(xmlTextWriterPtr w, const char *root, bool live,
 	CHECK(rf_report_attr_bytes(w, "root", root, strlen(root)));
 	CHECK(xmlTextWriterWriteAttribute(w, BAD_CAST "live",
 					  BAD_CAST(live ? "true" : "false")));
-	CHECK(xmlTextWriterWriteAttribute(w, BAD_CAST "read-only-view",
-					  BAD_CAST(isolated ? "true" : "false")));
+	CHECK(xmlTextWriterWriteAttribute(
+		w, BAD_CAST "read-only-view",
+		BAD_CAST(isolated ? "true" : "false")));
 	return 0;
 }
 
@@ -236,7 +242,7 @@ int scan_report_packages(xmlTextWriterPtr w, struct scan_pkgset *set,
 {
 	uint32_t npkgs = scan_pkgset_npackages(set);
 	size_t nfiles = scan_pkgset_nfiles(set), nconf = 0, k = 0;
-	uint32_t (*conf)[2];
+	uint32_t(*conf)[2];
 	struct rf_buf hex = RF_BUF_INIT;
 	int rc = 0;
 
@@ -275,14 +281,16 @@ int scan_report_packages(xmlTextWriterPtr w, struct scan_pkgset *set,
 		    attr_opt(w, "reason", p->reason) < 0)
 			goto fail;
 		if (p->install_time > 0 &&
-		    xmlTextWriterWriteFormatAttribute(w, BAD_CAST "install-time",
-						      "%lld",
-						      (long long)p->install_time) < 0)
+		    xmlTextWriterWriteFormatAttribute(
+			    w, BAD_CAST "install-time", "%lld",
+			    (long long)p->install_time) < 0)
 			goto fail;
 		for (; k < nconf && conf[k][0] == i; k++) {
-			struct scan_pkgfile *pf = scan_pkgset_file(set, conf[k][1]);
+			struct scan_pkgfile *pf =
+				scan_pkgset_file(set, conf[k][1]);
 
-			if (xmlTextWriterStartElement(w, BAD_CAST "config") < 0 ||
+			if (xmlTextWriterStartElement(w, BAD_CAST "config") <
+				    0 ||
 			    rf_report_attr_bytes(w, "path", pf->path,
 						 strlen(pf->path)) < 0)
 				goto fail;
@@ -292,7 +300,8 @@ int scan_report_packages(xmlTextWriterPtr w, struct scan_pkgset *set,
 					      rf_digest_len(pf->algo));
 				if (xmlTextWriterWriteAttribute(
 					    w, BAD_CAST "digest-algo",
-					    BAD_CAST rf_digest_name(pf->algo)) < 0 ||
+					    BAD_CAST rf_digest_name(pf->algo)) <
+					    0 ||
 				    xmlTextWriterWriteAttribute(
 					    w, BAD_CAST "digest",
 					    BAD_CAST hex.data) < 0)

@@ -49,12 +49,12 @@
 
 #define RING_SIZE 1024
 #define READ_BUF (1024 * 1024)
-#define MAX_EXTENTS 4096       /* sparse layout recorded up to this many */
-#define MAX_XATTR_LIST 65536   /* bytes of xattr names per file */
-#define MAX_XATTR_VALUE 65536  /* bytes of one xattr value */
+#define MAX_EXTENTS 4096      /* sparse layout recorded up to this many */
+#define MAX_XATTR_LIST 65536  /* bytes of xattr names per file */
+#define MAX_XATTR_VALUE 65536 /* bytes of one xattr value */
 
-static const char *const class_names[SCAN_NCLASSES] = {
-	"unmodified", "modified", "missing", "unowned"};
+static const char *const class_names[SCAN_NCLASSES] = {"unmodified", "modified",
+						       "missing", "unowned"};
 
 const char *scan_class_name(enum scan_class c)
 {
@@ -72,15 +72,15 @@ struct extent {
 };
 
 struct entry {
-	char *path;       /* in-root absolute path */
+	char *path; /* in-root absolute path */
 	size_t pathlen;
 	const char *name; /* last component, inside path */
 	struct dirref *dir;
 	struct stat st;
 	struct scan_pkgfile *pf;
-	char *target;     /* symlink target */
+	char *target; /* symlink target */
 	size_t targetlen;
-	bool hash;        /* a hashing thread must read it */
+	bool hash; /* a hashing thread must read it */
 	bool done;
 	/* results */
 	bool have_sha, have_pkgdigest, changed, sparse;
@@ -238,9 +238,8 @@ static void add_exclusion(struct scan *s, const char *path, size_t len,
 /* The kind of default exclusion of path's contents, or NULL. */
 static const char *default_exclusion(const char *path)
 {
-	for (size_t i = 0; i < sizeof(default_excludes) /
-				       sizeof(default_excludes[0]);
-	     i++)
+	for (size_t i = 0;
+	     i < sizeof(default_excludes) / sizeof(default_excludes[0]); i++)
 		if (strcmp(path, default_excludes[i].path) == 0)
 			return default_excludes[i].kind;
 	return NULL;
@@ -268,10 +267,10 @@ static const char *pattern_exclusion(const struct scan *s, const char *path,
 static bool pseudo_fs(long type)
 {
 	switch ((unsigned long)type) {
-	case 0x9fa0:     /* proc */
+	case 0x9fa0:	 /* proc */
 	case 0x62656572: /* sysfs */
-	case 0x1cd1:     /* devpts */
-	case 0x27e0eb:   /* cgroup */
+	case 0x1cd1:	 /* devpts */
+	case 0x27e0eb:	 /* cgroup */
 	case 0x63677270: /* cgroup2 */
 	case 0x64626720: /* debugfs */
 	case 0x74726163: /* tracefs */
@@ -294,10 +293,10 @@ static bool pseudo_fs(long type)
 static bool network_fs(long type)
 {
 	switch ((unsigned long)type) {
-	case 0x6969:     /* nfs */
+	case 0x6969:	 /* nfs */
 	case 0xff534d42: /* cifs */
 	case 0xfe534d42: /* smb2 */
-	case 0x517b:     /* smb */
+	case 0x517b:	 /* smb */
 	case 0x65735546: /* fuse (sshfs and friends) */
 	case 0x00c36400: /* ceph */
 	case 0x5346414f: /* afs */
@@ -510,7 +509,8 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 			for (size_t i = 0; i < e->nextents && rc == 0; i++) {
 				feed_zeros(d, e->extents[i].off - pos);
 				rc = hash_range(d, fd, buf, e->extents[i].off,
-						e->extents[i].len, false, hashed);
+						e->extents[i].len, false,
+						hashed);
 				pos = e->extents[i].off + e->extents[i].len;
 			}
 			if (rc == 0)
@@ -536,8 +536,8 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 		e->changed = true; /* shrank or grew while read */
 	if (fstat(fd, &after) < 0 || !unchanged(&after, &e->st))
 		e->changed = true;
-	rf_digest_final(d, e->sha, palgo != RF_DIGEST_NONE ? e->pkgdigest
-							   : NULL);
+	rf_digest_final(d, e->sha,
+			palgo != RF_DIGEST_NONE ? e->pkgdigest : NULL);
 	e->have_sha = true;
 	if (palgo != RF_DIGEST_NONE)
 		e->have_pkgdigest = true;
@@ -675,8 +675,9 @@ static void write_xattrs(struct scan *s, const struct entry *e)
 		rf_base64_encode(&b, p, vl);
 		XML(xmlTextWriterStartElement(s->w, BAD_CAST "xattr"));
 		rf_report_attr_bytes(s->w, "name", name, strlen(name));
-		XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "value-base64",
-						BAD_CAST(b.data ? b.data : "")));
+		XML(xmlTextWriterWriteAttribute(
+			s->w, BAD_CAST "value-base64",
+			BAD_CAST(b.data ? b.data : "")));
 		XML(xmlTextWriterEndElement(s->w));
 		p += vl;
 	}
@@ -756,20 +757,21 @@ static void emit(struct scan *s, struct entry *e)
 		else
 			diff = scan_pkgfile_verify(
 				e->pf, &e->st,
-				e->have_pkgdigest
-					? e->pkgdigest
-					: (e->pf->algo == RF_DIGEST_SHA256 &&
-					   e->have_sha)
-						  ? e->sha
-						  : NULL,
+				e->have_pkgdigest ? e->pkgdigest
+				: (e->pf->algo == RF_DIGEST_SHA256 &&
+				   e->have_sha)
+					? e->sha
+					: NULL,
 				e->target, user, group);
 		cls = diff ? SCAN_MODIFIED : SCAN_UNMODIFIED;
 	}
 	scan_diff_names(diff, detail, sizeof(detail));
 	if (cls == SCAN_MODIFIED && (e->pf->flags & SCAN_PF_CONFIG))
-		strncat(detail, ",conffile", sizeof(detail) - strlen(detail) - 1);
+		strncat(detail, ",conffile",
+			sizeof(detail) - strlen(detail) - 1);
 	if (cls == SCAN_UNOWNED)
-		snprintf(detail, sizeof(detail), "%s", type_name(e->st.st_mode));
+		snprintf(detail, sizeof(detail), "%s",
+			 type_name(e->st.st_mode));
 
 	s->sum->files[cls]++;
 	if (is_reg)
@@ -781,8 +783,9 @@ static void emit(struct scan *s, struct entry *e)
 	rf_report_attr_bytes(s->w, "path", e->path, e->pathlen);
 	XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "type",
 					BAD_CAST type_name(e->st.st_mode)));
-	XML(xmlTextWriterWriteFormatAttribute(s->w, BAD_CAST "mode", "%04o",
-					      (unsigned)(e->st.st_mode & 07777)));
+	XML(xmlTextWriterWriteFormatAttribute(
+		s->w, BAD_CAST "mode", "%04o",
+		(unsigned)(e->st.st_mode & 07777)));
 	XML(xmlTextWriterWriteFormatAttribute(s->w, BAD_CAST "uid", "%u",
 					      (unsigned)e->st.st_uid));
 	XML(xmlTextWriterWriteFormatAttribute(s->w, BAD_CAST "gid", "%u",
@@ -808,8 +811,8 @@ static void emit(struct scan *s, struct entry *e)
 		rf_report_attr_bytes(s->w, "target", e->target, e->targetlen);
 	if (S_ISCHR(e->st.st_mode) || S_ISBLK(e->st.st_mode))
 		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "rdev", "%u:%u",
-			major(e->st.st_rdev), minor(e->st.st_rdev)));
+			s->w, BAD_CAST "rdev", "%u:%u", major(e->st.st_rdev),
+			minor(e->st.st_rdev)));
 	if (e->link != NULL) {
 		XML(xmlTextWriterWriteFormatAttribute(
 			s->w, BAD_CAST "link-group", "%llu",
@@ -891,7 +894,8 @@ static void progress(struct scan *s, const struct entry *e)
 		return;
 	for (int c = 0; c < SCAN_NCLASSES; c++)
 		n += s->sum->files[c];
-	rf_progress_update(&s->progress, false, "scanning: %llu files, %s read  %.*s",
+	rf_progress_update(&s->progress, false,
+			   "scanning: %llu files, %s read  %.*s",
 			   (unsigned long long)n,
 			   rf_human_size(size, sizeof(size), s->bytes_hashed),
 			   40, e->path);
@@ -1106,8 +1110,7 @@ static void visit(struct scan *s, struct dirref *dir, const char *dirpath,
 			add_exclusion(s, e.path, e.pathlen, kind, NULL);
 			break;
 		}
-		if (e.st.st_dev != s->rootdev &&
-		    fstatfs(childfd, &sfs) == 0) {
+		if (e.st.st_dev != s->rootdev && fstatfs(childfd, &sfs) == 0) {
 			if (pseudo_fs(sfs.f_type)) {
 				add_exclusion(s, e.path, e.pathlen, "pseudo",
 					      NULL);
@@ -1251,9 +1254,9 @@ static void emit_missing(struct scan *s)
 		qsort(miss, k, sizeof(*miss), cmp_pf_path);
 	for (size_t i = 0; i < k; i++) {
 		struct scan_pkgfile *pf = miss[i];
-		const struct scan_pkg *pkg = scan_pkgset_package(s->set, pf->pkg);
-		const char *detail = (pf->flags & SCAN_PF_CONFIG)
-					     ? "conffile"
+		const struct scan_pkg *pkg =
+			scan_pkgset_package(s->set, pf->pkg);
+		const char *detail = (pf->flags & SCAN_PF_CONFIG) ? "conffile"
 				     : (pf->flags & SCAN_PF_HAS_TYPE)
 					     ? type_name(pf->mode)
 				     : pf->algo != RF_DIGEST_NONE ? "file"
@@ -1369,7 +1372,8 @@ static int load_databases(struct scan *s, struct rf_error *err)
 			return rc;
 		used += (size_t)snprintf(s->sum->databases + used,
 					 used < sizeof(s->sum->databases)
-						 ? sizeof(s->sum->databases) - used
+						 ? sizeof(s->sum->databases) -
+							   used
 						 : 0,
 					 "%s%s", used ? "," : "", reg[i]->name);
 		if (used >= sizeof(s->sum->databases))
@@ -1465,7 +1469,8 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 		goto out;
 
 	/* the walk */
-	s->nthreads = opt->jobs > 0 ? opt->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	s->nthreads =
+		opt->jobs > 0 ? opt->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (s->nthreads < 1)
 		s->nthreads = 1;
 	if (s->nthreads == 1)
@@ -1482,8 +1487,9 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 		struct entry e;
 		struct dirref *root = rf_xcalloc(1, sizeof(*root));
 
-		root->fd = openat(s->rootfd, ".",
-				  O_RDONLY | O_DIRECTORY | O_NOATIME | O_CLOEXEC);
+		root->fd =
+			openat(s->rootfd, ".",
+			       O_RDONLY | O_DIRECTORY | O_NOATIME | O_CLOEXEC);
 		if (root->fd < 0)
 			root->fd = openat(s->rootfd, ".",
 					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);

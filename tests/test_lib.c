@@ -66,18 +66,22 @@ static void test_xml_safe(void)
 	CU_ASSERT_TRUE(rf_xml_safe("\xf0\x9f\x98\x80", 4));
 	CU_ASSERT_FALSE(rf_xml_safe("a\nb", 3));
 	CU_ASSERT_FALSE(rf_xml_safe("\xff", 1));
-	CU_ASSERT_FALSE(rf_xml_safe("\xc0\xaf", 2));      /* overlong '/' */
-	CU_ASSERT_FALSE(rf_xml_safe("\xed\xa0\x80", 3));  /* surrogate */
-	CU_ASSERT_FALSE(rf_xml_safe("\xef\xbf\xbf", 3));  /* U+FFFF */
-	CU_ASSERT_FALSE(rf_xml_safe("caf\xc3", 4));       /* truncated */
+	CU_ASSERT_FALSE(rf_xml_safe("\xc0\xaf", 2));	 /* overlong '/' */
+	CU_ASSERT_FALSE(rf_xml_safe("\xed\xa0\x80", 3)); /* surrogate */
+	CU_ASSERT_FALSE(rf_xml_safe("\xef\xbf\xbf", 3)); /* U+FFFF */
+	CU_ASSERT_FALSE(rf_xml_safe("caf\xc3", 4));	 /* truncated */
 }
 
 static void test_base64(void)
 {
 	/* RFC 4648, section 10 */
 	static const char *const vec[][2] = {
-		{"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},
-		{"foo", "Zm9v"},   {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+		{"", ""},
+		{"f", "Zg=="},
+		{"fo", "Zm8="},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="},
 		{"foobar", "Zm9vYmFy"},
 	};
 

@@ -47,7 +47,8 @@ static void put(const char *rel, const char *content)
 	CU_ASSERT(system(cmd) == 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
+	CU_ASSERT(write(fd, content, strlen(content)) ==
+		  (ssize_t)strlen(content));
 	close(fd);
 }
 
@@ -114,7 +115,7 @@ static void test_canonicalize(void)
 	link_("usr/lib", "lib");
 	put("real/deep/file", "d");
 	link_("../real/deep", "usr/deeplink"); /* relative, through .. */
-	link_("/etc", "usr/abs");               /* absolute: inside the root */
+	link_("/etc", "usr/abs");	       /* absolute: inside the root */
 	put("etc/conf", "c");
 	link_("loop2", "loop1");
 	link_("loop1", "loop2");
@@ -140,7 +141,8 @@ static void test_canonicalize(void)
 	CU_ASSERT_FALSE(ls->flags & SCAN_PF_ALIAS);
 	CU_ASSERT_PTR_NOT_NULL(
 		scan_pkgset_find(set, "/usr/lib/x86_64-linux-gnu/libc.so"));
-	CU_ASSERT_PTR_NULL(scan_pkgset_find(set, "/lib/x86_64-linux-gnu/libc.so"));
+	CU_ASSERT_PTR_NULL(
+		scan_pkgset_find(set, "/lib/x86_64-linux-gnu/libc.so"));
 	CU_ASSERT_PTR_NOT_NULL(scan_pkgset_find(set, "/real/deep/file"));
 	CU_ASSERT_PTR_NOT_NULL(scan_pkgset_find(set, "/etc/conf"));
 	/* a loop gives up and keeps the path as listed */
@@ -165,7 +167,8 @@ static void test_verify(void)
 	st.st_size = 10;
 	pf.algo = RF_DIGEST_MD5;
 	pf.digest = md5;
-	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, md5, NULL, "root", "root"), 0);
+	CU_ASSERT_EQUAL(
+		scan_pkgfile_verify(&pf, &st, md5, NULL, "root", "root"), 0);
 	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, other, NULL, NULL, NULL),
 			SCAN_DIFF_CONTENT);
 	/* a digest but not a regular file: a type change */
@@ -182,28 +185,28 @@ static void test_verify(void)
 	pf.group = "adm";
 	pf.size = 11;
 	pf.mtime = 4;
-	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, other, NULL, "daemon",
-					    "adm"),
-			SCAN_DIFF_CONTENT | SCAN_DIFF_SIZE | SCAN_DIFF_MODE |
-				SCAN_DIFF_OWNER | SCAN_DIFF_MTIME);
-	CU_ASSERT_STRING_EQUAL(
-		scan_diff_names(SCAN_DIFF_CONTENT | SCAN_DIFF_MODE |
-					SCAN_DIFF_OWNER,
-				names, sizeof(names)),
-		"content,mode,owner");
+	CU_ASSERT_EQUAL(
+		scan_pkgfile_verify(&pf, &st, other, NULL, "daemon", "adm"),
+		SCAN_DIFF_CONTENT | SCAN_DIFF_SIZE | SCAN_DIFF_MODE |
+			SCAN_DIFF_OWNER | SCAN_DIFF_MTIME);
+	CU_ASSERT_STRING_EQUAL(scan_diff_names(SCAN_DIFF_CONTENT |
+						       SCAN_DIFF_MODE |
+						       SCAN_DIFF_OWNER,
+					       names, sizeof(names)),
+			       "content,mode,owner");
 	/* what the database says not to verify is not verified */
 	pf.flags |= SCAN_PF_NOVERIFY_CONTENT | SCAN_PF_NOVERIFY_MTIME |
 		    SCAN_PF_NOVERIFY_MODE | SCAN_PF_NOVERIFY_OWNER;
-	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, other, NULL, "daemon",
-					    "x"),
-			0);
+	CU_ASSERT_EQUAL(
+		scan_pkgfile_verify(&pf, &st, other, NULL, "daemon", "x"), 0);
 	/* symlink targets */
 	memset(&pf, 0, sizeof(pf));
 	pf.flags = SCAN_PF_HAS_TYPE | SCAN_PF_HAS_TARGET | SCAN_PF_HAS_PERM;
 	pf.mode = S_IFLNK | 0777;
 	pf.link_target = "a";
 	st.st_mode = S_IFLNK | 0777;
-	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, "a", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, "a", NULL, NULL),
+			0);
 	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, "b", NULL, NULL),
 			SCAN_DIFF_TARGET);
 	st.st_mode = S_IFDIR | 0755;
@@ -256,7 +259,8 @@ static void test_dpkg_database(void)
 					 "#1000 #1000 0700 /nowhere\n");
 	CU_ASSERT_EQUAL_FATAL(load_dpkg(set, &err), 0);
 	CU_ASSERT_EQUAL(scan_pkgset_npackages(set), 2);
-	CU_ASSERT_STRING_EQUAL(scan_pkgset_package(set, 0)->status, "installed");
+	CU_ASSERT_STRING_EQUAL(scan_pkgset_package(set, 0)->status,
+			       "installed");
 	CU_ASSERT_STRING_EQUAL(scan_pkgset_package(set, 1)->status,
 			       "config-files");
 	pf = scan_pkgset_find(set, "/etc/a.conf");
@@ -297,16 +301,20 @@ static void test_dpkg_corrupt(void)
 		{"var/lib/dpkg/status", "Status: install ok installed\n",
 		 "without a Package"},
 		{"var/lib/dpkg/status", "Package a\n", "not a field"},
-		{"var/lib/dpkg/status", "Package: a\nVersion: 1\n", "no Status"},
+		{"var/lib/dpkg/status", "Package: a\nVersion: 1\n",
+		 "no Status"},
 		{"var/lib/dpkg/status",
-		 "Package: a\nStatus: install ok installed\nConffiles:\n /etc/x\n",
+		 "Package: a\nStatus: install ok installed\nConffiles:\n "
+		 "/etc/x\n",
 		 "Conffiles"},
 		{"var/lib/dpkg/status",
-		 "Package: a\nStatus: install ok installed\nConffiles:\n /etc/x zz\n",
+		 "Package: a\nStatus: install ok installed\nConffiles:\n "
+		 "/etc/x zz\n",
 		 "bad MD5"},
 		{"var/lib/dpkg/info/a.md5sums", "abc  usr/x\n", "malformed"},
 		{"var/lib/dpkg/diversions", "/a\n/b\n", "malformed"},
-		{"var/lib/dpkg/statoverride", "root root 99999 /x\n", "bad mode"},
+		{"var/lib/dpkg/statoverride", "root root 99999 /x\n",
+		 "bad mode"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

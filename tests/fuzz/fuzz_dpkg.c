@@ -17,8 +17,8 @@
 #include "pkgdb.h"
 
 static const char *const files[] = {
-	"var/lib/dpkg/status",       "var/lib/dpkg/diversions",
-	"var/lib/dpkg/statoverride", "var/lib/dpkg/info/p.list",
+	"var/lib/dpkg/status",	       "var/lib/dpkg/diversions",
+	"var/lib/dpkg/statoverride",   "var/lib/dpkg/info/p.list",
 	"var/lib/dpkg/info/p.md5sums",
 };
 
@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(root, "/tmp/rf-fuzz-dpkg-XXXXXX");
 		if (mkdtemp(root) == NULL)
 			abort();
-		snprintf(cmd, sizeof(cmd), "mkdir -p %s/var/lib/dpkg/info", root);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s/var/lib/dpkg/info",
+			 root);
 		if (system(cmd) != 0)
 			abort();
 		rootfd = open(root, O_RDONLY | O_DIRECTORY);
@@ -63,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put(rootfd, files[1], "", 0);
 	put(rootfd, files[2], "", 0);
 	put(rootfd, files[3], "/.\n/etc\n/etc/p.conf\n/usr/bin/p\n", 31);
-	put(rootfd, files[4], "00112233445566778899aabbccddeeff  usr/bin/p\n", 45);
+	put(rootfd, files[4], "00112233445566778899aabbccddeeff  usr/bin/p\n",
+	    45);
 	which = data[0] % (sizeof(files) / sizeof(files[0]));
 	put(rootfd, files[which], data + 1, size - 1);
 	set = scan_pkgset_new();
