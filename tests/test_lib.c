@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
@@ -272,6 +273,40 @@ static void test_buf(void)
 	free(s);
 }
 
+
+/* The kernel's ACL xattr layout, as setfacl leaves it. */
+static void test_acl_to_text(void)
+{
+	static const unsigned char good[] = {
+		2, 0, 0, 0,                         /* version */
+		0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, /* u::rw- */
+		0x02, 0, 4, 0, 0xe8, 0x03, 0, 0,    /* u:1000:r-- */
+		0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, /* g::r-- */
+		0x08, 0, 5, 0, 0x0a, 0, 0, 0,       /* g:10:r-x */
+		0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, /* m::rwx */
+		0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, /* o::--- */
+	};
+	unsigned char bad[sizeof(good)];
+	char *t = rf_acl_to_text(good, sizeof(good));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_STRING_EQUAL(t, "u::rw-,u:1000:r--,g::r--,g:10:r-x,m::rwx,o::---");
+	free(t);
+	/* wrong version, truncated entry, unknown tag, empty */
+	memcpy(bad, good, sizeof(bad));
+	bad[0] = 1;
+	CU_ASSERT_PTR_NULL(rf_acl_to_text(bad, sizeof(bad)));
+	CU_ASSERT_PTR_NULL(rf_acl_to_text(good, sizeof(good) - 3));
+	memcpy(bad, good, sizeof(bad));
+	bad[4] = 0x40;
+	CU_ASSERT_PTR_NULL(rf_acl_to_text(bad, sizeof(bad)));
+	CU_ASSERT_PTR_NULL(rf_acl_to_text(good, 2));
+	t = rf_acl_to_text(good, 4);
+	CU_ASSERT_PTR_NOT_NULL(t);
+	CU_ASSERT_STRING_EQUAL(t ? t : "x", "");
+	free(t);
+}
+
 static CU_TestInfo tests[] = {
 	{"escape table", test_escape_table},
 	{"unescape rejects malformed", test_unescape_rejects},
@@ -280,6 +315,7 @@ static CU_TestInfo tests[] = {
 	{"digests", test_digest},
 	{"errors", test_error},
 	{"buffers", test_buf},
+	{"ACL xattr to text", test_acl_to_text},
 	{"open inside root (openat2)", test_root_open},
 	{"open inside root (walk)", test_root_open_walk},
 	{"read file inside root", test_root_read_file},
