@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,24 +52,33 @@ enum rf_digest_algo rf_digest_by_name(const char *name)
 	return RF_DIGEST_NONE;
 }
 
+/*
+ * OpenSSL 3 looks an algorithm up in its provider store, under a lock, each
+ * time EVP_sha256() and friends are passed to an init: a cost paid per file
+ * and contended between hashing threads. The algorithms are fetched once
+ * instead, and kept for the life of the process.
+ */
+static const EVP_MD *fetched[RF_DIGEST_SHA512 + 1];
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_all(void)
+{
+	static const char *const names[] = {
+		[RF_DIGEST_MD5] = "MD5",       [RF_DIGEST_SHA1] = "SHA1",
+		[RF_DIGEST_SHA224] = "SHA224", [RF_DIGEST_SHA256] = "SHA256",
+		[RF_DIGEST_SHA384] = "SHA384", [RF_DIGEST_SHA512] = "SHA512",
+	};
+
+	for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+		fetched[i] = EVP_MD_fetch(NULL, names[i], NULL);
+}
+
 static const EVP_MD *evp_md(enum rf_digest_algo algo)
 {
-	switch (algo) {
-	case RF_DIGEST_MD5:
-		return EVP_md5();
-	case RF_DIGEST_SHA1:
-		return EVP_sha1();
-	case RF_DIGEST_SHA224:
-		return EVP_sha224();
-	case RF_DIGEST_SHA256:
-		return EVP_sha256();
-	case RF_DIGEST_SHA384:
-		return EVP_sha384();
-	case RF_DIGEST_SHA512:
-		return EVP_sha512();
-	default:
+	if (algo <= RF_DIGEST_NONE || algo > RF_DIGEST_SHA512)
 		return NULL;
-	}
+	pthread_once(&fetch_once, fetch_all);
+	return fetched[algo];
 }
 
 struct rf_digest *rf_digest_new(enum rf_digest_algo a, enum rf_digest_algo b)

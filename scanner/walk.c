@@ -120,6 +120,15 @@ struct exclusion {
 	const char *pattern;
 };
 
+/*
+ * What a hashing thread keeps between files: its read buffer, and one
+ * digest context per package digest algorithm, reset rather than remade.
+ */
+struct hasher {
+	char *buf; /* READ_BUF + 1 bytes */
+	struct rf_digest *ctx[RF_DIGEST_SHA512 + 1];
+};
+
 struct scan {
 	const struct scan_options *opt;
 	int rootfd;
@@ -155,7 +164,7 @@ struct scan {
 	size_t nexcl, exclcap;
 
 	uint64_t bytes_hashed;
-	char *buf; /* read buffer of the walking thread, with --jobs 1 */
+	struct hasher hasher; /* the walking thread's, with --jobs 1 */
 };
 
 static void scan_warn(struct scan *s, const char *fmt, ...)
@@ -456,9 +465,33 @@ static bool unchanged(const struct stat *a, const struct stat *b)
  * read up to the size lstat() gave, never more, so a file that keeps
  * growing cannot hold the scan.
  */
-static void hash_entry(struct scan *s, struct entry *e, char *buf,
+static void hasher_init(struct hasher *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->buf = rf_xmalloc(READ_BUF + 1);
+}
+
+static void hasher_free(struct hasher *h)
+{
+	for (size_t i = 0; i < sizeof(h->ctx) / sizeof(h->ctx[0]); i++)
+		rf_digest_free(h->ctx[i]);
+	free(h->buf);
+}
+
+static struct rf_digest *hasher_digest(struct hasher *h,
+				       enum rf_digest_algo palgo)
+{
+	if (h->ctx[palgo] == NULL)
+		h->ctx[palgo] = rf_digest_new(RF_DIGEST_SHA256, palgo);
+	else
+		rf_digest_reset(h->ctx[palgo]);
+	return h->ctx[palgo];
+}
+
+static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 		       uint64_t *hashed)
 {
+	char *buf = h->buf;
 	enum rf_digest_algo palgo = RF_DIGEST_NONE;
 	struct rf_digest *d = NULL;
 	struct stat st, after;
@@ -492,7 +525,7 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 	if (e->pf != NULL && e->pf->algo != RF_DIGEST_NONE &&
 	    e->pf->algo != RF_DIGEST_SHA256)
 		palgo = e->pf->algo;
-	d = rf_digest_new(RF_DIGEST_SHA256, palgo);
+	d = hasher_digest(h, palgo);
 #ifdef HAVE_POSIX_FADVISE
 	if (size > READ_BUF) /* readahead matters only past one read */
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -543,16 +576,16 @@ static void hash_entry(struct scan *s, struct entry *e, char *buf,
 		e->have_pkgdigest = true;
 	read_xattrs_fd(e, fd, NULL);
 out:
-	rf_digest_free(d);
 	close(fd);
 }
 
 static void *hash_thread(void *arg)
 {
 	struct scan *s = arg;
-	char *buf = rf_xmalloc(READ_BUF + 1);
+	struct hasher h;
 	uint64_t hashed;
 
+	hasher_init(&h);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		struct entry *e;
@@ -567,7 +600,7 @@ static void *hash_thread(void *arg)
 			continue;
 		pthread_mutex_unlock(&s->lock);
 		hashed = 0;
-		hash_entry(s, e, buf, &hashed);
+		hash_entry(s, e, &h, &hashed);
 		pthread_mutex_lock(&s->lock);
 		s->bytes_hashed += hashed;
 		e->done = true;
@@ -576,7 +609,7 @@ static void *hash_thread(void *arg)
 			pthread_cond_signal(&s->done_cv);
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(buf);
+	hasher_free(&h);
 	return NULL;
 }
 
@@ -950,9 +983,9 @@ static void push(struct scan *s, struct entry *proto)
 		/* no hashing threads (--jobs 1): do it here */
 		uint64_t hashed = 0;
 
-		if (s->buf == NULL)
-			s->buf = rf_xmalloc(READ_BUF + 1);
-		hash_entry(s, e, s->buf, &hashed);
+		if (s->hasher.buf == NULL)
+			hasher_init(&s->hasher);
+		hash_entry(s, e, &s->hasher, &hashed);
 		s->bytes_hashed += hashed;
 		e->done = true;
 	}
@@ -1562,7 +1595,7 @@ out:
 		free(s->excl[i].path);
 	free(s->excl);
 	free(s->threads);
-	free(s->buf);
+	hasher_free(&s->hasher);
 	scan_accounts_free(s->accounts);
 	scan_pkgset_free(s->set);
 	if (s->rootfd >= 0)
