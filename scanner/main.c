@@ -203,12 +203,14 @@ static int scan_send(const struct scan_options *opt,
 			goto fail;
 		fprintf(stderr, "reforge-scan: sent to %s as scan %lld (%s #%lld):"
 				" report %llu bytes, %llu contents lacking, "
-				"overlay %llu bytes in %u attempts\n",
+				"overlay %llu bytes in %u attempts, %llu "
+				"packages in no repository\n",
 			up->url, (long long)res.scan_id, up->name,
 			(long long)res.seq,
 			(unsigned long long)res.report_bytes,
 			(unsigned long long)res.needed,
-			(unsigned long long)res.overlay_bytes, res.attempts);
+			(unsigned long long)res.overlay_bytes, res.attempts,
+			(unsigned long long)res.missing_packages);
 	}
 	status = EXIT_OK;
 	goto out;

@@ -197,6 +197,48 @@ static void add_children(struct archive_entry *e, xmlNodePtr n)
 	rf_buf_free(&val);
 }
 
+/*
+ * The data extents of a sparse file (<extent> children, and the
+ * "allocated" attribute that marks the file sparse) as the entry's sparse
+ * map, so that its holes are not sent: libarchive's pax writer then takes
+ * the whole logical contents and skips the holes' bytes. Extents out of
+ * order, overlapping or past the end leave the entry whole.
+ */
+static void add_sparse(struct archive_entry *e, xmlNodePtr n, uint64_t size)
+{
+	uint64_t end = 0, count = 0;
+	bool has;
+
+	prop_num(n, "allocated", 10, &has);
+	if (!has || size == 0)
+		return;
+	for (xmlNodePtr c = n->children; c != NULL; c = c->next) {
+		unsigned long long off, len;
+		bool ho, hl;
+
+		if (c->type != XML_ELEMENT_NODE ||
+		    xmlStrcmp(c->name, BAD_CAST "extent") != 0)
+			continue;
+		off = prop_num(c, "offset", 10, &ho);
+		len = prop_num(c, "length", 10, &hl);
+		if (!ho || !hl || off < end || len > size || off > size - len)
+			return;
+		end = off + len;
+		count++;
+	}
+	for (xmlNodePtr c = n->children; c != NULL; c = c->next) {
+		bool ho, hl;
+
+		if (c->type == XML_ELEMENT_NODE &&
+		    xmlStrcmp(c->name, BAD_CAST "extent") == 0 && count > 0)
+			archive_entry_sparse_add_entry(
+				e, (la_int64_t)prop_num(c, "offset", 10, &ho),
+				(la_int64_t)prop_num(c, "length", 10, &hl));
+	}
+	if (count == 0) /* all hole: one empty extent at the end */
+		archive_entry_sparse_add_entry(e, (la_int64_t)size, 0);
+}
+
 /* Send size bytes of path, checking them against sha. */
 static int send_content(struct writer *w, const char *path, uint64_t size,
 			const char *sha)
@@ -273,14 +315,23 @@ static int one_file(struct writer *w, xmlNodePtr n)
 	xmlChar *sha = xmlGetProp(n, BAD_CAST "sha256");
 	xmlChar *mtime = xmlGetProp(n, BAD_CAST "mtime");
 	unsigned long long size, group;
-	bool has, has_size, has_group;
+	bool has, has_size, has_group, carries = false;
 	const char *first;
 	int ft, rc = 0;
 
-	if (cls == NULL || type == NULL ||
-	    (xmlStrcmp(cls, BAD_CAST "modified") != 0 &&
-	     xmlStrcmp(cls, BAD_CAST "unowned") != 0))
+	if (cls == NULL || type == NULL)
 		goto out;
+	if (xmlStrcmp(cls, BAD_CAST "unmodified") == 0) {
+		/* only the files of a package the server asks for whole */
+		if (w->opt->want_package == NULL ||
+		    xmlStrcmp(type, BAD_CAST "file") != 0 ||
+		    !prop_bytes(n, "package", &s) ||
+		    !w->opt->want_package(w->opt->want_ctx, s.data))
+			goto out;
+	} else if (xmlStrcmp(cls, BAD_CAST "modified") != 0 &&
+		   xmlStrcmp(cls, BAD_CAST "unowned") != 0) {
+		goto out;
+	}
 	ft = type_of((const char *)type);
 	if (ft == 0 || !prop_bytes(n, "path", &path) || path.len < 2 ||
 	    path.data[0] != '/')
@@ -340,10 +391,15 @@ static int one_file(struct writer *w, xmlNodePtr n)
 			      w->opt->want(w->opt->want_ctx, (const char *)sha);
 
 		/* each content once: later copies are metadata only */
-		if (wanted && strset_put(&w->sent, (const char *)sha, "") == NULL)
+		if (wanted &&
+		    strset_put(&w->sent, (const char *)sha, "") == NULL) {
 			archive_entry_set_size(e, (la_int64_t)size);
+			add_sparse(e, n, size);
+			carries = true;
+		}
 	}
-	if (w->opt->contents_only && archive_entry_size(e) == 0)
+	/* an empty file carries a content too: the empty one */
+	if (w->opt->contents_only && !carries)
 		goto out;
 write_header:
 	if (archive_write_header(w->a, e) != ARCHIVE_OK) {

@@ -2,11 +2,14 @@
 #ifndef SCAN_OVERLAY_H
 #define SCAN_OVERLAY_H
 /*
- * The overlay: a pax tar of every modified and unowned entry of a report,
+ * The overlay: a pax tar of every modified and unowned entry of a report
+ * (and, for a server, every file of the packages it asks for whole),
  * its metadata taken from the report (mode, owner, times, link target,
  * device, xattrs, ACLs, hardlinks) and the contents of regular files read
  * again from the scanned tree, each checked against the report's SHA-256 as
- * it is sent. The conventions the server checks are in server/srv_overlay.c.
+ * it is sent. A sparse file (one with <extent> children in the report) is
+ * a pax sparse entry (GNU sparse format 1.0): its holes are not sent.
+ * The conventions the server checks are in server/srv_overlay.c.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +31,12 @@ struct scan_overlay_opts {
 	const char *root;          /* the scanned tree */
 	int report_fd;             /* the plain XML report, read from 0 */
 	scan_overlay_want want;
+	/*
+	 * Whether every regular file of the package named name goes, its
+	 * unmodified ones too (the server knows no repository that has the
+	 * package); NULL: none. Their contents still pass through want.
+	 */
+	bool (*want_package)(void *ctx, const char *name);
 	void *want_ctx;
 	/*
 	 * Only entries that carry a content: for a server, which has every

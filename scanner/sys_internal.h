@@ -136,5 +136,6 @@ void sys_write_storage(const struct scan_sysctx *ctx, struct sys_out *o);
 void sys_write_network(const struct scan_sysctx *ctx, struct sys_out *o);
 void sys_write_accounts(const struct scan_sysctx *ctx, struct sys_out *o);
 void sys_write_services(const struct scan_sysctx *ctx, struct sys_out *o);
+void sys_write_repositories(const struct scan_sysctx *ctx, struct sys_out *o);
 
 #endif

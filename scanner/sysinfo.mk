@@ -15,3 +15,5 @@ scanner_libscansys_a_SOURCES = \
 scanner_libscansys_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS) $(YAML_CFLAGS)
 SCAN_SYS_LIBS = scanner/libscansys.a $(RF_COMMON_LIBS) $(LIBXML2_LIBS) \
 	$(YAML_LIBS)
+# <repositories>: the host's own repository configuration files
+scanner_libscansys_a_SOURCES += scanner/sys_repos.c

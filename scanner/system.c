@@ -33,6 +33,7 @@ int scan_system_write(const struct scan_sysctx *ctx, xmlTextWriterPtr w,
 	sys_write_network(ctx, &o);
 	sys_write_accounts(ctx, &o);
 	sys_write_services(ctx, &o);
+	sys_write_repositories(ctx, &o);
 	if (o.failed)
 		return rf_error_set(err, o.failed,
 				    "cannot write the system inventory: the "

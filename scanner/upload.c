@@ -217,7 +217,8 @@ out:
 /* ---- the overlay ---- */
 
 struct missing_set {
-	json_t *obj; /* sha -> true */
+	json_t *obj;  /* sha -> true */
+	json_t *pkgs; /* package name -> true: no repository has it */
 };
 
 static bool want_missing(void *ctx, const char *sha)
@@ -225,6 +226,13 @@ static bool want_missing(void *ctx, const char *sha)
 	struct missing_set *m = ctx;
 
 	return json_object_get(m->obj, sha) != NULL;
+}
+
+static bool want_package(void *ctx, const char *name)
+{
+	struct missing_set *m = ctx;
+
+	return json_object_get(m->pkgs, name) != NULL;
 }
 
 struct producer {
@@ -268,6 +276,7 @@ static void *produce(void *arg)
 		.root = p->opt->root,
 		.report_fd = p->opt->report_fd,
 		.want = want_missing,
+		.want_package = want_package,
 		.want_ctx = p->missing,
 		.contents_only = true,
 	};
@@ -431,7 +440,7 @@ out:
 int scan_upload(const struct scan_upload_opts *opt,
 		struct scan_upload_result *res, struct rf_error *err)
 {
-	struct missing_set missing = {NULL};
+	struct missing_set missing = {NULL, NULL};
 	struct rf_progress progress;
 	json_t *answer = NULL, *list;
 	char token[256];
@@ -469,6 +478,17 @@ int scan_upload(const struct scan_upload_opts *opt,
 		if (s != NULL)
 			json_object_set_new(missing.obj, s, json_true());
 	}
+	/* packages no repository of the server has: all their files go */
+	missing.pkgs = json_object();
+	list = json_object_get(answer, "missing_packages");
+	for (i = 0; i < json_array_size(list); i++) {
+		const char *s = json_string_value(
+			json_object_get(json_array_get(list, i), "name"));
+
+		if (s != NULL)
+			json_object_set_new(missing.pkgs, s, json_true());
+	}
+	res->missing_packages = json_object_size(missing.pkgs);
 	total = (uint64_t)json_integer_value(json_object_get(answer,
 							     "needed_bytes"));
 	wait = 1;
@@ -509,6 +529,7 @@ out:
 	rf_progress_done(&progress);
 	json_decref(answer);
 	json_decref(missing.obj);
+	json_decref(missing.pkgs);
 	return rc;
 }
 

@@ -29,6 +29,7 @@ struct scan_upload_result {
 	int64_t scan_id;
 	int64_t seq;
 	uint64_t needed;          /* contents the server lacked */
+	uint64_t missing_packages; /* packages no repository of it has */
 	uint64_t report_bytes;    /* compressed report sent */
 	uint64_t overlay_bytes;   /* overlay bytes sent, over all attempts */
 	unsigned attempts;

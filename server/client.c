@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "escape.h"
 #include "progress.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PROBLEMS = 3 };
@@ -45,6 +46,19 @@ static void usage(FILE *f)
 	      "                            reforge-scan --report --overlay\n"
 	      "  store check               read every stored object; report any\n"
 	      "                            missing, corrupt or orphaned one\n"
+	      "  repo list                 the repositories the server knows\n"
+	      "  repo add NAME --kind deb|rpm-md|pacman --url URL [--suite S]\n"
+	      "           [--components C] [--arch A] [--keyring FILE]\n"
+	      "                            add a repository (URL file://, http://\n"
+	      "                            or https://; the keyring file is sent)\n"
+	      "  repo add --from-scan ID [--all | NAME...] [--releasever V]\n"
+	      "           [--basearch A]   the source host's own repositories,\n"
+	      "                            listed, or added (--all: the enabled)\n"
+	      "  repo refresh [NAME] [--force]\n"
+	      "                            download and re-index one or all\n"
+	      "  repo remove NAME          forget a repository and its index\n"
+	      "  repo fetch NAME|- PKG...  fetch packages into the server's\n"
+	      "                            cache (PKG: name[:arch][=version])\n"
 	      "\n"
 	      "Options:\n"
 	      "  -s, --server URL          the server (default $REFORGE_SERVER,\n"
@@ -234,7 +248,7 @@ static bool is_id(const char *s)
 static int cmd_show(struct client *c, const char *id)
 {
 	struct rf_buf p = RF_BUF_INIT;
-	json_t *j, *cl;
+	json_t *j, *cl, *m;
 	char t[32], size[32];
 	size_t i;
 
@@ -261,6 +275,11 @@ static int cmd_show(struct client *c, const char *id)
 		       num(cl, "files"),
 		       rf_human_size(size, sizeof(size),
 				     (uint64_t)num(cl, "bytes")));
+	cl = json_object_get(j, "missing_packages");
+	printf("in no repository  %zu packages\n", json_array_size(cl));
+	json_array_foreach(cl, i, m)
+		printf("  %s %s %s\n", str(m, "name"), str(m, "version"),
+		       str(m, "arch"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -308,12 +327,14 @@ static int cmd_diff(struct client *c, const char *a, const char *b)
 	return EXIT_OK;
 }
 
-static int cmd_delete(struct client *c, const char *id)
+/* DELETE prefix/name; prints "done name" when it is. */
+static int delete_one(struct client *c, const char *prefix, const char *name,
+		      const char *done)
 {
 	struct rf_buf p = RF_BUF_INIT;
 	json_t *j;
 
-	rf_buf_printf(&p, "/api/v1/scans/%s", id);
+	rf_buf_printf(&p, "%s/%s", prefix, name);
 	j = call(c, "DELETE", p.data);
 	rf_buf_free(&p);
 	if (j == NULL)
@@ -321,9 +342,14 @@ static int cmd_delete(struct client *c, const char *id)
 	if (c->json)
 		print_json(j);
 	else
-		printf("deleted scan %s\n", id);
+		printf("%s %s\n", done, name);
 	json_decref(j);
 	return EXIT_OK;
+}
+
+static int cmd_delete(struct client *c, const char *id)
+{
+	return delete_one(c, "/api/v1/scans", id, "deleted scan");
 }
 
 static int cmd_check(struct client *c)
@@ -444,6 +470,375 @@ out:
 	return status;
 }
 
+/* ---- repositories ---- */
+
+struct repo_opts {
+	const char *kind, *url, *suite, *components, *arch, *keyring;
+	const char *from_scan, *releasever, *basearch;
+	bool all, force;
+};
+
+/* POST path with the JSON body j (taken); the answer when status is want. */
+static json_t *call_json(struct client *c, const char *method,
+			 const char *path, json_t *j, long want)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	struct reply r;
+	FILE *f;
+	json_t *ans = NULL;
+
+	json_decref(j);
+	f = text ? fmemopen(text, strlen(text), "r") : NULL;
+	if (f == NULL) {
+		fputs("reforge: out of memory\n", stderr);
+		free(text);
+		return NULL;
+	}
+	if (request(c, method, path, f, "Content-Type: application/json",
+		    &r) == 0)
+		ans = expect(&r, want);
+	fclose(f);
+	free(text);
+	return ans;
+}
+
+/* The bytes of a keyring file, base64, for the server to keep. */
+static char *keyring_base64(const char *path)
+{
+	struct rf_buf raw = RF_BUF_INIT, b64 = RF_BUF_INIT;
+	char buf[65536];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL) {
+		fprintf(stderr, "reforge: cannot read the keyring '%s': %s\n",
+			path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 &&
+	       raw.len < (2u << 20))
+		rf_buf_add(&raw, buf, n);
+	fclose(f);
+	if (raw.len == 0 || raw.len >= (2u << 20)) {
+		fprintf(stderr, "reforge: the keyring '%s' is %s\n", path,
+			raw.len == 0 ? "empty" : "larger than 2 MiB");
+		rf_buf_free(&raw);
+		return NULL;
+	}
+	rf_base64_encode(&b64, raw.data, raw.len);
+	rf_buf_free(&raw);
+	return rf_buf_detach(&b64);
+}
+
+static void put(json_t *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		json_object_set_new(o, key, json_string(v));
+}
+
+/* Add one definition; 0 or -1 (message printed). */
+static int add_one(struct client *c, json_t *def)
+{
+	json_t *ans = call_json(c, "POST", "/api/v1/repos", def, 201);
+
+	if (ans == NULL)
+		return -1;
+	if (!c->json)
+		printf("added %s\n", str(ans, "added"));
+	json_decref(ans);
+	return 0;
+}
+
+static int cmd_repo_add(struct client *c, const char *name,
+			const struct repo_opts *o)
+{
+	json_t *def;
+	char *key = NULL;
+	int status;
+
+	if (o->kind == NULL || o->url == NULL) {
+		fputs("reforge: repo add NAME needs --kind and --url\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (o->keyring != NULL && (key = keyring_base64(o->keyring)) == NULL)
+		return EXIT_FAIL;
+	def = json_object();
+	put(def, "name", name);
+	put(def, "kind", o->kind);
+	put(def, "url", o->url);
+	put(def, "suite", o->suite);
+	put(def, "components", o->components);
+	put(def, "arch", o->arch);
+	put(def, "keyring-base64", key);
+	free(key);
+	status = add_one(c, def) == 0 ? EXIT_OK : EXIT_FAIL;
+	if (status == EXIT_OK && c->json)
+		printf("{\"added\": \"%s\"}\n", name);
+	return status;
+}
+
+static bool chosen(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * repo add --from-scan ID [--all | NAME...]: the source host's own
+ * repositories as the server read them from the scan's report. Without
+ * --all or names, only lists them. Keyrings named there are paths on the
+ * source host: not sent (add the repository by hand with --keyring).
+ */
+static int cmd_repo_from_scan(struct client *c, const struct repo_opts *o,
+			      char **names, int n)
+{
+	struct rf_buf p = RF_BUF_INIT;
+	json_t *j, *d, *added = json_array();
+	bool list_only = !o->all && n == 0;
+	int status = EXIT_OK;
+	size_t i;
+
+	rf_buf_printf(&p, "/api/v1/scans/%s/repositories", o->from_scan);
+	if (o->releasever != NULL || o->basearch != NULL) {
+		char *rv = curl_easy_escape(NULL, o->releasever ? o->releasever
+								: "", 0);
+		char *ba = curl_easy_escape(NULL, o->basearch ? o->basearch
+							      : "", 0);
+
+		rf_buf_printf(&p, "?%s%s%s%s", o->releasever ? "releasever=" : "",
+			      o->releasever ? rv : "",
+			      o->releasever && o->basearch ? "&" : "",
+			      o->basearch ? "basearch=" : "");
+		if (o->basearch)
+			rf_buf_addstr(&p, ba);
+		curl_free(rv);
+		curl_free(ba);
+	}
+	j = call(c, "GET", p.data);
+	rf_buf_free(&p);
+	if (j == NULL) {
+		json_decref(added);
+		return EXIT_FAIL;
+	}
+	if (list_only) {
+		if (c->json) {
+			print_json(j);
+		} else {
+			printf("%-24s %-7s %-8s %-40s %s\n", "NAME", "KIND",
+			       "ENABLED", "URL", "SUITE/COMPONENTS");
+			json_array_foreach(json_object_get(j, "repositories"),
+					   i, d)
+				printf("%-24s %-7s %-8s %-40s %s %s\n",
+				       str(d, "name"), str(d, "kind"),
+				       json_is_true(json_object_get(d,
+								    "enabled"))
+					       ? "yes"
+					       : "no",
+				       str(d, "url"), str(d, "suite"),
+				       str(d, "components"));
+			json_array_foreach(json_object_get(j, "warnings"), i, d)
+				fprintf(stderr, "reforge: %s: %s\n",
+					str(d, "file"), str(d, "error"));
+		}
+		json_decref(j);
+		json_decref(added);
+		return EXIT_OK;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		bool found = false;
+		size_t k;
+
+		json_array_foreach(json_object_get(j, "repositories"), k, d)
+			found |= strcmp(str(d, "name"), names[i]) == 0;
+		if (!found) {
+			fprintf(stderr, "reforge: scan %s has no repository "
+				"named '%s'\n", o->from_scan, names[i]);
+			status = EXIT_FAIL;
+		}
+	}
+	json_array_foreach(json_object_get(j, "repositories"), i, d) {
+		json_t *def;
+
+		if (!(o->all ? json_is_true(json_object_get(d, "enabled"))
+			     : chosen(names, n, str(d, "name"))))
+			continue;
+		if (!json_is_string(json_object_get(d, "url"))) {
+			fprintf(stderr, "reforge: %s has no URL (a mirror list "
+				"only): skipped\n", str(d, "name"));
+			continue;
+		}
+		def = json_object();
+		for (const char *const *k = (const char *const[]){
+			     "name", "kind", "url", "suite", "components",
+			     "arch", NULL};
+		     *k != NULL; k++)
+			if (json_is_string(json_object_get(d, *k)))
+				json_object_set(def, *k, json_object_get(d, *k));
+		if (add_one(c, def) < 0)
+			status = EXIT_FAIL;
+		else
+			json_array_append_new(added,
+					      json_string(str(d, "name")));
+	}
+	if (c->json)
+		print_json(json_pack("{s:o}", "added", json_incref(added)));
+	json_decref(added);
+	json_decref(j);
+	return status;
+}
+
+static int cmd_repo_list(struct client *c)
+{
+	json_t *j = call(c, "GET", "/api/v1/repos"), *r;
+	size_t i;
+
+	if (j == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		print_json(j);
+	} else {
+		printf("%-20s %-7s %-40s %9s %-21s %s\n", "NAME", "KIND", "URL",
+		       "PACKAGES", "REFRESHED", "LAST ERROR");
+		json_array_foreach(json_object_get(j, "repositories"), i, r) {
+			char t[32];
+
+			if (num(r, "refreshed") > 0)
+				when(r, "refreshed", t, sizeof(t));
+			else
+				snprintf(t, sizeof(t), "never");
+			printf("%-20s %-7s %-40s %9lld %-21s %s\n",
+			       str(r, "name"), str(r, "kind"), str(r, "url"),
+			       num(r, "packages"), t,
+			       json_is_string(json_object_get(r, "last_error"))
+				       ? str(r, "last_error")
+				       : "");
+		}
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_repo_refresh(struct client *c, const char *name, bool force)
+{
+	struct rf_buf p = RF_BUF_INIT;
+	struct reply r;
+	json_t *j, *one;
+	int status = EXIT_OK;
+	size_t i;
+
+	if (name != NULL)
+		rf_buf_printf(&p, "/api/v1/repos/%s/refresh", name);
+	else
+		rf_buf_addstr(&p, "/api/v1/repos/refresh");
+	if (force)
+		rf_buf_addstr(&p, "?force=1");
+	if (request(c, "POST", p.data, NULL, NULL, &r) < 0) {
+		rf_buf_free(&p);
+		return EXIT_FAIL;
+	}
+	rf_buf_free(&p);
+	/* 502: some refresh failed, and the answer says which */
+	j = expect(&r, r.status == 502 ? 502 : 200);
+	if (j == NULL)
+		return EXIT_FAIL;
+	if (c->json)
+		print_json(j);
+	json_array_foreach(json_object_get(j, "refreshed"), i, one) {
+		if (!json_is_true(json_object_get(one, "ok"))) {
+			status = EXIT_FAIL;
+			fprintf(stderr, "reforge: %s: %s\n", str(one, "name"),
+				str(one, "error"));
+		} else if (!c->json) {
+			printf("%s: %lld packages%s, %lld files fetched "
+			       "(%lld bytes), %lld not modified\n",
+			       str(one, "name"), num(one, "packages"),
+			       json_is_true(json_object_get(one, "unchanged"))
+				       ? " (unchanged)"
+				       : "",
+			       num(one, "fetched"), num(one, "downloaded"),
+			       num(one, "not_modified"));
+		}
+	}
+	json_decref(j);
+	return status;
+}
+
+static int cmd_repo_remove(struct client *c, const char *name)
+{
+	return delete_one(c, "/api/v1/repos", name, "removed");
+}
+
+static int cmd_repo_fetch(struct client *c, const char *name, char **pkgs,
+			  int n)
+{
+	json_t *all = json_array();
+	int status = EXIT_OK;
+
+	for (int i = 0; i < n; i++) {
+		struct rf_buf p = RF_BUF_INIT;
+		char *e = curl_easy_escape(NULL, pkgs[i], 0);
+		json_t *j;
+
+		rf_buf_printf(&p, "/api/v1/repos/%s/fetch?package=%s", name, e);
+		curl_free(e);
+		j = call(c, "POST", p.data);
+		rf_buf_free(&p);
+		if (j == NULL) {
+			status = EXIT_FAIL;
+			continue;
+		}
+		if (!c->json)
+			printf("%s  %s  %lld bytes  %s\n", str(j, "sha256"),
+			       pkgs[i], num(j, "size"), str(j, "file"));
+		json_array_append_new(all, j);
+	}
+	if (c->json)
+		print_json(json_pack("{s:o}", "fetched", json_incref(all)));
+	json_decref(all);
+	return status;
+}
+
+static bool repo_name_ok(const char *s)
+{
+	return *s != '\0' && *s != '.' && strlen(s) <= 128 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == strlen(s);
+}
+
+/* reforge repo SUB ...: args are the words after "repo". */
+static int cmd_repo(struct client *c, const struct repo_opts *o, char **args,
+		    int n)
+{
+	const char *sub = n > 0 ? args[0] : "";
+
+	for (int i = 1; i < n; i++)
+		if (strcmp(sub, "fetch") != 0 && !repo_name_ok(args[i])) {
+			fprintf(stderr, "reforge: '%s' is not a repository "
+				"name ([A-Za-z0-9._-])\n", args[i]);
+			return EXIT_USAGE;
+		}
+	if (strcmp(sub, "list") == 0 && n == 1)
+		return cmd_repo_list(c);
+	if (strcmp(sub, "add") == 0 && o->from_scan != NULL)
+		return cmd_repo_from_scan(c, o, args + 1, n - 1);
+	if (strcmp(sub, "add") == 0 && n == 2)
+		return cmd_repo_add(c, args[1], o);
+	if (strcmp(sub, "refresh") == 0 && n <= 2)
+		return cmd_repo_refresh(c, n == 2 ? args[1] : NULL, o->force);
+	if (strcmp(sub, "remove") == 0 && n == 2)
+		return cmd_repo_remove(c, args[1]);
+	if (strcmp(sub, "fetch") == 0 && n >= 3 &&
+	    (strcmp(args[1], "-") == 0 || repo_name_ok(args[1])))
+		return cmd_repo_fetch(c, args[1], args + 2, n - 2);
+	fputs("reforge: repo list | add NAME --kind K --url U [...] | add "
+	      "--from-scan ID [--all | NAME...] | refresh [NAME] | remove NAME "
+	      "| fetch NAME PKG...\n",
+	      stderr);
+	return EXIT_USAGE;
+}
+
 static int read_token(struct client *c, const char *path)
 {
 	struct rf_buf def = RF_BUF_INIT;
@@ -480,13 +875,28 @@ int main(int argc, char **argv)
 		{"token-file", required_argument, NULL, 't'},
 		{"cacert", required_argument, NULL, 1},
 		{"json", no_argument, NULL, 2},
+		{"kind", required_argument, NULL, 10},
+		{"url", required_argument, NULL, 11},
+		{"suite", required_argument, NULL, 12},
+		{"components", required_argument, NULL, 13},
+		{"arch", required_argument, NULL, 14},
+		{"keyring", required_argument, NULL, 15},
+		{"from-scan", required_argument, NULL, 16},
+		{"all", no_argument, NULL, 17},
+		{"force", no_argument, NULL, 18},
+		{"releasever", required_argument, NULL, 19},
+		{"basearch", required_argument, NULL, 20},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct client c;
+	struct repo_opts ro;
 	const char *token_file = NULL, *cmd, *sub;
+	bool repo_opt = false;
 	int opt, status = EXIT_USAGE, n;
+
+	memset(&ro, 0, sizeof(ro));
 
 	memset(&c, 0, sizeof(c));
 	c.url = getenv("REFORGE_SERVER");
@@ -506,6 +916,25 @@ int main(int argc, char **argv)
 		case 2:
 			c.json = true;
 			break;
+		case 10: ro.kind = optarg; repo_opt = true; break;
+		case 11: ro.url = optarg; repo_opt = true; break;
+		case 12: ro.suite = optarg; repo_opt = true; break;
+		case 13: ro.components = optarg; repo_opt = true; break;
+		case 14: ro.arch = optarg; repo_opt = true; break;
+		case 15: ro.keyring = optarg; repo_opt = true; break;
+		case 16:
+			if (!is_id(optarg)) {
+				fprintf(stderr, "reforge: --from-scan wants a "
+					"scan id, not '%s'\n", optarg);
+				goto bad;
+			}
+			ro.from_scan = optarg;
+			repo_opt = true;
+			break;
+		case 17: ro.all = true; repo_opt = true; break;
+		case 18: ro.force = true; repo_opt = true; break;
+		case 19: ro.releasever = optarg; repo_opt = true; break;
+		case 20: ro.basearch = optarg; repo_opt = true; break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -522,6 +951,21 @@ int main(int argc, char **argv)
 		goto bad;
 	cmd = argv[optind];
 	sub = n > 1 ? argv[optind + 1] : "";
+	if (strcmp(cmd, "repo") == 0) {
+		if (read_token(&c, token_file) < 0)
+			return EXIT_FAIL;
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		status = cmd_repo(&c, &ro, argv + optind + 1, n - 1);
+		curl_global_cleanup();
+		if (status == EXIT_USAGE)
+			goto bad;
+		return status;
+	}
+	if (repo_opt) {
+		fputs("reforge: --kind, --url, --from-scan and the like go with "
+		      "'repo'\n", stderr);
+		goto bad;
+	}
 	if (!((strcmp(cmd, "scans") == 0 && n == 1) ||
 	      (strcmp(cmd, "store") == 0 && n == 2 && !strcmp(sub, "check")) ||
 	      (strcmp(cmd, "scan") == 0 &&

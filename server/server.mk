@@ -33,3 +33,5 @@ systemdunitdir = $(prefix)/lib/systemd/system
 dist_systemdunit_DATA = server/reforge-server.service
 reforgeconfdir = $(sysconfdir)/reforge
 dist_reforgeconf_DATA = server/server.conf
+# ingest reconciles a scan's packages with the repositories (server/repo.h)
+SRV_LIBS += $(SRV_REPO_LIBS)

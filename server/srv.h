@@ -123,6 +123,8 @@ struct srv_ingest_result {
 	uint64_t packages;
 	uint64_t needed;        /* distinct contents the store lacks */
 	uint64_t needed_bytes;
+	uint64_t missing_packages; /* packages no repository has */
+	uint64_t repo_files;    /* repository configuration files */
 };
 
 /*
@@ -137,6 +139,20 @@ struct srv_ingest_result {
 int srv_ingest_report(sqlite3 *db, int fd, const char *name, int64_t token,
 		      const char *report_sha, struct srv_ingest_result *res,
 		      struct rf_error *err);
+
+struct srv_repo;
+/*
+ * As srv_ingest_report(), and with the repositories of repo (NULL: none
+ * known, nothing is missing): every package of the scan that no repository
+ * has at exactly its version and architecture is recorded in scan_missing,
+ * and all its regular files' contents (unmodified ones too) are needed. The
+ * index is read inside the ingest's transaction: one snapshot of it.
+ * The report's <repositories> files go into scan_repo_files.
+ */
+int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
+			   const char *name, int64_t token,
+			   const char *report_sha,
+			   struct srv_ingest_result *res, struct rf_error *err);
 
 /* ---- overlay: srv_overlay.c ---- */
 

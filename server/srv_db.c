@@ -61,7 +61,18 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS uploads("
 	" scan_id INTEGER PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,"
 	" offset INTEGER NOT NULL, verified INTEGER NOT NULL,"
-	" updated INTEGER NOT NULL);";
+	" updated INTEGER NOT NULL);"
+	/* packages no configured repository had when the scan arrived:
+	 * all their files travel in the overlay (srv_report.c) */
+	"CREATE TABLE IF NOT EXISTS scan_missing("
+	" scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL, evr TEXT NOT NULL, arch TEXT NOT NULL,"
+	" PRIMARY KEY(scan_id, name, arch)) WITHOUT ROWID;"
+	/* the source host's repository configuration files */
+	"CREATE TABLE IF NOT EXISTS scan_repo_files("
+	" scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,"
+	" path BLOB NOT NULL, content BLOB NOT NULL,"
+	" PRIMARY KEY(scan_id, path)) WITHOUT ROWID;";
 
 int srv_db_exec(sqlite3 *db, const char *sql, struct rf_error *err)
 {

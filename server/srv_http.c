@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,23 +26,34 @@
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "escape.h"
 #include "progress.h"
+#include "repo.h"
 #include "srv_http.h"
+
+/* The largest JSON body a route takes (a repository with its keyring). */
+#define SRV_MAX_JSON_BODY (4u << 20)
 
 /* A connection as the deadline's reaper sees it: see on_connection(). */
 struct tracked {
 	struct tracked *prev, *next;
 	int fd;
 	uint64_t start_ns;	/* its accept, or the end of its last request */
+	uint64_t extra_ns;	/* more time for this request (a refresh) */
 	bool cut;
 };
+
+/* What a repository refresh or fetch may take beyond the deadline. */
+#define SRV_REPO_EXTRA_NS (6ull * 3600 * 1000000000u)
 
 struct srv_http {
 	struct MHD_Daemon *daemon;
 	struct srv_store *st;
 	const struct srv_config *cfg;
 	char *cert, *key;
+	char *repo_cache;  /* DATA/repo-cache: metadata and packages */
+	char *keyring_dir; /* DATA/repo-keyrings: keyrings sent by clients */
 	/* the absolute deadline */
 	pthread_mutex_t track_lock;
 	pthread_cond_t track_cond;
@@ -49,7 +62,7 @@ struct srv_http {
 	bool reaper_started, stopping;
 };
 
-enum req_kind { REQ_NONE, REQ_REPORT, REQ_OVERLAY, REQ_DONE };
+enum req_kind { REQ_NONE, REQ_REPORT, REQ_OVERLAY, REQ_JSON, REQ_DONE };
 
 struct request {
 	enum req_kind kind;
@@ -57,6 +70,9 @@ struct request {
 	uint64_t start_ns;
 	uint64_t received;
 	sqlite3 *db;
+	struct srv_repo *repo; /* opened on db when a route needs it */
+	/* REQ_JSON: the body, bounded */
+	struct rf_buf body;
 	/* REQ_REPORT */
 	struct srv_object_writer *w;
 	char *name;
@@ -210,6 +226,15 @@ static enum MHD_Result list_scans(struct MHD_Connection *c, sqlite3 *db)
 	return send_json(c, 200, json_pack("{s:o}", "scans", r), 0, false);
 }
 
+/* The packages of a scan that no repository had when it arrived. */
+static json_t *missing_of(sqlite3 *db, int64_t scan)
+{
+	return query_rows(db, "SELECT name, evr AS version, arch FROM "
+			      "scan_missing WHERE scan_id = ? ORDER BY name, "
+			      "arch",
+			  scan, 0);
+}
+
 static enum MHD_Result show_scan(struct MHD_Connection *c, sqlite3 *db,
 				 int64_t id)
 {
@@ -229,6 +254,9 @@ static enum MHD_Result show_scan(struct MHD_Connection *c, sqlite3 *db,
 				 "WHERE scan_id = ? GROUP BY class ORDER BY class",
 			     id, 0);
 	json_object_set_new(scan, "classes", classes ? classes : json_null());
+	classes = missing_of(db, id);
+	json_object_set_new(scan, "missing_packages",
+			    classes ? classes : json_null());
 	return send_json(c, 200, scan, 0, false);
 }
 
@@ -321,6 +349,618 @@ static enum MHD_Result check_store(struct MHD_Connection *c,
 			 0, false);
 }
 
+/* ---- repositories ---- */
+
+/* The repository state on the request's connection, opened once. */
+static int open_repo(struct srv_http *h, struct request *rq,
+		     struct rf_error *err)
+{
+	struct srv_repo_config rc = {.cache_dir = h->repo_cache};
+
+	if (rq->repo != NULL)
+		return 0;
+	return srv_repo_open(rq->db, &rc, &rq->repo, err);
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+static json_t *def_json(const struct srv_repo_def *d)
+{
+	json_t *o = json_object();
+
+	set_str(o, "name", d->name);
+	set_str(o, "kind", d->kind);
+	set_str(o, "url", d->url);
+	set_str(o, "suite", d->suite);
+	set_str(o, "components", d->components);
+	set_str(o, "arch", d->arch);
+	set_str(o, "keyring", d->keyring);
+	return o;
+}
+
+static enum MHD_Result list_repos(struct MHD_Connection *c,
+				  struct srv_http *h, struct request *rq)
+{
+	struct srv_repo_info *info = NULL;
+	struct rf_error err;
+	json_t *arr;
+	size_t n = 0;
+	int rc;
+
+	rf_error_clear(&err);
+	rc = open_repo(h, rq, &err);
+	if (rc == 0)
+		rc = srv_repo_list(rq->repo, &info, &n, &err);
+	if (rc < 0)
+		return send_error(c, status_of(rc), err.msg);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = def_json(&info[i].def);
+
+		json_object_set_new(o, "packages",
+				    json_integer(info[i].packages));
+		json_object_set_new(o, "refreshed",
+				    json_integer(info[i].refreshed));
+		set_str(o, "last_error", info[i].last_error);
+		json_array_append_new(arr, o);
+	}
+	srv_repo_info_free(info, n);
+	return send_json(c, 200, json_pack("{s:o}", "repositories", arr), 0,
+			 false);
+}
+
+/*
+ * A refresh or a fetch downloads what it must, however long that takes:
+ * the reaper gives this connection's request SRV_REPO_EXTRA_NS more.
+ */
+static void raise_deadline(struct srv_http *h, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (ci == NULL || ci->socket_context == NULL)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	((struct tracked *)ci->socket_context)->extra_ns = SRV_REPO_EXTRA_NS;
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+/* A repository's name is a file name under the keyring directory. */
+static bool repo_name_ok(const char *s)
+{
+	if (s == NULL || *s == '\0' || *s == '.' || strlen(s) > 128)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == strlen(s);
+}
+
+static const char *json_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/*
+ * POST /api/v1/repos: a definition as JSON. The keyring is the file's
+ * bytes (keyring-base64), kept under DATA/repo-keyrings: a path on the
+ * client would mean nothing on the server.
+ */
+static enum MHD_Result add_repo(struct MHD_Connection *c, struct srv_http *h,
+				struct request *rq)
+{
+	struct srv_repo_def def;
+	struct rf_buf kpath = RF_BUF_INIT, key = RF_BUF_INIT;
+	struct rf_error err;
+	json_t *in = json_loadb(rq->body.data ? rq->body.data : "",
+				rq->body.len, 0, NULL);
+	const char *kb64;
+	bool wrote_key = false;
+	int rc, status = 422;
+
+	rf_error_clear(&err);
+	memset(&def, 0, sizeof(def));
+	if (!json_is_object(in)) {
+		rc = rf_error_set(&err, -EINVAL, "the body is not a JSON "
+				  "object");
+		goto out;
+	}
+	def.name = (char *)json_str(in, "name");
+	def.kind = (char *)json_str(in, "kind");
+	def.url = (char *)json_str(in, "url");
+	def.suite = (char *)json_str(in, "suite");
+	def.components = (char *)json_str(in, "components");
+	def.arch = (char *)json_str(in, "arch");
+	def.enabled = true;
+	if (!repo_name_ok(def.name)) {
+		rc = rf_error_set(&err, -EINVAL, "a repository's name is 1 to "
+				  "128 of [A-Za-z0-9._-], not starting with "
+				  "'.'");
+		goto out;
+	}
+	rc = open_repo(h, rq, &err);
+	if (rc < 0) {
+		status = 500;
+		goto out;
+	}
+	kb64 = json_str(in, "keyring-base64");
+	if (kb64 != NULL) {
+		int fd;
+
+		if (rf_base64_decode(&key, kb64) < 0 || key.len == 0) {
+			rc = rf_error_set(&err, -EINVAL, "the keyring is not "
+					  "valid base64");
+			goto out;
+		}
+		mkdir(h->keyring_dir, 0700);
+		rf_buf_printf(&kpath, "%s/%s.gpg", h->keyring_dir, def.name);
+		fd = open(kpath.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
+		if (fd < 0 && errno == EEXIST) {
+			/* a leftover of a removed repository of that name */
+			unlink(kpath.data);
+			fd = open(kpath.data,
+				  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				  0600);
+		}
+		if (fd < 0 || srv_write_all(fd, key.data, key.len) < 0 ||
+		    fsync(fd) < 0) {
+			rc = rf_error_errno(&err, -errno, "cannot store the "
+					    "keyring");
+			if (fd >= 0)
+				close(fd);
+			status = 500;
+			goto out;
+		}
+		close(fd);
+		wrote_key = true;
+		def.keyring = kpath.data;
+	}
+	rc = srv_repo_add(rq->repo, &def, &err);
+	if (rc == -EEXIST)
+		status = 409;
+	if (rc < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0 && wrote_key && rc != -EEXIST)
+		unlink(kpath.data);
+	rq->kind = REQ_DONE;
+	{
+		enum MHD_Result r =
+			rc < 0 ? send_error(c, status, err.msg)
+			       : send_json(c, 201, json_pack("{s:s}", "added",
+							     def.name),
+					   0, false);
+
+		json_decref(in);
+		rf_buf_free(&kpath);
+		rf_buf_free(&key);
+		return r;
+	}
+}
+
+static enum MHD_Result remove_repo(struct MHD_Connection *c,
+				   struct srv_http *h, struct request *rq,
+				   const char *name)
+{
+	struct rf_buf kpath = RF_BUF_INIT;
+	struct rf_error err;
+	int rc;
+
+	rf_error_clear(&err);
+	rc = open_repo(h, rq, &err);
+	if (rc == 0)
+		rc = srv_repo_remove(rq->repo, name, &err);
+	if (rc < 0)
+		return send_error(c, status_of(rc), err.msg);
+	rf_buf_printf(&kpath, "%s/%s.gpg", h->keyring_dir, name);
+	unlink(kpath.data);
+	rf_buf_free(&kpath);
+	return send_json(c, 200, json_pack("{s:s}", "removed", name), 0,
+			 false);
+}
+
+static json_t *refresh_one(struct srv_repo *r, const char *name, bool force,
+			   int *rcp)
+{
+	struct srv_repo_refresh_stats st;
+	struct rf_error err;
+	int rc;
+
+	rf_error_clear(&err);
+	memset(&st, 0, sizeof(st));
+	rc = srv_repo_refresh(r, name, force ? SRV_REPO_REFRESH_FORCE : 0, &st,
+			      &err);
+	*rcp = rc;
+	if (rc < 0)
+		return json_pack("{s:s,s:b,s:s}", "name", name, "ok", 0,
+				 "error", err.msg);
+	return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:b}", "name", name, "ok",
+			 1, "packages", (json_int_t)st.packages, "downloaded",
+			 (json_int_t)st.downloaded, "fetched",
+			 (json_int_t)st.fetched, "not_modified",
+			 (json_int_t)st.not_modified, "unchanged",
+			 st.unchanged);
+}
+
+/*
+ * POST /api/v1/repos/refresh (all) or /api/v1/repos/NAME/refresh, run in
+ * the request: the connection's own thread, which the request deadline
+ * does not cut (it is checked only while a body arrives). Scans keep
+ * arriving meanwhile; each sees the old index or the new (repo.h).
+ */
+static enum MHD_Result refresh_repos(struct MHD_Connection *c,
+				     struct srv_http *h, struct request *rq,
+				     const char *name)
+{
+	const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						    "force");
+	bool force = f != NULL && strcmp(f, "0") != 0;
+	struct srv_repo_info *info = NULL;
+	struct rf_error err;
+	json_t *arr = json_array();
+	bool all_ok = true;
+	size_t n = 0;
+	int rc;
+
+	rf_error_clear(&err);
+	raise_deadline(h, c);
+	rc = open_repo(h, rq, &err);
+	if (rc == 0 && name == NULL)
+		rc = srv_repo_list(rq->repo, &info, &n, &err);
+	if (rc < 0) {
+		json_decref(arr);
+		return send_error(c, status_of(rc), err.msg);
+	}
+	if (name != NULL) {
+		json_t *one = refresh_one(rq->repo, name, force, &rc);
+
+		if (rc == -ENOENT &&
+		    strstr(json_str(one, "error"), "no repository named")) {
+			json_decref(one);
+			json_decref(arr);
+			return send_error(c, 404, "no such repository");
+		}
+		json_array_append_new(arr, one);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, refresh_one(rq->repo,
+							       info[i].def.name,
+							       force, &rc));
+	}
+	srv_repo_info_free(info, n);
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		all_ok &= json_is_true(json_object_get(json_array_get(arr, i),
+						       "ok"));
+	return send_json(c, all_ok ? 200 : 502,
+			 json_pack("{s:o,s:b}", "refreshed", arr, "ok",
+				   all_ok),
+			 0, false);
+}
+
+/*
+ * "name", "name=version", "name:arch" or "name:arch=version" (apt's
+ * spelling) into q; the strings point into spec, which is cut in place.
+ */
+static void parse_pkg_spec(char *spec, struct srv_repo_query *q)
+{
+	char *eq = strchr(spec, '='), *colon;
+
+	memset(q, 0, sizeof(*q));
+	if (eq != NULL) {
+		*eq = '\0';
+		q->version = eq + 1;
+	}
+	colon = strchr(spec, ':');
+	if (colon != NULL) {
+		*colon = '\0';
+		q->arch = colon + 1;
+	}
+	q->name = spec;
+}
+
+/* SHA-256 and size of a file, for the answer to a fetch. */
+static int file_sha256(const char *path, char hex[SRV_SHA256_HEX],
+		       uint64_t *size)
+{
+	struct rf_digest *d;
+	unsigned char md[RF_SHA256_LEN], buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	d = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
+	*size = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		rf_digest_update(d, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	close(fd);
+	rf_digest_final(d, md, NULL);
+	rf_digest_free(d);
+	if (n < 0)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/*
+ * POST /api/v1/repos/NAME/fetch?package=SPEC: the package into the cache,
+ * answered with its SHA-256 and size. GET serves the file itself. NAME "-"
+ * is any repository.
+ */
+static enum MHD_Result fetch_package(struct MHD_Connection *c,
+				     struct srv_http *h, struct request *rq,
+				     const char *name, bool download)
+{
+	const char *spec = MHD_lookup_connection_value(
+		c, MHD_GET_ARGUMENT_KIND, "package");
+	struct srv_repo_query q;
+	struct rf_error err;
+	char hex[SRV_SHA256_HEX];
+	char *copy = NULL, *path = NULL;
+	uint64_t size;
+	enum MHD_Result ret;
+	int rc;
+
+	rf_error_clear(&err);
+	if (spec == NULL || *spec == '\0' || strlen(spec) > 1024)
+		return send_error(c, 400, "package=NAME[:ARCH][=VERSION] is "
+				  "needed");
+	copy = rf_xstrdup(spec);
+	parse_pkg_spec(copy, &q);
+	raise_deadline(h, c);
+	rc = open_repo(h, rq, &err);
+	if (rc == 0)
+		rc = srv_repo_fetch_package(rq->repo,
+					    strcmp(name, "-") == 0 ? NULL
+								   : name,
+					    &q, &path, &err);
+	if (rc == -EEXIST) {
+		ret = send_error(c, 409, err.msg);
+		goto out;
+	}
+	if (rc < 0) {
+		ret = send_error(c, rc == -ENOENT ? 404 : 502, err.msg);
+		goto out;
+	}
+	if (download) {
+		struct MHD_Response *r;
+		struct stat sb;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || fstat(fd, &sb) < 0) {
+			if (fd >= 0)
+				close(fd);
+			ret = send_error(c, 500, "cannot open the cached "
+					 "package");
+			goto out;
+		}
+		r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+		MHD_add_response_header(r, "Content-Type",
+					"application/octet-stream");
+		ret = MHD_queue_response(c, 200, r);
+		MHD_destroy_response(r);
+		goto out;
+	}
+	rc = file_sha256(path, hex, &size);
+	if (rc < 0) {
+		ret = send_error(c, 500, "cannot read the cached package");
+		goto out;
+	}
+	ret = send_json(c, 200,
+			json_pack("{s:s,s:s,s:I,s:s}", "package", q.name,
+				  "sha256", hex, "size", (json_int_t)size,
+				  "file", strrchr(path, '/') ? strrchr(path, '/') + 1
+							     : path),
+			0, false);
+out:
+	free(copy);
+	free(path);
+	return ret;
+}
+
+struct scan_files {
+	sqlite3 *db;
+	int64_t scan;
+};
+
+/* pacman.conf's Include: another file recorded with the same scan. */
+static int include_from_scan(void *ctx, const char *path, char **text,
+			     size_t *len)
+{
+	struct scan_files *sf = ctx;
+	sqlite3_stmt *q = NULL;
+	int rc = -ENOENT;
+
+	if (sqlite3_prepare_v2(sf->db, "SELECT content FROM scan_repo_files "
+				       "WHERE scan_id = ? AND path = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, sf->scan);
+	sqlite3_bind_blob(q, 2, path, (int)strlen(path), SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(q, 0);
+		const void *b = sqlite3_column_blob(q, 0);
+
+		*text = rf_xmalloc((size_t)n + 1);
+		if (n > 0)
+			memcpy(*text, b, (size_t)n);
+		(*text)[n] = '\0';
+		*len = (size_t)n;
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t l = strlen(suffix);
+
+	return len >= l && memcmp(s + len - l, suffix, l) == 0;
+}
+
+/*
+ * GET /api/v1/scans/ID/repositories: the source host's repository files as
+ * recorded, and the definitions read from them (what `repo add --from-scan`
+ * offers). ?releasever= and ?basearch= fill yum's variables.
+ */
+static enum MHD_Result scan_repositories(struct MHD_Connection *c,
+					 sqlite3 *db, int64_t id)
+{
+	struct srv_repo_vars vars = {
+		.releasever = MHD_lookup_connection_value(
+			c, MHD_GET_ARGUMENT_KIND, "releasever"),
+		.basearch = MHD_lookup_connection_value(
+			c, MHD_GET_ARGUMENT_KIND, "basearch"),
+	};
+	struct scan_files sf = {db, id};
+	struct srv_repo_deflist list = {0};
+	json_t *files = json_array(), *defs = json_array(),
+	       *warnings = json_array();
+	json_t *exist = query_rows(db, "SELECT id FROM scans WHERE id = ?", id,
+				   0);
+	sqlite3_stmt *q = NULL;
+
+	vars.arch = vars.basearch;
+	if (exist == NULL || json_array_size(exist) == 0 ||
+	    sqlite3_prepare_v2(db, "SELECT path, content FROM "
+				   "scan_repo_files WHERE scan_id = ? "
+				   "ORDER BY path",
+			       -1, &q, NULL) != SQLITE_OK) {
+		bool none = exist != NULL;
+
+		json_decref(exist);
+		json_decref(files);
+		json_decref(defs);
+		json_decref(warnings);
+		return none ? send_error(c, 404, "no such scan")
+			    : send_error(c, 500, sqlite3_errmsg(db));
+	}
+	json_decref(exist);
+	sqlite3_bind_int64(q, 1, id);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *path = sqlite3_column_blob(q, 0);
+		size_t plen = (size_t)sqlite3_column_bytes(q, 0);
+		const char *text = sqlite3_column_blob(q, 1);
+		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+		char *p = rf_xstrndup(path ? path : "", plen);
+		json_t *f = json_object();
+		struct rf_error err;
+		int rc = 0;
+
+		rf_error_clear(&err);
+		set_bytes(f, "path", p, (int)plen);
+		set_bytes(f, "content", text ? text : "", (int)len);
+		json_array_append_new(files, f);
+		if (text == NULL)
+			text = "";
+		if (strcmp(p, "/etc/apt/sources.list") == 0 ||
+		    ends_with(p, plen, ".list"))
+			rc = srv_repo_sources_parse_apt_list(text, len, p,
+							     &list, &err);
+		else if (ends_with(p, plen, ".sources"))
+			rc = srv_repo_sources_parse_deb822(text, len, p, &list,
+							   &err);
+		else if (ends_with(p, plen, ".repo"))
+			rc = srv_repo_sources_parse_yum(text, len, p, &vars,
+							&list, &err);
+		else if (strcmp(p, "/etc/pacman.conf") == 0)
+			rc = srv_repo_sources_parse_pacman(
+				text, len, p, &vars, include_from_scan, &sf,
+				&list, &err);
+		if (rc < 0)
+			json_array_append_new(warnings,
+					      json_pack("{s:s,s:s}", "file", p,
+							"error", err.msg));
+		free(p);
+	}
+	sqlite3_finalize(q);
+	for (size_t i = 0; i < list.n; i++) {
+		json_t *o = def_json(&list.defs[i]);
+		const char *nm = list.defs[i].name;
+
+		/* a file:// URL has no host to name it by: "-test" would read
+		 * as an option on a command line */
+		if (nm != NULL && !(isalnum((unsigned char)nm[0]))) {
+			struct rf_buf b = RF_BUF_INIT;
+
+			rf_buf_printf(&b, "local%s", nm);
+			set_str(o, "name", b.data);
+			rf_buf_free(&b);
+		}
+
+		json_object_set_new(o, "enabled",
+				    json_boolean(list.defs[i].enabled));
+		set_str(o, "origin", list.defs[i].origin);
+		json_array_append_new(defs, o);
+	}
+	srv_repo_deflist_free(&list);
+	return send_json(c, 200,
+			 json_pack("{s:I,s:o,s:o,s:o}", "scan", (json_int_t)id,
+				   "files", files, "repositories", defs,
+				   "warnings", warnings),
+			 0, false);
+}
+
+static enum MHD_Result repo_route(struct MHD_Connection *c,
+				  struct srv_http *h, struct request *rq,
+				  const char *rest, const char *method)
+{
+	char name[160];
+	const char *slash;
+	size_t len;
+
+	if (*rest == '\0') {
+		if (strcmp(method, "GET") == 0)
+			return list_repos(c, h, rq);
+		if (strcmp(method, "POST") == 0) {
+			rq->kind = REQ_JSON;
+			return MHD_YES;
+		}
+		return send_error(c, 405, "GET or POST");
+	}
+	if (*rest != '/')
+		return send_error(c, 404, "no such route");
+	rest++;
+	if (strcmp(rest, "refresh") == 0) {
+		if (strcmp(method, "POST") != 0)
+			return send_error(c, 405, "POST");
+		return refresh_repos(c, h, rq, NULL);
+	}
+	slash = strchr(rest, '/');
+	len = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (len >= sizeof(name))
+		return send_error(c, 404, "no such repository");
+	memcpy(name, rest, len);
+	name[len] = '\0';
+	if (strcmp(name, "-") != 0 && !repo_name_ok(name))
+		return send_error(c, 404, "no such repository");
+	if (slash == NULL) {
+		if (strcmp(method, "DELETE") == 0)
+			return remove_repo(c, h, rq, name);
+		return send_error(c, 405, "DELETE");
+	}
+	if (strcmp(slash, "/refresh") == 0) {
+		if (strcmp(method, "POST") != 0)
+			return send_error(c, 405, "POST");
+		return refresh_repos(c, h, rq, name);
+	}
+	if (strcmp(slash, "/fetch") == 0) {
+		if (strcmp(method, "POST") == 0)
+			return fetch_package(c, h, rq, name, false);
+		if (strcmp(method, "GET") == 0)
+			return fetch_package(c, h, rq, name, true);
+		return send_error(c, 405, "GET or POST");
+	}
+	return send_error(c, 404, "no such route");
+}
+
 /* ---- report upload ---- */
 
 static json_t *needs_of(sqlite3 *db, int64_t scan)
@@ -349,7 +989,7 @@ static enum MHD_Result finish_report(struct MHD_Connection *c,
 	struct rf_error err;
 	char sha[SRV_SHA256_HEX];
 	uint64_t size;
-	json_t *missing;
+	json_t *missing, *packages;
 	int rc, fd = -1;
 
 	rf_error_clear(&err);
@@ -362,8 +1002,10 @@ static enum MHD_Result finish_report(struct MHD_Connection *c,
 		rc = rf_error_errno(&err, fd, "cannot reopen the report");
 		goto out;
 	}
-	rc = srv_ingest_report(rq->db, fd, rq->name, rq->token, sha, &res,
-			       &err);
+	rc = open_repo(h, rq, &err);
+	if (rc == 0)
+		rc = srv_ingest_report_repo(rq->db, rq->repo, fd, rq->name,
+					    rq->token, sha, &res, &err);
 	if (rc < 0) {
 		/* keep it only if another scan has the very same report */
 		sqlite3_stmt *q = NULL;
@@ -381,6 +1023,7 @@ static enum MHD_Result finish_report(struct MHD_Connection *c,
 		goto out;
 	}
 	missing = needs_of(rq->db, res.scan_id);
+	packages = missing_of(rq->db, res.scan_id);
 	close(fd);
 	srv_gc_unlock();
 	rq->kind = REQ_DONE;
@@ -390,12 +1033,12 @@ static enum MHD_Result finish_report(struct MHD_Connection *c,
 		snprintf(upload, sizeof(upload), "/api/v1/scans/%lld/overlay",
 			 (long long)res.scan_id);
 		/*
-		 * missing_packages: packages no repository has; filled by the
-		 * repository part once it is there.
+		 * missing_packages: packages no repository has, whose files
+		 * (unmodified ones too) the overlay carries.
 		 */
 		return send_json(
 			c, 201,
-			json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[],s:s}",
+			json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s}",
 				  "scan", (json_int_t)res.scan_id, "machine",
 				  rq->name, "seq", (json_int_t)res.seq, "files",
 				  (json_int_t)res.files, "packages",
@@ -403,7 +1046,9 @@ static enum MHD_Result finish_report(struct MHD_Connection *c,
 				  (json_int_t)res.needed, "needed_bytes",
 				  (json_int_t)res.needed_bytes, "missing",
 				  missing ? missing : json_array(),
-				  "missing_packages", "upload", upload),
+				  "missing_packages",
+				  packages ? packages : json_array(), "upload",
+				  upload),
 			0, false);
 	}
 out:
@@ -515,6 +1160,8 @@ static enum MHD_Result route(struct MHD_Connection *c, struct srv_http *h,
 		}
 		return send_error(c, 405, "GET or POST");
 	}
+	if (strncmp(url, "/api/v1/repos", 13) == 0)
+		return repo_route(c, h, rq, url + 13, method);
 	if (strcmp(url, "/api/v1/store/check") == 0) {
 		if (strcmp(method, "POST") != 0)
 			return send_error(c, 405, "POST");
@@ -555,6 +1202,11 @@ static enum MHD_Result route(struct MHD_Connection *c, struct srv_http *h,
 					 off, true);
 		}
 		return send_error(c, 405, "GET or PATCH");
+	}
+	if (strcmp(rest, "/repositories") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return send_error(c, 405, "GET");
+		return scan_repositories(c, rq->db, id);
 	}
 	if (strncmp(rest, "/diff/", 6) == 0 && parse_id(rest + 6, &id2, &rest) &&
 	    *rest == '\0') {
@@ -605,6 +1257,14 @@ static enum MHD_Result on_body(struct MHD_Connection *c, struct srv_http *h,
 			*size = 0;
 			return send_error(c, status_of(rc), err.msg);
 		}
+	} else if (rq->kind == REQ_JSON) {
+		if (rq->body.len + *size > SRV_MAX_JSON_BODY) {
+			rq->kind = REQ_DONE;
+			*size = 0;
+			return send_error(c, 413, "the body is larger than the "
+					  "server accepts");
+		}
+		rf_buf_add(&rq->body, data, *size);
 	} else if (rq->kind == REQ_OVERLAY) {
 		rc = srv_upload_append(rq->up, data, *size, &err);
 		if (rc < 0) {
@@ -635,6 +1295,8 @@ static enum MHD_Result on_end(struct MHD_Connection *c, struct srv_http *h,
 	rf_error_clear(&err);
 	if (rq->kind == REQ_REPORT)
 		return finish_report(c, h, rq);
+	if (rq->kind == REQ_JSON)
+		return add_repo(c, h, rq);
 	rc = srv_upload_end(rq->up, true, &done, &off, &err);
 	rq->up = NULL;
 	rq->kind = REQ_DONE;
@@ -709,6 +1371,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (ci != NULL && ci->socket_context != NULL) {
 		pthread_mutex_lock(&h->track_lock);
 		((struct tracked *)ci->socket_context)->start_ns = rf_now_ns();
+		((struct tracked *)ci->socket_context)->extra_ns = 0;
 		pthread_mutex_unlock(&h->track_lock);
 	}
 	if (rq == NULL)
@@ -725,8 +1388,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		srv_object_abort(rq->w);
 		srv_gc_unlock();
 	}
+	srv_repo_free(rq->repo);
 	sqlite3_close(rq->db);
 	free(rq->name);
+	rf_buf_free(&rq->body);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -791,7 +1456,7 @@ static void *reaper(void *arg)
 		uint64_t now = rf_now_ns();
 
 		for (struct tracked *t = h->conns; t != NULL; t = t->next)
-			if (!t->cut && now - t->start_ns > limit) {
+			if (!t->cut && now - t->start_ns > limit + t->extra_ns) {
 				shutdown(t->fd, SHUT_RDWR);
 				t->cut = true;
 			}
@@ -877,6 +1542,14 @@ int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
 
 	h->st = st;
 	h->cfg = cfg;
+	{
+		struct rf_buf b = RF_BUF_INIT;
+
+		rf_buf_printf(&b, "%s/repo-cache", cfg->data);
+		h->repo_cache = rf_buf_detach(&b);
+		rf_buf_printf(&b, "%s/repo-keyrings", cfg->data);
+		h->keyring_dir = rf_buf_detach(&b);
+	}
 	pthread_mutex_init(&h->track_lock, NULL);
 	pthread_cond_init(&h->track_cond, NULL);
 	if (parse_listen(cfg->listen, &ss, &sslen) < 0) {
@@ -973,5 +1646,7 @@ void srv_http_stop(struct srv_http *h)
 	pthread_cond_destroy(&h->track_cond);
 	free(h->cert);
 	free(h->key);
+	free(h->repo_cache);
+	free(h->keyring_dir);
 	free(h);
 }

@@ -224,6 +224,7 @@ struct announced {
 	uint64_t size;
 	char sha[SRV_SHA256_HEX];
 	int64_t link_group;
+	bool of_missing; /* a file of a package no repository has */
 };
 
 static int lookup(struct srv_upload *u, sqlite3_stmt *st, const char *path,
@@ -258,6 +259,7 @@ static int lookup(struct srv_upload *u, sqlite3_stmt *st, const char *path,
 			 (const char *)sqlite3_column_text(st, 3));
 	if (sqlite3_column_type(st, 4) != SQLITE_NULL)
 		an->link_group = sqlite3_column_int64(st, 4);
+	an->of_missing = sqlite3_column_int(st, 5) != 0;
 	/* end the read: a statement left open pins a stale snapshot */
 	sqlite3_reset(st);
 	return 0;
@@ -443,9 +445,12 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 		rc = refuse(u, path, "the report does not announce it");
 		goto out;
 	}
-	if (strcmp(an.cls, "modified") != 0 && strcmp(an.cls, "unowned") != 0) {
+	/* unmodified files come only for packages no repository has */
+	if (strcmp(an.cls, "modified") != 0 && strcmp(an.cls, "unowned") != 0 &&
+	    !(strcmp(an.cls, "unmodified") == 0 && an.of_missing)) {
 		rc = refuse(u, path, "the report has it as a package file "
-			    "that is not modified");
+			    "that is not modified, of a package a repository "
+			    "has");
 		goto out;
 	}
 	if (link != NULL) {
@@ -513,8 +518,10 @@ static void *verifier(void *arg)
 	rf_error_clear(&u->verr);
 	archive_read_support_format_tar(a);
 	if (sqlite3_prepare_v2(u->vdb, "SELECT type, class, size, sha256, "
-				       "link_group FROM entries "
-				       "WHERE scan_id = ? AND path = ?",
+				       "link_group, package IN (SELECT name "
+				       "FROM scan_missing WHERE scan_id = ?1) "
+				       "FROM entries "
+				       "WHERE scan_id = ?1 AND path = ?2",
 			       -1, &find, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(u->vdb, "INSERT OR IGNORE INTO objects(sha256, "
 				       "size, stored) VALUES(?, ?, ?)",

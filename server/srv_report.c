@@ -20,8 +20,13 @@
 
 #include "buf.h"
 #include "escape.h"
+#include "repo.h"
 #include "report.h"
 #include "srv.h"
+
+/* A repository configuration file larger than this is not one. */
+#define SRV_MAX_REPO_FILE (256u << 10)
+#define SRV_MAX_REPO_FILES 4096
 
 enum codec { CODEC_PLAIN, CODEC_GZIP, CODEC_ZSTD };
 
@@ -168,11 +173,11 @@ static void source_fini(struct source *s)
 struct ingest {
 	sqlite3 *db;
 	xmlTextReaderPtr r;
-	sqlite3_stmt *ins_pkg, *ins_entry, *has_obj, *ins_need;
+	sqlite3_stmt *ins_pkg, *ins_entry, *has_obj, *ins_need, *ins_repo;
 	int64_t scan_id;
 	struct srv_ingest_result *res;
 	uint64_t announced, announced_bytes;
-	struct rf_buf path, target;
+	struct rf_buf path, target, content;
 	struct rf_error *err;
 };
 
@@ -408,6 +413,164 @@ static int prepare(struct ingest *in, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
+/* <repositories><file path=... content-base64=.../>: kept as they are. */
+static int on_repo_file(struct ingest *in)
+{
+	int rc;
+
+	if (in->res->repo_files >= SRV_MAX_REPO_FILES)
+		return bad(in, "too many repository files");
+	rc = attr_bytes(in, "path", &in->path);
+	if (rc <= 0 || in->path.len == 0 || in->path.data[0] != '/')
+		return bad(in, "a repository file without a valid path");
+	rc = attr_bytes(in, "content", &in->content);
+	if (rc < 0 || in->content.len > SRV_MAX_REPO_FILE)
+		return bad(in, "a repository file with bad or oversized "
+			       "content");
+	if (in->ins_repo == NULL) {
+		rc = prepare(in, "INSERT INTO scan_repo_files(scan_id, path, "
+				 "content) VALUES(?, ?, ?)", &in->ins_repo);
+		if (rc < 0)
+			return rc;
+	}
+	sqlite3_reset(in->ins_repo);
+	sqlite3_bind_int64(in->ins_repo, 1, in->scan_id);
+	sqlite3_bind_blob(in->ins_repo, 2, in->path.data, (int)in->path.len,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(in->ins_repo, 3, in->content.data ? in->content.data
+							  : "",
+			  (int)in->content.len, SQLITE_STATIC);
+	switch (sqlite3_step(in->ins_repo)) {
+	case SQLITE_DONE:
+		break;
+	case SQLITE_CONSTRAINT:
+		return bad(in, "a repository file listed twice");
+	default:
+		return db_fail(in);
+	}
+	in->res->repo_files++;
+	return 0;
+}
+
+/*
+ * The packages of the scan that no repository has: recorded, and every
+ * content of their regular files needed (the store may have some already).
+ * Runs inside the ingest's transaction, so the index read is one snapshot.
+ */
+static int reconcile(struct ingest *in, struct srv_repo *repo)
+{
+	struct srv_repo_query *q = NULL;
+	bool *missing = NULL;
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	size_t n = 0, cap = 0, i;
+	char evr[1024];
+	int rc;
+
+	rc = prepare(in, "SELECT name, epoch, version, release, "
+			 "COALESCE(arch, '') FROM packages WHERE scan_id = ?",
+		     &sel);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(sel, 1, in->scan_id);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			q = rf_xrealloc(q, cap * sizeof(*q));
+		}
+		/* copies: the statement's text is valid only until it steps */
+		for (int c = 0; c < 5; c++) {
+			const char *v = (const char *)sqlite3_column_text(sel,
+									   c);
+			const char **dst[] = {&q[n].name, &q[n].epoch,
+					      &q[n].version, &q[n].release,
+					      &q[n].arch};
+
+			*dst[c] = v ? rf_xstrdup(v) : NULL;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(in);
+		goto out;
+	}
+	missing = rf_xcalloc(n ? n : 1, sizeof(*missing));
+	rc = srv_repo_reconcile(repo, q, n, missing, in->err);
+	if (rc < 0)
+		goto out;
+	rc = prepare(in, "INSERT OR IGNORE INTO scan_missing(scan_id, name, "
+			 "evr, arch) VALUES(?, ?, ?, ?)", &ins);
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!missing[i])
+			continue;
+		if (srv_repo_evr(q[i].epoch, q[i].version, q[i].release, evr,
+				 sizeof(evr)) < 0)
+			snprintf(evr, sizeof(evr), "%s",
+				 q[i].version ? q[i].version : "");
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, in->scan_id);
+		sqlite3_bind_text(ins, 2, q[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, evr, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 4, q[i].arch, -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			rc = db_fail(in);
+			goto out;
+		}
+		in->res->missing_packages++;
+	}
+	sqlite3_finalize(ins);
+	ins = NULL;
+	/* their files are announced too: they must be in the overlay */
+	rc = prepare(in, "INSERT OR IGNORE INTO needs(scan_id, sha256, size) "
+			 "SELECT ?1, e.sha256, MAX(e.size) FROM entries e "
+			 "WHERE e.scan_id = ?1 AND e.class = 'unmodified' "
+			 "AND e.type = 'file' AND e.sha256 IS NOT NULL "
+			 "AND e.size IS NOT NULL AND e.package IN "
+			 "(SELECT name FROM scan_missing WHERE scan_id = ?1) "
+			 "AND NOT EXISTS (SELECT 1 FROM objects o "
+			 "WHERE o.sha256 = e.sha256) GROUP BY e.sha256",
+		     &ins);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(ins, 1, in->scan_id);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		rc = db_fail(in);
+		goto out;
+	}
+	sqlite3_finalize(ins);
+	ins = NULL;
+	rc = prepare(in, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM needs "
+			 "WHERE scan_id = ?", &ins);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(ins, 1, in->scan_id);
+	if (sqlite3_step(ins) != SQLITE_ROW) {
+		rc = db_fail(in);
+		goto out;
+	}
+	in->announced += (uint64_t)sqlite3_column_int64(ins, 0) -
+			 in->res->needed;
+	in->announced_bytes += (uint64_t)sqlite3_column_int64(ins, 1) -
+			       in->res->needed_bytes;
+	in->res->needed = (uint64_t)sqlite3_column_int64(ins, 0);
+	in->res->needed_bytes = (uint64_t)sqlite3_column_int64(ins, 1);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free((char *)q[i].name);
+		free((char *)q[i].epoch);
+		free((char *)q[i].version);
+		free((char *)q[i].release);
+		free((char *)q[i].arch);
+	}
+	free(q);
+	free(missing);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
 /* The machine's id (created when new) and the next number of its series. */
 static int new_scan(struct ingest *in, const char *name, int64_t token,
 		    const char *report_sha)
@@ -504,6 +667,7 @@ out:
 static int walk(struct ingest *in)
 {
 	bool seen_root = false, in_files = false, in_packages = false;
+	bool in_repos = false;
 	int r, rc = 0;
 
 	while ((r = xmlTextReaderRead(in->r)) == 1) {
@@ -512,7 +676,7 @@ static int walk(struct ingest *in)
 		const char *name = (const char *)xmlTextReaderConstLocalName(in->r);
 
 		if (type == XML_READER_TYPE_END_ELEMENT && depth == 1) {
-			in_files = in_packages = false;
+			in_files = in_packages = in_repos = false;
 			continue;
 		}
 		if (type != XML_READER_TYPE_ELEMENT || name == NULL)
@@ -523,13 +687,16 @@ static int walk(struct ingest *in)
 		} else if (depth == 1) {
 			in_files = strcmp(name, "files") == 0;
 			in_packages = strcmp(name, "packages") == 0;
+			in_repos = strcmp(name, "repositories") == 0;
 			if (xmlTextReaderIsEmptyElement(in->r))
-				in_files = in_packages = false;
+				in_files = in_packages = in_repos = false;
 		} else if (depth == 2 && in_files && strcmp(name, "file") == 0) {
 			rc = on_file(in);
 		} else if (depth == 2 && in_packages &&
 			   strcmp(name, "package") == 0) {
 			rc = on_package(in);
+		} else if (depth == 2 && in_repos && strcmp(name, "file") == 0) {
+			rc = on_repo_file(in);
 		}
 		if (rc < 0)
 			return rc;
@@ -552,6 +719,15 @@ static void ignore_errors(void *arg, const char *msg,
 int srv_ingest_report(sqlite3 *db, int fd, const char *name, int64_t token,
 		      const char *report_sha, struct srv_ingest_result *res,
 		      struct rf_error *err)
+{
+	return srv_ingest_report_repo(db, NULL, fd, name, token, report_sha,
+				      res, err);
+}
+
+int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
+			   const char *name, int64_t token,
+			   const char *report_sha,
+			   struct srv_ingest_result *res, struct rf_error *err)
 {
 	struct ingest in;
 	struct source src;
@@ -606,6 +782,8 @@ int srv_ingest_report(sqlite3 *db, int fd, const char *name, int64_t token,
 	if (rc == 0 && src.error)
 		rc = rf_error_set(err, -EBADMSG, "the report's compressed "
 				  "stream is corrupt or truncated");
+	if (rc == 0 && repo != NULL)
+		rc = reconcile(&in, repo);
 	if (rc < 0)
 		goto out;
 	rc = prepare(&in, "UPDATE scans SET files = ?, packages = ?, "
@@ -661,10 +839,12 @@ out:
 	sqlite3_finalize(in.ins_entry);
 	sqlite3_finalize(in.has_obj);
 	sqlite3_finalize(in.ins_need);
+	sqlite3_finalize(in.ins_repo);
 	if (in.r != NULL)
 		xmlFreeTextReader(in.r);
 	source_fini(&src);
 	rf_buf_free(&in.path);
 	rf_buf_free(&in.target);
+	rf_buf_free(&in.content);
 	return rc;
 }

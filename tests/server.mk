@@ -22,3 +22,6 @@ EXTRA_DIST += tests/system/server.sh tests/system/server-crash.sh \
 # RELIABILITY 13: slow clients, per-address limit, deadline, minimum rate
 TESTS += tests/system/server-limits.sh
 EXTRA_DIST += tests/system/server-limits.sh tests/system/server-limits.py
+# issue 6: repositories wired into the server and the client
+TESTS += tests/system/server-repo.sh
+EXTRA_DIST += tests/system/server-repo.sh
