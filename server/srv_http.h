@@ -14,6 +14,26 @@
  *   GET    /api/v1/scans/ID/overlay     upload status: offset, complete
  *   PATCH  /api/v1/scans/ID/overlay     overlay bytes from Upload-Offset
  *   POST   /api/v1/store/check          read every object, report problems
+ *   GET    /api/v1/scans/ID/repositories the source host's repository files
+ *                                       and the definitions read from them
+ *                                       (?releasever=, ?basearch=)
+ *   GET    /api/v1/repos                repositories, package counts, errors
+ *   POST   /api/v1/repos                add: JSON {name, kind, url, suite,
+ *                                       components, arch, keyring-base64}
+ *   DELETE /api/v1/repos/NAME           remove (and its index)
+ *   POST   /api/v1/repos/refresh        refresh all   (?force=1)
+ *   POST   /api/v1/repos/NAME/refresh   refresh one   (?force=1)
+ *   POST   /api/v1/repos/NAME/fetch?package=P   into the cache: sha256, size
+ *   GET    /api/v1/repos/NAME/fetch?package=P   the package file itself
+ *                                       (NAME "-": any repository; P is
+ *                                       name[:arch][=version])
+ *
+ * A refresh runs in its request, on the connection's own thread, with the
+ * request deadline raised by 6 hours for it (and for a fetch); scans that
+ * arrive meanwhile see the old index or the new one (server/repo.h). The
+ * answer to POST /api/v1/scans has "missing" (contents the store lacks)
+ * and "missing_packages" ({name, version, arch} of each package no
+ * repository has: the overlay brings all its files, unmodified too).
  */
 #include <stdint.h>
 
