@@ -183,6 +183,15 @@ static void print_json(json_t *j)
 	fputc('\n', stdout);
 }
 
+/* {"key": value} printed; value is not taken. */
+static void print_tagged(const char *key, json_t *value)
+{
+	json_t *o = json_pack("{s:O}", key, value);
+
+	print_json(o);
+	json_decref(o);
+}
+
 static const char *str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -683,7 +692,7 @@ static int cmd_repo_from_scan(struct client *c, const struct repo_opts *o,
 					      json_string(str(d, "name")));
 	}
 	if (c->json)
-		print_json(json_pack("{s:o}", "added", json_incref(added)));
+		print_tagged("added", added);
 	json_decref(added);
 	json_decref(j);
 	return status;
@@ -795,7 +804,7 @@ static int cmd_repo_fetch(struct client *c, const char *name, char **pkgs,
 		json_array_append_new(all, j);
 	}
 	if (c->json)
-		print_json(json_pack("{s:o}", "fetched", json_incref(all)));
+		print_tagged("fetched", all);
 	json_decref(all);
 	return status;
 }
