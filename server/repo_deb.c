@@ -148,6 +148,26 @@ int srv_repo_deb_clearsigned_text(const char *text, size_t len,
 		return rf_error_set(
 			err, -EBADMSG,
 			"InRelease: no signature block (truncated?)");
+	/*
+	 * Nothing may follow the signature: gpgv would verify a second
+	 * message there too, and text beside what is parsed is a classic way
+	 * to smuggle unsigned data past a check (as apt refuses it).
+	 */
+	{
+		static const char sig_end[] = "-----END PGP SIGNATURE-----";
+		const char *e = memmem(p, (size_t)(end - p), sig_end,
+				       sizeof(sig_end) - 1);
+
+		if (e == NULL)
+			return rf_error_set(err, -EBADMSG,
+					    "InRelease: unterminated signature");
+		for (e += sizeof(sig_end) - 1; e < end; e++)
+			if (*e != '\n' && *e != '\r' && *e != ' ' &&
+			    *e != '\t')
+				return rf_error_set(
+					err, -EBADMSG,
+					"InRelease: data after the signature");
+	}
 	return 0;
 }
 

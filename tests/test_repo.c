@@ -209,6 +209,26 @@ static void test_deb_clearsigned(void)
 	CU_ASSERT_EQUAL(
 		srv_repo_deb_clearsigned_text("Suite: x\n", 9, &out, &err),
 		-EBADMSG);
+	/* anything after the signature: a second message, or junk */
+	{
+		char twice[2 * sizeof(in)];
+
+		snprintf(twice, sizeof(twice), "%s%s", in, in);
+		rf_buf_reset(&out);
+		CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text(
+					twice, strlen(twice), &out, &err),
+				-EBADMSG);
+		snprintf(twice, sizeof(twice), "%sSuite: evil\n", in);
+		rf_buf_reset(&out);
+		CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text(
+					twice, strlen(twice), &out, &err),
+				-EBADMSG);
+		snprintf(twice, sizeof(twice), "%s\n  \n", in);
+		rf_buf_reset(&out);
+		CU_ASSERT_EQUAL(srv_repo_deb_clearsigned_text(
+					twice, strlen(twice), &out, &err),
+				0);
+	}
 	rf_buf_free(&out);
 }
 
