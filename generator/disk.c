@@ -291,7 +291,9 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 				p->size = 64 * MiB;
 			p->size = round_up(p->size, MiB);
 		}
-		if (p->kind == GEN_PART_FS && p->fstype != NULL)
+		/* swap too: fstab names it (boot.c) before it is made */
+		if ((p->kind == GEN_PART_FS || p->kind == GEN_PART_SWAP) &&
+		    p->fstype != NULL)
 			new_uuid(p->uuid);
 	}
 	for (size_t i = 0; i < l->nparts; i++) {
@@ -337,12 +339,12 @@ void gen_layout_free(struct gen_layout *l)
 			close(l->parts[i].fd);
 	}
 	free(l->parts);
+	free(l->boot_code);
+	free(l->core);
 	free(l);
 }
 
-/* Run argv with the file descriptor keep open; its output goes into the
- * error message when it fails. */
-static int run(char *const argv[], const char *tmpdir, struct rf_error *err)
+int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err)
 {
 	int log = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	pid_t pid;
@@ -419,10 +421,11 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 		return p->fd;
 	snprintf(dev, sizeof(dev), "/proc/self/fd/%d", p->fd);
 	if (p->kind == GEN_PART_SWAP) {
-		new_uuid(p->uuid);
+		if (p->uuid[0] == '\0')
+			new_uuid(p->uuid);
 		char *argv[] = {"mkswap", "-U", p->uuid, dev, NULL};
 
-		return run(argv, tmpdir, err);
+		return gen_run(argv, tmpdir, err);
 	}
 	if (strcmp(p->fstype, "vfat") == 0) {
 		unsigned char v[4];
@@ -435,7 +438,11 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 			 v[2], v[3]);
 		snprintf(p->uuid, sizeof(p->uuid), "%02X%02X-%02X%02X", v[0],
 			 v[1], v[2], v[3]);
-		rc = run(mk, tmpdir, err);
+		rc = gen_run(mk, tmpdir, err);
+		/* the tuning step may have put the boot loader in since the
+		 * plan measured it */
+		if (rc == 0)
+			rc = measure(p, err);
 		if (rc == 0) {
 			/* mcopy -s DIR/. copies the directory's contents */
 			rf_buf_printf(&src, "%s/.", p->dir);
@@ -443,7 +450,7 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 				      src.data, "::/", NULL};
 			char *empty[] = {"true", NULL};
 
-			rc = run(p->data > 4096 ? cp : empty, tmpdir, err);
+			rc = gen_run(p->data > 4096 ? cp : empty, tmpdir, err);
 		}
 		rf_buf_free(&src);
 		return rc;
@@ -476,7 +483,7 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 		argv[n++] = dev;
 		argv[n++] = size;
 		argv[n] = NULL;
-		rc = run(argv, tmpdir, err);
+		rc = gen_run(argv, tmpdir, err);
 	}
 	return rc;
 }
@@ -657,6 +664,8 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 	rc = tables(l, mbr, array, head, backup, err);
 	if (rc < 0)
 		goto out;
+	if (l->boot_code != NULL)
+		memcpy(mbr, l->boot_code, 440);
 	rc = fmt_writer_new(o->format, o->out, l->size, o->options, &w, err);
 	if (rc < 0)
 		goto out;
@@ -669,10 +678,19 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 			rc = fmt_writer_write(w, 2 * SECTOR, array,
 					      GPT_ENTRIES * GPT_ENTRY_SIZE, err);
 	}
-	for (size_t i = 0; i < l->nparts && rc == 0; i++)
-		if (l->parts[i].fd >= 0)
+	/* in disk order: stream formats take ascending offsets */
+	if (rc == 0 && l->core != NULL && !l->gpt)
+		rc = fmt_writer_write(w, l->core_offset, l->core, l->core_len,
+				      err);
+	for (size_t i = 0; i < l->nparts && rc == 0; i++) {
+		if (l->core != NULL && l->gpt &&
+		    l->core_offset == l->parts[i].start)
+			rc = fmt_writer_write(w, l->core_offset, l->core,
+					      l->core_len, err);
+		if (rc == 0 && l->parts[i].fd >= 0)
 			rc = stream(w, l->parts[i].fd, l->parts[i].start,
 				    l->parts[i].size, buf, bufsize, err);
+	}
 	if (rc == 0 && l->gpt) {
 		rc = fmt_writer_write(w, (last - GPT_ARRAY_SECTORS) * SECTOR,
 				      array, GPT_ENTRIES * GPT_ENTRY_SIZE, err);

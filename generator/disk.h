@@ -47,6 +47,13 @@ struct gen_layout {
 	uint64_t size;
 	struct gen_part *parts;
 	size_t nparts;
+	/* A BIOS boot loader, set by the tuning step (boot.c) or NULL: the
+	 * first 440 bytes of sector 0, and the core image written at
+	 * core_offset (sector 1 on MBR, the BIOS boot partition on GPT). */
+	unsigned char *boot_code;
+	unsigned char *core;
+	size_t core_len;
+	uint64_t core_offset;
 };
 
 struct gen_disk_opts {
@@ -73,5 +80,10 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 		   const char *tmpdir, struct rf_error *err);
 
 void gen_layout_free(struct gen_layout *l);
+
+/* Run a host tool (argv[0] found in PATH) with the descriptors that are
+ * not close-on-exec; its output goes into the error message when it
+ * fails. */
+int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err);
 
 #endif

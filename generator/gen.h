@@ -107,6 +107,25 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 		    int rootfd, const struct gen_limits *lim,
 		    struct rf_error *err);
 
+/* What a repository knows of one package; the strings belong to the
+ * repository. depends holds Pre-Depends and Depends, as in the control
+ * file (NULL when none). */
+struct gen_repo_entry {
+	const char *name, *version, *arch, *path, *depends, *provides;
+};
+
+/*
+ * The package called name (or, failing that, the first that provides
+ * name) for arch ("all" matches any; NULL: any arch), earlier
+ * repositories first. 0, or -ENOENT when no repository has it.
+ */
+int gen_repo_lookup(const struct gen_repo *repo, const char *name,
+		    const char *arch, struct gen_repo_entry *out);
+
+/* Whether a Depends/Provides-style list mentions the package name as one
+ * of its items (versions and arch qualifiers ignored). */
+bool gen_deps_mention(const char *list, const char *name);
+
 /* Unpack the overlay tar at path into rootfd. */
 int gen_overlay_unpack(const char *path, int rootfd,
 		       const struct gen_limits *lim,

@@ -10,6 +10,10 @@ generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(ZLIB_CFLAGS) \
 RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) $(ZLIB_LIBS) \
 	$(LIBXML2_LIBS) $(LIBCRYPTO_LIBS)
 generator_libgen_a_SOURCES += generator/disk.c generator/disk.h
+generator_libgen_a_SOURCES += generator/target.c generator/target.h \
+	generator/target-kvm.c generator/target-vmware.c \
+	generator/target-openstack.c generator/target-aws.c \
+	generator/target-azure.c generator/boot.c generator/boot.h
 
 bin_PROGRAMS += generator/reforge-gen
 generator_reforge_gen_SOURCES = generator/main.c

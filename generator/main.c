@@ -17,10 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "buf.h"
 #include "disk.h"
 #include "gen.h"
 #include "progress.h"
+#include "target.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WARN = 3 };
 
@@ -37,6 +39,11 @@ static void usage(FILE *f)
 		"[--tmpdir DIR]\n"
 		"                   [--missing-ok] [--no-sync] [--json] "
 		"[--quiet]\n"
+		"                   [--target kvm|vmware|openstack|aws|azure|"
+		"none]\n"
+		"                   [--network keep|dhcp] [--keep-machine-id] "
+		"[--keep-ssh-keys]\n"
+		"                   [--keep-net-rules]\n"
 		"\n"
 		"Rebuilds the scanned host's files into a disk image: every "
 		"package of the\n"
@@ -48,6 +55,18 @@ static void usage(FILE *f)
 		"report recorded,\n"
 		"and the partitions and filesystems follow the source's "
 		"storage.\n"
+		"\n"
+		"The tree is then tuned for --target (default kvm): other "
+		"platforms' guest\n"
+		"tools removed, the target's installed from the repositories, "
+		"its drivers\n"
+		"put in a new initramfs, GRUB installed for the firmware, fstab "
+		"and the\n"
+		"boot loader on the new UUIDs, NICs renamed, machine-id, SSH "
+		"host keys\n"
+		"and persistent net rules generalised. --target none leaves "
+		"the files\n"
+		"as the source had them and installs no boot loader.\n"
 		"\n"
 		"Exit status: 0 done; 1 failed; 2 bad usage; 3 done with "
 		"warnings.\n");
@@ -107,6 +126,40 @@ static void reclaim_stale(const char *tmpdir)
 	closedir(d);
 }
 
+/* A JSON string of s (paths may hold any byte but NUL). */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20 || *c >= 0x7f)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+static void print_log_from(const struct gen_tune *t, size_t from)
+{
+	const char *p = t->log.data + from;
+
+	while (*p != '\0') {
+		const char *eol = strchr(p, '\n');
+		int n = eol ? (int)(eol - p) : (int)strlen(p);
+
+		fprintf(stderr, "reforge-gen: %s: %.*s\n", t->target->name, n,
+			p);
+		p += n + (eol != NULL);
+	}
+}
+
+static void print_log(const struct gen_tune *t)
+{
+	print_log_from(t, 0);
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
@@ -130,6 +183,11 @@ int main(int argc, char **argv)
 		{"no-sync", no_argument, NULL, 'n'},
 		{"json", no_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"target", required_argument, NULL, 'T'},
+		{"network", required_argument, NULL, 'N'},
+		{"keep-machine-id", no_argument, NULL, 'M'},
+		{"keep-ssh-keys", no_argument, NULL, 'K'},
+		{"keep-net-rules", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -150,7 +208,11 @@ int main(int argc, char **argv)
 	uint64_t t0 = rf_now_ns();
 	int ret = EXIT_FAIL, rc, c, rootfd = -1, lockfd = -1;
 	struct sigaction sa;
+	const char *target_name = "kvm";
+	struct gen_tune tune;
+	bool tuned = false;
 
+	gen_tune_init(&tune, NULL);
 	gen_limits_default(&lim);
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -179,6 +241,20 @@ int main(int argc, char **argv)
 		case 'n': dopts.sync = false; break;
 		case 'j': json = true; break;
 		case 'q': quiet = true; break;
+		case 'T': target_name = optarg; break;
+		case 'N':
+			if (strcmp(optarg, "dhcp") != 0 &&
+			    strcmp(optarg, "keep") != 0) {
+				fprintf(stderr, "reforge-gen: --network is keep "
+					"or dhcp\n");
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			tune.network_dhcp = strcmp(optarg, "dhcp") == 0;
+			break;
+		case 'M': tune.keep_machine_id = true; break;
+		case 'K': tune.keep_ssh_keys = true; break;
+		case 'P': tune.keep_net_rules = true; break;
 		case 'h': usage(stdout); ret = 0; goto out;
 		case 'V': printf("reforge-gen %s\n", PACKAGE_VERSION); ret = 0;
 			  goto out;
@@ -191,8 +267,19 @@ int main(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	if (strcmp(target_name, "none") != 0) {
+		tune.target = gen_target_by_name(target_name);
+		if (tune.target == NULL) {
+			fprintf(stderr, "reforge-gen: unknown --target '%s' "
+				"(kvm, vmware, openstack, aws, azure or "
+				"none)\n", target_name);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if (tmpdir == NULL)
 		tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	tune.tmpdir = tmpdir;
 	rf_progress_init(&prog, stderr);
 	if (quiet)
 		prog.enabled = false;
@@ -297,9 +384,35 @@ int main(int argc, char **argv)
 		rf_buf_free(&absent);
 		warnings += tree_warnings;
 	}
+	if (!stop_signal && tune.target != NULL) {
+		rf_progress_update(&prog, true, "tuning for %s",
+				   tune.target->name);
+		rc = gen_tune_tree(&tune, r, repo, stage, &err);
+		rf_progress_done(&prog);
+		if (!quiet && tune.log.len > 0)
+			print_log(&tune);
+		if (rc < 0) {
+			fprintf(stderr, "reforge-gen: tuning for %s: %s\n",
+				tune.target->name, err.msg);
+			goto out;
+		}
+		tuned = true;
+	}
 	if (!stop_signal) {
+		size_t logged = tune.log.len;
+
 		rf_progress_update(&prog, true, "making the filesystems");
 		rc = gen_disk_plan(r, stage, &dopts, &layout, &err);
+		if (rc == 0 && tuned) {
+			rc = gen_tune_boot(&tune, r, layout, stage, &err);
+			if (rc < 0)
+				rf_error_prefix(&err, "tuning for %s",
+						tune.target->name);
+			if (!quiet && tune.log.len > logged) {
+				rf_progress_done(&prog);
+				print_log_from(&tune, logged);
+			}
+		}
 		if (rc == 0)
 			rc = gen_disk_write(layout, &dopts, tmpdir, &err);
 		rf_progress_done(&prog);
@@ -316,7 +429,7 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"image\":\"%s\",\"format\":\"%s\",\"size\":%llu,"
 		       "\"table\":\"%s\",\"packages\":%llu,\"overlay_entries\":"
-		       "%llu,\"warnings\":%llu,\"seconds\":%.3f,\"partitions\":[",
+		       "%llu,\"warnings\":%llu,\"seconds\":%.3f,",
 		       dopts.out, dopts.format,
 		       (unsigned long long)layout->size,
 		       layout->gpt ? "gpt" : "msdos",
@@ -324,6 +437,17 @@ int main(int argc, char **argv)
 		       (unsigned long long)ost.entries,
 		       (unsigned long long)warnings,
 		       (double)(rf_now_ns() - t0) / 1e9);
+		printf("\"target\":");
+		json_str(tune.target ? tune.target->name : "none");
+		printf(",\"tuning\":[");
+		for (size_t i = 0; i < tune.nchanges; i++) {
+			printf("%s{\"path\":", i ? "," : "");
+			json_str(tune.changes[i].path);
+			printf(",\"why\":");
+			json_str(tune.changes[i].why);
+			printf("}");
+		}
+		printf("],\"partitions\":[");
 		for (size_t i = 0; i < layout->nparts; i++) {
 			const struct gen_part *p = &layout->parts[i];
 
@@ -374,6 +498,7 @@ out:
 	if (lockfd >= 0)
 		close(lockfd);
 	gen_layout_free(layout);
+	gen_tune_release(&tune);
 	gen_report_free(r);
 	gen_repo_free(repo);
 	return ret;

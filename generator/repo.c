@@ -32,6 +32,7 @@
 
 struct repo_pkg {
 	char *name, *version, *arch, *path;
+	char *depends, *provides; /* NULL when the control has none */
 	unsigned char sha256[RF_SHA256_LEN];
 	bool have_sha256;
 };
@@ -55,6 +56,8 @@ void gen_repo_free(struct gen_repo *repo)
 		free(repo->pkgs[i].version);
 		free(repo->pkgs[i].arch);
 		free(repo->pkgs[i].path);
+		free(repo->pkgs[i].depends);
+		free(repo->pkgs[i].provides);
 	}
 	free(repo->pkgs);
 	free(repo);
@@ -97,6 +100,23 @@ static int add_stanza(struct gen_repo *repo, const char *st, size_t len,
 	p.name = field(st, len, "Package");
 	p.version = field(st, len, "Version");
 	p.arch = field(st, len, "Architecture");
+	/* Pre-Depends must be there before, which a single dpkg -i of a
+	 * set orders itself; both are needs */
+	p.depends = field(st, len, "Depends");
+	{
+		char *pre = field(st, len, "Pre-Depends");
+
+		if (pre != NULL) {
+			struct rf_buf b = RF_BUF_INIT;
+
+			rf_buf_printf(&b, "%s%s%s", pre, p.depends ? ", " : "",
+				      p.depends ? p.depends : "");
+			free(p.depends);
+			free(pre);
+			p.depends = rf_buf_detach(&b);
+		}
+	}
+	p.provides = field(st, len, "Provides");
 	if (p.name == NULL || p.version == NULL || p.arch == NULL)
 		goto out;
 	if (path != NULL) {
@@ -126,6 +146,8 @@ out:
 	free(p.version);
 	free(p.arch);
 	free(p.path);
+	free(p.depends);
+	free(p.provides);
 	free(sha);
 	free(fname);
 	return rc;
@@ -364,6 +386,68 @@ static const struct repo_pkg *find(const struct gen_repo *repo,
 			return p;
 	}
 	return NULL;
+}
+
+int gen_repo_lookup(const struct gen_repo *repo, const char *name,
+		    const char *arch, struct gen_repo_entry *out)
+{
+	for (size_t i = 0; i < repo->npkgs; i++) {
+		const struct repo_pkg *p = &repo->pkgs[i];
+
+		if (strcmp(p->name, name) != 0)
+			continue;
+		if (arch != NULL && strcmp(p->arch, arch) != 0 &&
+		    strcmp(p->arch, "all") != 0)
+			continue;
+		out->name = p->name;
+		out->version = p->version;
+		out->arch = p->arch;
+		out->path = p->path;
+		out->depends = p->depends;
+		out->provides = p->provides;
+		return 0;
+	}
+	/* a virtual name: the first package that provides it */
+	for (size_t i = 0; i < repo->npkgs; i++) {
+		const struct repo_pkg *p = &repo->pkgs[i];
+
+		if (p->provides == NULL || !gen_deps_mention(p->provides, name))
+			continue;
+		if (arch != NULL && strcmp(p->arch, arch) != 0 &&
+		    strcmp(p->arch, "all") != 0)
+			continue;
+		out->name = p->name;
+		out->version = p->version;
+		out->arch = p->arch;
+		out->path = p->path;
+		out->depends = p->depends;
+		out->provides = p->provides;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+bool gen_deps_mention(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p != '\0';) {
+		while (*p == ' ' || *p == ',' || *p == '|' || *p == '\n' ||
+		       *p == '\t')
+			p++;
+		const char *e = p;
+
+		while (*e != '\0' && *e != ' ' && *e != ',' && *e != '|' &&
+		       *e != '(' && *e != ':' && *e != '\n' && *e != '\t')
+			e++;
+		if ((size_t)(e - p) == n && strncmp(p, name, n) == 0)
+			return true;
+		/* skip the rest of this alternative: version, arch */
+		while (*e != '\0' && *e != ',' && *e != '|')
+			e++;
+		p = e;
+	}
+	return false;
 }
 
 /* The package file, hashed as libarchive reads it. */

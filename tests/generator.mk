@@ -17,3 +17,7 @@ tests_fuzz_fuzz_gen_report_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFUZZ_CORPUS='"$(srcdir)/tests/fuzz/corpus/gen_report"'
 tests_fuzz_fuzz_gen_report_LDADD = $(RF_GEN_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/gen_report
+
+# tuning for the target, proved by booting the images (boot.c, target*.c)
+TESTS += tests/system/boot-kvm.sh
+EXTRA_DIST += tests/system/boot-kvm.sh

@@ -70,7 +70,7 @@ printf 'root:x:0:\nu:x:1000:\n' >"$R/etc/group"
 make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 
 # --- generate, check the image ---
-"$GEN" --report "$T/src.xml" --overlay "$T/overlay.tar" \
+"$GEN" --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
 	--repo "file://$T/repo1" --repo "file://$T/repo2" --format qcow2 \
 	--tmpdir "$T" --json -o "$T/img.qcow2" >"$T/gen.json" 2>"$T/gen.err" ||
 	{ cat "$T/gen.err"; fail "reforge-gen failed"; }
@@ -111,7 +111,7 @@ debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not
 sed 's|<storage/>|<storage><disk name="sda" size="1" sector-size="512" table="msdos"/></storage>|' \
 	"$T/src.xml" >"$T/mbr.xml"
 grep -q 'table="msdos"' "$T/mbr.xml" || fail "could not make the MBR report"
-"$GEN" -q --report "$T/mbr.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+"$GEN" -q --target none --report "$T/mbr.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
 	--repo "file://$T/repo2" --format raw --disk-size 300M --tmpdir "$T" \
 	-o "$T/mbr.raw" 2>"$T/gen.err" || { cat "$T/gen.err"; fail "reforge-gen (MBR) failed"; }
 [ "$(stat -c %s "$T/mbr.raw")" -eq $((300 * 1048576)) ] || fail "--disk-size not kept"
@@ -127,14 +127,14 @@ PY
 # a package whose bytes differ from the index's SHA256
 cp -r "$T/repo1" "$T/bad"
 printf 'X' | dd of="$T/bad/rf-alpha.deb" bs=1 seek=200 conv=notrunc 2>/dev/null
-"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/bad" \
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/bad" \
 	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/bad.raw" 2>"$T/bad.err" &&
 	fail "a corrupt package was accepted"
 grep -q 'SHA-256\|bad archive\|unreadable\|data.tar' "$T/bad.err" ||
 	fail "unclear message for a corrupt package: $(cat "$T/bad.err")"
 [ -e "$T/bad.raw" ] && fail "an image was written from a corrupt package"
 # a package that no repository has
-"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
 	--format raw --tmpdir "$T" -o "$T/miss.raw" 2>"$T/miss.err"
 [ $? -eq 1 ] || fail "a missing package did not fail"
 grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
@@ -145,7 +145,7 @@ grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
 mkfifo "$T/stall"
 (head -c 20000 "$T/overlay.tar"; sleep 60) >"$T/stall" &
 feeder=$!
-"$GEN" -q --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
 	--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" \
 	-o "$T/killed.qcow2" 2>/dev/null &
 pid=$!
@@ -160,10 +160,10 @@ wait $pid 2>/dev/null
 kill $feeder 2>/dev/null
 [ -e "$T/killed.qcow2" ] && fail "a killed run left its image"
 ls "$T" | grep -q '^reforge-gen\.' || fail "the test did not kill a run midway"
-"$GEN" -q --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
 	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/again.raw" ||
 	fail "the run after a killed one failed"
 ls "$T" | grep -q '^reforge-gen\.' && fail "a killed run's staging was not reclaimed"
 "$GEN" --help | grep -q Usage || fail "--help"
-"$GEN" --report 2>/dev/null; [ $? -eq 2 ] || fail "bad usage is not exit 2"
+"$GEN" --target none --report 2>/dev/null; [ $? -eq 2 ] || fail "bad usage is not exit 2"
 echo "gen-dpkg: all checks passed"

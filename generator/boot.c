@@ -1,0 +1,2105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Tuning for the target and the boot loader: see boot.h.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "extract.h"
+#include "rootfs.h"
+
+#define FILE_MAX (16u << 20)
+#define CACHE_DIR "var/cache/reforge-tune"
+#define SECTOR 512u
+
+/* Packages dpkg says are installed, with what they provide. */
+struct installed {
+	char **names, **provides;
+	size_t n;
+	bool have_dpkg;
+	char *arch; /* dpkg's native architecture, as the packages say */
+};
+
+static void record(struct gen_tune *t, const char *path, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+static void note(struct gen_tune *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void record(struct gen_tune *t, const char *path, const char *fmt, ...)
+{
+	struct rf_buf why = RF_BUF_INIT, p = RF_BUF_INIT;
+	va_list ap;
+
+	for (size_t i = 0; i < t->nchanges; i++)
+		if (strcmp(t->changes[i].path + 1, path[0] == '/' ? path + 1
+								 : path) == 0)
+			return; /* the first reason stands */
+	va_start(ap, fmt);
+	{
+		char tmp[1024];
+
+		vsnprintf(tmp, sizeof(tmp), fmt, ap);
+		rf_buf_addstr(&why, tmp);
+	}
+	va_end(ap);
+	rf_buf_printf(&p, "%s%s", path[0] == '/' ? "" : "/", path);
+	t->changes = rf_xrealloc(t->changes,
+				 (t->nchanges + 1) * sizeof(*t->changes));
+	t->changes[t->nchanges].path = rf_buf_detach(&p);
+	t->changes[t->nchanges].why = rf_buf_detach(&why);
+	t->nchanges++;
+}
+
+static void note(struct gen_tune *t, const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	rf_buf_printf(&t->log, "%s\n", tmp);
+}
+
+void gen_tune_init(struct gen_tune *t, const struct gen_target *target)
+{
+	memset(t, 0, sizeof(*t));
+	t->target = target;
+	t->timeout = 900;
+	t->log = (struct rf_buf)RF_BUF_INIT;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void gen_tune_release(struct gen_tune *t)
+{
+	if (t == NULL)
+		return;
+	free_strv(t->kernels, t->nkernels);
+	free_strv(t->kernel_files, t->nkernels);
+	free_strv(t->initrd_files, t->nkernels);
+	for (size_t i = 0; i < t->nchanges; i++) {
+		free(t->changes[i].path);
+		free(t->changes[i].why);
+	}
+	free(t->changes);
+	free(t->os_name);
+	rf_buf_free(&t->log);
+}
+
+/* --- files inside the staged root, resolved inside it --- */
+
+static bool root_exists(int rootfd, const char *path)
+{
+	int fd = rf_root_open(rootfd, path, O_PATH);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* 0 with the file in out, -ENOENT when absent, or an error. */
+static int root_read(int rootfd, const char *path, struct rf_buf *out,
+		     struct rf_error *err)
+{
+	rf_buf_reset(out);
+	return rf_root_read_file(rootfd, path, FILE_MAX, out, err);
+}
+
+static int root_write(int rootfd, const char *path, const void *data,
+		      size_t len, mode_t mode, struct rf_error *err)
+{
+	const char *base;
+	int pfd = gen_open_parent(rootfd, path, &base, true), fd = -1;
+	int rc = 0;
+
+	if (pfd < 0)
+		return rf_error_errno(err, pfd, "cannot reach %s in the tree",
+				      path);
+	/* replace, never write through, whatever is there */
+	if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT) {
+		rc = rf_error_errno(err, -errno, "cannot replace %s", path);
+		goto out;
+	}
+	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				       O_CLOEXEC, mode);
+	if (fd < 0) {
+		rc = rf_error_errno(err, -errno, "cannot write %s", path);
+		goto out;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = rf_error_errno(err, n < 0 ? -errno : -EIO,
+					    "cannot write %s", path);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0)
+		rc = rf_error_errno(err, -errno, "chmod %s", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(pfd);
+	return rc;
+}
+
+static int root_unlink(int rootfd, const char *path)
+{
+	const char *base;
+	int pfd = gen_open_parent(rootfd, path, &base, false), rc = 0;
+
+	if (pfd < 0)
+		return pfd;
+	if (unlinkat(pfd, base, 0) < 0)
+		rc = -errno;
+	close(pfd);
+	return rc;
+}
+
+static int root_symlink(int rootfd, const char *target, const char *path,
+			struct rf_error *err)
+{
+	const char *base;
+	int pfd = gen_open_parent(rootfd, path, &base, true), rc = 0;
+
+	if (pfd < 0)
+		return rf_error_errno(err, pfd, "cannot reach %s", path);
+	unlinkat(pfd, base, 0);
+	if (symlinkat(target, pfd, base) < 0)
+		rc = rf_error_errno(err, -errno, "cannot link %s", path);
+	close(pfd);
+	return rc;
+}
+
+/* --- running tools --- */
+
+/* Wait for pid at most timeout seconds; its group is killed after. */
+static int wait_bounded(pid_t pid, unsigned timeout, int *status)
+{
+	struct timespec nap = {0, 50 * 1000 * 1000};
+	unsigned long waited = 0;
+	pid_t got;
+
+	for (;;) {
+		got = waitpid(pid, status, WNOHANG);
+		if (got == pid)
+			break;
+		if (got < 0 && errno != EINTR)
+			return -errno;
+		if (waited / 20 >= timeout) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, status, 0);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&nap, NULL);
+		waited++;
+	}
+	kill(-pid, SIGKILL); /* whatever it left running */
+	return 0;
+}
+
+/* A directory of the staged root to mount on: made if absent, refused if
+ * it is anything but a directory (a symlink would aim the mount
+ * elsewhere). */
+static int mount_point(const char *root, const char *name, char *out,
+		       size_t outlen)
+{
+	struct stat st;
+
+	snprintf(out, outlen, "%s/%s", root, name);
+	if (lstat(out, &st) < 0) {
+		if (errno != ENOENT || mkdir(out, 0755) < 0)
+			return -1;
+		return 0;
+	}
+	return S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* In the child, in its own mount namespace: the chroot's mounts. */
+static void child_mounts(const char *root)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+		unsigned maj, min;
+	} nodes[] = {
+		{"null", 0666, 1, 3},   {"zero", 0666, 1, 5},
+		{"full", 0666, 1, 7},   {"random", 0666, 1, 8},
+		{"urandom", 0666, 1, 9}, {"tty", 0666, 5, 0},
+	};
+	char p[4200];
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		_exit(125);
+	if (mount_point(root, "proc", p, sizeof(p)) < 0 ||
+	    mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		_exit(125);
+	if (mount_point(root, "sys", p, sizeof(p)) < 0 ||
+	    mount("sysfs", p, "sysfs",
+		  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		_exit(125);
+	if (mount_point(root, "run", p, sizeof(p)) < 0 ||
+	    mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		_exit(125);
+	if (mount_point(root, "dev", p, sizeof(p)) < 0 ||
+	    mount("tmpfs", p, "tmpfs", MS_NOSUID, "mode=0755") < 0)
+		_exit(125);
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		snprintf(p, sizeof(p), "%s/dev/%s", root, nodes[i].name);
+		if (mknod(p, S_IFCHR | nodes[i].mode,
+			  makedev(nodes[i].maj, nodes[i].min)) < 0)
+			_exit(125);
+		chmod(p, nodes[i].mode);
+	}
+	snprintf(p, sizeof(p), "%s/dev/fd", root);
+	symlink("/proc/self/fd", p);
+	snprintf(p, sizeof(p), "%s/dev/pts", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/dev/shm", root);
+	mkdir(p, 01777);
+}
+
+/*
+ * Run argv inside the staged root (path), as described in boot.h; its
+ * output goes into the message when it fails, and into out (when not
+ * NULL) when it succeeds.
+ */
+static int chroot_run(const struct gen_tune *t, const char *root,
+		      char *const argv[], struct rf_buf *out,
+		      struct rf_error *err)
+{
+	int log = open(t->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	pid_t pid;
+	int status = 0, rc = 0;
+
+	if (log < 0)
+		return rf_error_errno(err, -errno, "cannot make a temporary "
+				      "file in %s", t->tmpdir);
+	pid = fork();
+	if (pid < 0) {
+		rc = rf_error_errno(err, -errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		setpgid(0, 0);
+		dup2(nul, 0);
+		dup2(log, 1);
+		dup2(log, 2);
+		child_mounts(root);
+		if (chroot(root) < 0 || chdir("/") < 0)
+			_exit(125);
+		clearenv();
+		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+			       "/usr/bin:/sbin:/bin", 1);
+		setenv("LC_ALL", "C", 1);
+		setenv("HOME", "/root", 1);
+		setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+		setenv("DEBCONF_NONINTERACTIVE_SEEN", "true", 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	rc = wait_bounded(pid, t->timeout, &status);
+	if (rc == -ETIMEDOUT) {
+		rc = rf_error_set(err, rc, "%s in the tree took more than %u "
+				  "s and was killed", argv[0], t->timeout);
+		goto out;
+	}
+	if (rc < 0) {
+		rc = rf_error_errno(err, rc, "waitpid");
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char msg[700] = "";
+		off_t end = lseek(log, 0, SEEK_END);
+		off_t from = end > 600 ? end - 600 : 0;
+		ssize_t n = pread(log, msg, sizeof(msg) - 1, from);
+
+		msg[n > 0 ? n : 0] = '\0';
+		rc = rf_error_set(err, -EIO, "%s in the tree failed (%s %d)%s%s",
+				  argv[0],
+				  !WIFEXITED(status)		 ? "signal"
+				  : WEXITSTATUS(status) == 125 ? "setup, exit"
+								: "exit",
+				  WIFEXITED(status) ? WEXITSTATUS(status)
+						    : WTERMSIG(status),
+				  msg[0] ? ": ..." : "", msg);
+		goto out;
+	}
+	if (out != NULL) {
+		char buf[4096];
+		ssize_t n;
+		off_t pos = 0;
+
+		while ((n = pread(log, buf, sizeof(buf), pos)) > 0) {
+			rf_buf_add(out, buf, (size_t)n);
+			pos += n;
+		}
+	}
+out:
+	close(log);
+	return rc;
+}
+
+/* --- the package database --- */
+
+static void installed_free(struct installed *in)
+{
+	free_strv(in->names, in->n);
+	free_strv(in->provides, in->n);
+	free(in->arch);
+	memset(in, 0, sizeof(*in));
+}
+
+static char *stanza_field(const char *st, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = st; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > n && strncmp(p, name, n) == 0 &&
+		    p[n] == ':') {
+			const char *v = p + n + 1;
+
+			while (v < eol && *v == ' ')
+				v++;
+			return rf_xstrndup(v, (size_t)(eol - v));
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+static int installed_load(int rootfd, struct installed *in,
+			  struct rf_error *err)
+{
+	struct rf_buf b = RF_BUF_INIT;
+	int rc = root_read(rootfd, "var/lib/dpkg/status", &b, err);
+
+	memset(in, 0, sizeof(*in));
+	if (rc == -ENOENT) {
+		rc = 0; /* not a dpkg system */
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	in->have_dpkg = true;
+	for (const char *p = b.data ? b.data : "", *end = p + b.len; p < end;) {
+		const char *stop = strstr(p, "\n\n");
+		const char *se = stop ? stop + 1 : end;
+		char *name = stanza_field(p, se, "Package");
+		char *status = stanza_field(p, se, "Status");
+		char *arch = stanza_field(p, se, "Architecture");
+
+		if (name != NULL && status != NULL &&
+		    strlen(status) > 10 &&
+		    strcmp(status + strlen(status) - 10, " installed") == 0) {
+			in->names = rf_xrealloc(in->names,
+						(in->n + 1) * sizeof(char *));
+			in->provides = rf_xrealloc(in->provides,
+						   (in->n + 1) * sizeof(char *));
+			in->names[in->n] = name;
+			in->provides[in->n] = stanza_field(p, se, "Provides");
+			in->n++;
+			name = NULL;
+			if (in->arch == NULL && arch != NULL &&
+			    strcmp(arch, "all") != 0) {
+				in->arch = arch;
+				arch = NULL;
+			}
+		}
+		free(name);
+		free(status);
+		free(arch);
+		p = stop ? stop + 2 : end;
+	}
+out:
+	rf_buf_free(&b);
+	return rc;
+}
+
+static bool is_installed(const struct installed *in, const char *name,
+			 bool or_provided)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		if (strcmp(in->names[i], name) == 0)
+			return true;
+		if (or_provided && in->provides[i] != NULL &&
+		    gen_deps_mention(in->provides[i], name))
+			return true;
+	}
+	return false;
+}
+
+/* The package name of one alternative of a Depends item, into out. */
+static const char *dep_name(const char *p, const char *end, char *out,
+			    size_t outlen)
+{
+	size_t n = 0;
+
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\t'))
+		p++;
+	while (p < end && *p != ' ' && *p != '(' && *p != ':' && *p != '[' &&
+	       *p != '\n' && n + 1 < outlen)
+		out[n++] = *p++;
+	out[n] = '\0';
+	return out;
+}
+
+struct selection {
+	struct gen_repo_entry *e;
+	size_t n;
+};
+
+static bool selected(const struct selection *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->e[i].name, name) == 0 ||
+		    (s->e[i].provides != NULL &&
+		     gen_deps_mention(s->e[i].provides, name)))
+			return true;
+	return false;
+}
+
+/*
+ * Add name and what it needs (and the tree lacks) to s, from repo. Version
+ * constraints are dpkg's to check when it installs the set. -ENOENT with
+ * the missing package in err when one is in no repository.
+ */
+static int resolve(const struct gen_repo *repo, const struct installed *in,
+		   const char *name, struct selection *s, unsigned depth,
+		   struct rf_error *err)
+{
+	struct gen_repo_entry e;
+
+	if (is_installed(in, name, true) || selected(s, name))
+		return 0;
+	if (depth > 64)
+		return rf_error_set(err, -ELOOP, "dependencies of %s go too "
+				    "deep", name);
+	if (gen_repo_lookup(repo, name, in->arch, &e) < 0)
+		return rf_error_set(err, -ENOENT, "%s is in no repository",
+				    name);
+	s->e = rf_xrealloc(s->e, (s->n + 1) * sizeof(*s->e));
+	s->e[s->n++] = e;
+	if (e.depends == NULL)
+		return 0;
+	for (const char *item = e.depends; *item != '\0';) {
+		const char *iend = strchr(item, ',');
+		bool ok = false;
+		int rc = -ENOENT;
+
+		if (iend == NULL)
+			iend = item + strlen(item);
+		/* satisfied already by any alternative? */
+		for (const char *a = item; a < iend && !ok;) {
+			const char *aend = memchr(a, '|', (size_t)(iend - a));
+			char dn[256];
+
+			if (aend == NULL)
+				aend = iend;
+			dep_name(a, aend, dn, sizeof(dn));
+			ok = dn[0] == '\0' || is_installed(in, dn, true) ||
+			     selected(s, dn);
+			a = aend + (aend < iend);
+		}
+		for (const char *a = item; a < iend && !ok;) {
+			const char *aend = memchr(a, '|', (size_t)(iend - a));
+			char dn[256];
+
+			if (aend == NULL)
+				aend = iend;
+			dep_name(a, aend, dn, sizeof(dn));
+			rc = resolve(repo, in, dn, s, depth + 1, err);
+			ok = rc == 0;
+			a = aend + (aend < iend);
+		}
+		if (!ok)
+			return rc < 0 ? rc : -ENOENT;
+		item = *iend ? iend + 1 : iend;
+	}
+	return 0;
+}
+
+static int copy_into_root(int rootfd, const char *from, const char *to,
+			  struct rf_error *err)
+{
+	struct rf_buf b = RF_BUF_INIT;
+	int fd = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+	char buf[65536];
+	ssize_t n;
+
+	if (fd < 0)
+		return rf_error_errno(err, -errno, "cannot open %s", from);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		rf_buf_add(&b, buf, (size_t)n);
+	if (n < 0)
+		rc = rf_error_errno(err, -errno, "cannot read %s", from);
+	else
+		rc = root_write(rootfd, to, b.data ? b.data : "", b.len, 0644,
+				err);
+	close(fd);
+	rf_buf_free(&b);
+	return rc;
+}
+
+/*
+ * Install name (one of '|' alternatives) with what it needs by the
+ * tree's own dpkg. 1 when installed, 0 when it or something it needs is
+ * in no repository (why in err), negative when dpkg failed (the set is
+ * purged again, err says why).
+ */
+static int install_pkgs(struct gen_tune *t, int rootfd, const char *root,
+			const struct gen_repo *repo, struct installed *in,
+			const char *name, const char *why,
+			struct rf_error *err)
+{
+	struct selection s = {0};
+	struct rf_buf argbuf = RF_BUF_INIT;
+	char **argv = NULL;
+	int rc = 0;
+
+	rc = resolve(repo, in, name, &s, 0, err);
+	if (rc == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 || s.n == 0)
+		goto out;
+	argv = rf_xcalloc(s.n + 6, sizeof(char *));
+	argv[0] = "dpkg";
+	argv[1] = "--force-confold";
+	argv[2] = "-i";
+	for (size_t i = 0; i < s.n; i++) {
+		struct rf_buf to = RF_BUF_INIT;
+
+		rf_buf_printf(&to, CACHE_DIR "/%s.deb", s.e[i].name);
+		rc = copy_into_root(rootfd, s.e[i].path, to.data, err);
+		rf_buf_reset(&to);
+		rf_buf_printf(&to, "/" CACHE_DIR "/%s.deb", s.e[i].name);
+		argv[3 + i] = rf_buf_detach(&to);
+		if (rc < 0)
+			goto out;
+	}
+	rc = chroot_run(t, root, argv, NULL, err);
+	if (rc < 0) {
+		struct rf_error ignored = {0};
+		char **purge = rf_xcalloc(s.n + 4, sizeof(char *));
+
+		purge[0] = "dpkg";
+		purge[1] = "--purge";
+		purge[2] = "--force-depends";
+		for (size_t i = 0; i < s.n; i++)
+			purge[3 + i] = (char *)s.e[i].name;
+		chroot_run(t, root, purge, NULL, &ignored);
+		free(purge);
+		goto out;
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		struct rf_buf p = RF_BUF_INIT;
+
+		rf_buf_printf(&p, "var/lib/dpkg/info/%s.list", s.e[i].name);
+		record(t, p.data, "installed %s %s (%s); its files are listed "
+		       "here", s.e[i].name, s.e[i].version,
+		       i == 0 ? why : "needed by it");
+		rf_buf_free(&p);
+		in->names = rf_xrealloc(in->names, (in->n + 1) * sizeof(char *));
+		in->provides = rf_xrealloc(in->provides,
+					   (in->n + 1) * sizeof(char *));
+		in->names[in->n] = rf_xstrdup(s.e[i].name);
+		in->provides[in->n] = s.e[i].provides
+					      ? rf_xstrdup(s.e[i].provides)
+					      : NULL;
+		in->n++;
+		rf_buf_printf(&argbuf, "%s%s %s", i ? ", " : "", s.e[i].name,
+			      s.e[i].version);
+	}
+	record(t, "var/lib/dpkg/status", "packages installed or removed by "
+	       "tuning");
+	note(t, "added: %s (%s)", argbuf.data, why);
+	rc = 1;
+out:
+	if (argv != NULL)
+		for (size_t i = 0; i < s.n; i++)
+			free(argv[3 + i]);
+	free(argv);
+	free(s.e);
+	rf_buf_free(&argbuf);
+	return rc;
+}
+
+/* --- kernels --- */
+
+static int verscmp_desc(const void *a, const void *b)
+{
+	return -strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void find_kernels(struct gen_tune *t, int rootfd)
+{
+	int dfd = rf_root_open(rootfd, "boot", O_RDONLY | O_DIRECTORY);
+	DIR *d;
+	struct dirent *de;
+
+	free_strv(t->kernels, t->nkernels);
+	t->kernels = NULL;
+	t->nkernels = 0;
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(de->d_name, "vmlinuz-", 8) != 0 &&
+		    strncmp(de->d_name, "vmlinux-", 8) != 0)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode) || strlen(de->d_name) > 200)
+			continue;
+		t->kernels = rf_xrealloc(t->kernels,
+					 (t->nkernels + 1) * sizeof(char *));
+		t->kernels[t->nkernels++] = rf_xstrdup(de->d_name + 8);
+	}
+	closedir(d);
+	qsort(t->kernels, t->nkernels, sizeof(char *), verscmp_desc);
+}
+
+/* After the initramfs is made: the file names under /boot. */
+static void find_boot_files(struct gen_tune *t, int rootfd)
+{
+	t->kernel_files = rf_xcalloc(t->nkernels + 1, sizeof(char *));
+	t->initrd_files = rf_xcalloc(t->nkernels + 1, sizeof(char *));
+	for (size_t i = 0; i < t->nkernels; i++) {
+		static const char *const initrd[][2] = {
+			{"initrd.img-", ""}, {"initramfs-", ".img"},
+			{"initrd-", ""}, {"initrd-", ".img"},
+		};
+		struct rf_buf b = RF_BUF_INIT;
+
+		rf_buf_printf(&b, "vmlinuz-%s", t->kernels[i]);
+		t->kernel_files[i] = rf_buf_detach(&b);
+		for (size_t j = 0; j < sizeof(initrd) / sizeof(*initrd); j++) {
+			char name[300], path[310];
+
+			snprintf(name, sizeof(name), "%s%s%s", initrd[j][0],
+				 t->kernels[i], initrd[j][1]);
+			snprintf(path, sizeof(path), "boot/%s", name);
+			if (root_exists(rootfd, path)) {
+				t->initrd_files[i] = rf_xstrdup(name);
+				break;
+			}
+		}
+	}
+}
+
+/* Whether kernel version has module (a '-' and '_' are the same). */
+static bool kernel_has(int rootfd, const char *version, const char *module,
+		       struct rf_buf *scratch)
+{
+	static const char *const lists[] = {"modules.dep", "modules.builtin"};
+	char a[128], b[128];
+	struct rf_error ignored = {0};
+
+	snprintf(a, sizeof(a), "/%s.ko", module);
+	snprintf(b, sizeof(b), "/%s.ko", module);
+	for (char *c = a; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	for (char *c = b; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	for (size_t i = 0; i < 2; i++) {
+		char path[400];
+
+		snprintf(path, sizeof(path), "lib/modules/%s/%s", version,
+			 lists[i]);
+		if (root_read(rootfd, path, scratch, &ignored) < 0 ||
+		    scratch->data == NULL)
+			continue;
+		if (strstr(scratch->data, a) || strstr(scratch->data, b))
+			return true;
+	}
+	return false;
+}
+
+/* --- steps --- */
+
+static int remove_tools(struct gen_tune *t, const struct gen_report *r,
+			int rootfd, const char *root, struct installed *in,
+			struct rf_error *err)
+{
+	char *argv[64] = {"dpkg", "--purge", "--force-depends",
+			  "--force-remove-essential"};
+	int n = 4, rc = 0;
+
+	for (size_t i = 0; t->target->remove[i] != NULL && n < 63; i++)
+		if (is_installed(in, t->target->remove[i], false))
+			argv[n++] = (char *)t->target->remove[i];
+	if (n == 4)
+		return 0;
+	rc = chroot_run(t, root, argv, NULL, err);
+	if (rc < 0) {
+		rf_error_prefix(err, "cannot remove the other platforms' "
+				"guest tools");
+		return rc;
+	}
+	for (int k = 4; k < n; k++) {
+		size_t files = 0;
+
+		for (size_t i = 0; i < r->nfiles; i++) {
+			const struct gen_file *f = &r->files[i];
+
+			if (f->package == NULL || f->type == 0 ||
+			    S_ISDIR(f->type) || strcmp(f->package, argv[k]) != 0)
+				continue;
+			record(t, f->path, "removed with %s (guest tools that "
+			       "do not belong on %s)", argv[k], t->target->name);
+			files++;
+		}
+		for (size_t i = 0; i < in->n; i++)
+			if (strcmp(in->names[i], argv[k]) == 0)
+				in->names[i][0] = '\0';
+		note(t, "removed: %s (%zu files; guest tools that do not "
+		     "belong on %s)", argv[k], files, t->target->name);
+	}
+	record(t, "var/lib/dpkg/status", "packages installed or removed by "
+	       "tuning");
+	(void)rootfd;
+	return 0;
+}
+
+static int install_tools(struct gen_tune *t, int rootfd, const char *root,
+			 const struct gen_repo *repo, struct installed *in,
+			 struct rf_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; t->target->install[i] != NULL; i++) {
+		const char *want = t->target->install[i];
+		struct rf_error why = {0};
+
+		if (is_installed(in, want, false)) {
+			note(t, "kept: %s (already installed)", want);
+			continue;
+		}
+		rc = install_pkgs(t, rootfd, root, repo, in, want,
+				  "the target's guest tools", &why);
+		if (rc == 0)
+			note(t, "not added: %s (%s)", want, why.msg);
+		if (rc < 0) {
+			/* a tool that does not install is not fatal: the
+			 * image boots without it */
+			note(t, "not added: %s (%s)", want, why.msg);
+			rc = 0;
+		}
+	}
+	(void)err;
+	return rc;
+}
+
+static int need_kernel(struct gen_tune *t, int rootfd, const char *root,
+		       const struct gen_repo *repo, struct installed *in,
+		       struct rf_error *err)
+{
+	static const char *const metas[] = {
+		"linux-image-amd64", "linux-image-generic",
+		"linux-image-virtual", "linux-image-cloud-amd64", NULL,
+	};
+	struct rf_buf tried = RF_BUF_INIT;
+	int rc = 0;
+
+	find_kernels(t, rootfd);
+	if (t->nkernels > 0)
+		return 0;
+	for (size_t i = 0; metas[i] != NULL && t->nkernels == 0; i++) {
+		struct rf_error why = {0};
+
+		rf_buf_printf(&tried, "%s%s", i ? ", " : "", metas[i]);
+		if (!in->have_dpkg)
+			break;
+		rc = install_pkgs(t, rootfd, root, repo, in, metas[i],
+				  "the source had no kernel", &why);
+		if (rc < 0) {
+			rf_error_set(err, rc, "the source has no kernel, and "
+				     "installing %s failed: %s", metas[i],
+				     why.msg);
+			goto out;
+		}
+		find_kernels(t, rootfd);
+	}
+	if (t->nkernels == 0) {
+		rc = rf_error_set(err, -ENOENT,
+				  "the source has no kernel in /boot (a "
+				  "container or a paravirtualised guest?) and "
+				  "no repository has one (looked for %s)",
+				  in->have_dpkg ? tried.data
+						: "nothing: no dpkg database");
+		goto out;
+	}
+	rc = 0;
+out:
+	rf_buf_free(&tried);
+	return rc;
+}
+
+static int need_grub(struct gen_tune *t, int rootfd, const char *root,
+		     const struct gen_repo *repo, struct installed *in,
+		     struct rf_error *err)
+{
+	static const struct {
+		const char *dir, *pkg, *what;
+	} kinds[2] = {
+		{"usr/lib/grub/i386-pc/boot.img", "grub-pc-bin", "BIOS"},
+		{"usr/lib/grub/x86_64-efi/kernel.img", "grub-efi-amd64-bin",
+		 "UEFI"},
+	};
+
+	for (int k = 0; k < 2; k++) {
+		struct rf_error why = {0};
+		int rc;
+
+		if ((k == 0 && !t->bios) || (k == 1 && !t->efi) ||
+		    root_exists(rootfd, kinds[k].dir))
+			continue;
+		rc = in->have_dpkg ? install_pkgs(t, rootfd, root, repo, in,
+						  kinds[k].pkg,
+						  "the boot loader", &why)
+				   : 0;
+		if (rc < 0 || !root_exists(rootfd, kinds[k].dir))
+			return rf_error_set(err, -ENOENT,
+					    "the tree has no GRUB for %s (%s) "
+					    "and %s could not be installed: "
+					    "%s", kinds[k].what, kinds[k].dir,
+					    kinds[k].pkg,
+					    why.msg[0] ? why.msg
+						       : "no dpkg database");
+	}
+	return 0;
+}
+
+enum initramfs_tool { INITRAMFS_NONE, INITRAMFS_DEBIAN, INITRAMFS_DRACUT,
+		      INITRAMFS_MKINITCPIO };
+
+static enum initramfs_tool which_initramfs(int rootfd)
+{
+	if (root_exists(rootfd, "usr/sbin/update-initramfs") ||
+	    root_exists(rootfd, "sbin/update-initramfs"))
+		return INITRAMFS_DEBIAN;
+	if (root_exists(rootfd, "usr/bin/dracut") ||
+	    root_exists(rootfd, "usr/sbin/dracut"))
+		return INITRAMFS_DRACUT;
+	if (root_exists(rootfd, "usr/bin/mkinitcpio"))
+		return INITRAMFS_MKINITCPIO;
+	return INITRAMFS_NONE;
+}
+
+static int drivers_config(struct gen_tune *t, int rootfd,
+			  enum initramfs_tool tool, struct rf_error *err)
+{
+	struct rf_buf have = RF_BUF_INIT, conf = RF_BUF_INIT,
+		      scratch = RF_BUF_INIT, list = RF_BUF_INIT;
+	const char *path = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; t->target->drivers[i] != NULL; i++) {
+		const char *m = t->target->drivers[i];
+		bool any = false;
+
+		for (size_t k = 0; k < t->nkernels && !any; k++)
+			any = kernel_has(rootfd, t->kernels[k], m, &scratch);
+		if (!any) {
+			note(t, "driver %s: not in kernel %s", m,
+			     t->kernels[0]);
+			continue;
+		}
+		rf_buf_printf(&list, "%s%s", list.len ? " " : "", m);
+	}
+	if (list.len == 0)
+		goto out;
+	switch (tool) {
+	case INITRAMFS_DEBIAN:
+		path = "etc/initramfs-tools/modules";
+		rc = root_read(rootfd, path, &have, err);
+		if (rc < 0 && rc != -ENOENT)
+			goto out;
+		rf_buf_add(&conf, have.data ? have.data : "", have.len);
+		if (conf.len && conf.data[conf.len - 1] != '\n')
+			rf_buf_addch(&conf, '\n');
+		rf_buf_printf(&conf, "# reforge: drivers of the %s target\n",
+			      t->target->name);
+		note(t, "drivers in the initramfs: %s", list.data);
+		for (char *m = list.data, *sp; m != NULL; m = sp) {
+			sp = strchr(m, ' ');
+			if (sp != NULL)
+				*sp++ = '\0';
+			rf_buf_printf(&conf, "%s\n", m);
+		}
+		break;
+	case INITRAMFS_DRACUT:
+		path = "etc/dracut.conf.d/90-reforge-target.conf";
+		rf_buf_printf(&conf, "# reforge: drivers of the %s target\n"
+			      "add_drivers+=\" %s \"\n", t->target->name,
+			      list.data);
+		break;
+	case INITRAMFS_MKINITCPIO:
+		path = "etc/mkinitcpio.conf.d/90-reforge-target.conf";
+		rf_buf_printf(&conf, "# reforge: drivers of the %s target\n"
+			      "MODULES+=(%s)\n", t->target->name, list.data);
+		break;
+	case INITRAMFS_NONE:
+		goto out;
+	}
+	rc = root_write(rootfd, path, conf.data, conf.len, 0644, err);
+	if (rc == 0) {
+		record(t, path, "the %s target's disk and network drivers in "
+		       "the initramfs", t->target->name);
+		if (tool != INITRAMFS_DEBIAN)
+			note(t, "drivers in the initramfs: %s", list.data);
+	}
+out:
+	rf_buf_free(&have);
+	rf_buf_free(&conf);
+	rf_buf_free(&scratch);
+	rf_buf_free(&list);
+	return rc;
+}
+
+static int make_initramfs(struct gen_tune *t, int rootfd, const char *root,
+			  enum initramfs_tool tool, struct rf_error *err)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < t->nkernels && rc == 0; k++) {
+		char *v = t->kernels[k], path[300];
+
+		snprintf(path, sizeof(path), "boot/initrd.img-%s", v);
+		if (tool == INITRAMFS_DEBIAN) {
+			char *argv[] = {"update-initramfs",
+					root_exists(rootfd, path) ? "-u" : "-c",
+					"-k", v, NULL};
+
+			rc = chroot_run(t, root, argv, NULL, err);
+		} else if (tool == INITRAMFS_DRACUT) {
+			char *argv[] = {"dracut", "-f", "--no-hostonly",
+					"--kver", v, NULL};
+
+			rc = chroot_run(t, root, argv, NULL, err);
+		} else if (k == 0) {
+			char *argv[] = {"mkinitcpio", "-P", NULL};
+
+			rc = chroot_run(t, root, argv, NULL, err);
+		}
+	}
+	if (rc < 0)
+		return rf_error_prefix(err, "cannot make the initramfs");
+	find_boot_files(t, rootfd);
+	for (size_t k = 0; k < t->nkernels; k++) {
+		char path[320];
+
+		if (t->initrd_files[k] == NULL)
+			continue;
+		snprintf(path, sizeof(path), "boot/%s", t->initrd_files[k]);
+		record(t, path, "made again with the %s target's drivers",
+		       t->target->name);
+	}
+	if (t->initrd_files[0] == NULL)
+		return rf_error_set(err, -ENOENT, "no initramfs for kernel %s "
+				    "after making it", t->kernels[0]);
+	note(t, "initramfs made for %zu kernel%s (newest %s)", t->nkernels,
+	     t->nkernels == 1 ? "" : "s", t->kernels[0]);
+	return 0;
+}
+
+static bool has_systemd(int rootfd)
+{
+	return root_exists(rootfd, "lib/systemd/systemd") ||
+	       root_exists(rootfd, "usr/lib/systemd/systemd");
+}
+
+static const char SSH_UNIT[] =
+	"# reforge: the image makes its own SSH host keys at first boot\n"
+	"[Unit]\n"
+	"Description=SSH host keys of this machine (reforge first boot)\n"
+	"Before=ssh.service sshd.service\n"
+	"ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n"
+	"\n"
+	"[Service]\n"
+	"Type=oneshot\n"
+	"ExecStart=/usr/bin/ssh-keygen -A\n"
+	"\n"
+	"[Install]\n"
+	"WantedBy=multi-user.target\n";
+
+static int generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
+{
+	struct rf_buf b = RF_BUF_INIT;
+	struct rf_error ignored = {0};
+	int rc = 0;
+
+	if (!t->keep_machine_id &&
+	    root_read(rootfd, "etc/machine-id", &b, &ignored) == 0 &&
+	    b.len > 0) {
+		rc = root_write(rootfd, "etc/machine-id", "", 0, 0444, err);
+		if (rc < 0)
+			goto out;
+		record(t, "etc/machine-id", "emptied: the image gets its own "
+		       "at first boot");
+		if (root_unlink(rootfd, "var/lib/dbus/machine-id") == 0)
+			record(t, "var/lib/dbus/machine-id", "removed: D-Bus "
+			       "reads /etc/machine-id");
+		note(t, "generalised: machine-id");
+	}
+	if (!t->keep_ssh_keys && root_exists(rootfd, "etc/ssh") &&
+	    has_systemd(rootfd)) {
+		static const char *const kinds[] = {"rsa", "ecdsa", "ed25519",
+						    "dsa"};
+		size_t gone = 0;
+
+		for (size_t i = 0; i < 4; i++)
+			for (int pub = 0; pub < 2; pub++) {
+				char p[80];
+
+				snprintf(p, sizeof(p),
+					 "etc/ssh/ssh_host_%s_key%s", kinds[i],
+					 pub ? ".pub" : "");
+				if (root_unlink(rootfd, p) == 0) {
+					record(t, p, "removed: new host keys "
+					       "are made at first boot");
+					gone++;
+				}
+			}
+		if (gone > 0) {
+			rc = root_write(rootfd, "etc/systemd/system/"
+					"reforge-ssh-hostkeys.service",
+					SSH_UNIT, sizeof(SSH_UNIT) - 1, 0644,
+					err);
+			if (rc == 0)
+				rc = root_symlink(
+					rootfd,
+					"/etc/systemd/system/"
+					"reforge-ssh-hostkeys.service",
+					"etc/systemd/system/multi-user.target."
+					"wants/reforge-ssh-hostkeys.service",
+					err);
+			if (rc < 0)
+				goto out;
+			record(t, "etc/systemd/system/"
+			       "reforge-ssh-hostkeys.service",
+			       "makes SSH host keys at first boot");
+			record(t, "etc/systemd/system/multi-user.target.wants/"
+			       "reforge-ssh-hostkeys.service",
+			       "enables it");
+			note(t, "generalised: SSH host keys (made again at "
+			     "first boot)");
+		}
+	}
+	if (!t->keep_net_rules &&
+	    root_unlink(rootfd, "etc/udev/rules.d/70-persistent-net.rules") ==
+		    0) {
+		record(t, "etc/udev/rules.d/70-persistent-net.rules",
+		       "removed: names the source's NICs by MAC address");
+		note(t, "generalised: persistent net rules");
+	}
+out:
+	rf_buf_free(&b);
+	return rc;
+}
+
+/* --- network --- */
+
+static bool nic_name(const char *s)
+{
+	return strncmp(s, "eth", 3) == 0 || strncmp(s, "en", 2) == 0 ||
+	       strncmp(s, "em", 2) == 0 ||
+	       (s[0] == 'p' && s[1] >= '0' && s[1] <= '9');
+}
+
+struct nic_map {
+	char from[8][64];
+	size_t n;
+};
+
+static const char *map_nic(struct nic_map *m, const char *name, bool add)
+{
+	static char out[32];
+	char base[64];
+	const char *colon = strchr(name, ':');
+	size_t len = colon ? (size_t)(colon - name) : strlen(name);
+
+	if (len >= sizeof(base) || strchr(name, '.') != NULL)
+		return NULL;
+	memcpy(base, name, len);
+	base[len] = '\0';
+	if (!nic_name(base))
+		return NULL;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->from[i], base) == 0) {
+			snprintf(out, sizeof(out), "eth%zu", i);
+			return out;
+		}
+	if (!add || m->n >= 8)
+		return NULL;
+	snprintf(m->from[m->n], sizeof(m->from[0]), "%s", base);
+	snprintf(out, sizeof(out), "eth%zu", m->n++);
+	return out;
+}
+
+/* Replace every whole-word name of m in line by its new name. */
+static void rename_words(struct nic_map *m, const char *line, size_t len,
+			 struct rf_buf *out)
+{
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && (line[j] == '_' || line[j] == '-' ||
+				   (line[j] >= 'a' && line[j] <= 'z') ||
+				   (line[j] >= '0' && line[j] <= '9') ||
+				   (line[j] >= 'A' && line[j] <= 'Z')))
+			j++;
+		if (j == i) {
+			rf_buf_addch(out, line[i++]);
+			continue;
+		}
+		{
+			char w[64];
+			const char *to = NULL;
+
+			if (j - i < sizeof(w)) {
+				memcpy(w, line + i, j - i);
+				w[j - i] = '\0';
+				to = map_nic(m, w, false);
+			}
+			if (to != NULL)
+				rf_buf_addstr(out, to);
+			else
+				rf_buf_add(out, line + i, j - i);
+		}
+		i = j;
+	}
+}
+
+static bool starts_word(const char *l, const char *w)
+{
+	size_t n = strlen(w);
+
+	while (*l == ' ' || *l == '\t')
+		l++;
+	return strncmp(l, w, n) == 0 && (l[n] == ' ' || l[n] == '\t');
+}
+
+/* ifupdown's interfaces file: names to ethN, static to DHCP if asked. */
+static int ifupdown_file(struct gen_tune *t, int rootfd, const char *path,
+			 struct nic_map *m, struct rf_error *err)
+{
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT;
+	bool dropping = false, changed = false;
+	int rc = root_read(rootfd, path, &in, err);
+
+	if (rc == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 || in.data == NULL)
+		goto out;
+	/* first pass: the NICs, in order of appearance */
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n'), a[64], b[64];
+
+		if (sscanf(l, "%63s %63s", a, b) == 2 &&
+		    (strcmp(a, "auto") == 0 || strcmp(a, "iface") == 0 ||
+		     strncmp(a, "allow-", 6) == 0))
+			map_nic(m, b, true);
+		l = eol ? eol + 1 : NULL;
+	}
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l) : strlen(l);
+		char a[64] = "", name[64] = "", fam[16] = "", meth[16] = "";
+		struct rf_buf line = RF_BUF_INIT;
+
+		sscanf(l, "%63s %63s %15s %15s", a, name, fam, meth);
+		if (starts_word(l, "iface") || starts_word(l, "auto") ||
+		    starts_word(l, "mapping") || starts_word(l, "source") ||
+		    strncmp(a, "allow-", 6) == 0)
+			dropping = false;
+		if (dropping && l[0] != '#') {
+			rf_buf_printf(&out, "# reforge (--network dhcp): %.*s\n",
+				      (int)len, l);
+			changed = true;
+			l = eol ? eol + 1 : NULL;
+			continue;
+		}
+		rename_words(m, l, len, &line);
+		if (t->network_dhcp && strcmp(a, "iface") == 0 &&
+		    strcmp(meth, "static") == 0 &&
+		    map_nic(m, name, false) != NULL) {
+			rf_buf_reset(&line);
+			rf_buf_printf(&line, "iface %s %s dhcp",
+				      map_nic(m, name, false), fam);
+			dropping = true;
+		}
+		if (line.len != len || memcmp(line.data, l, len) != 0)
+			changed = true;
+		rf_buf_add(&out, line.data ? line.data : "", line.len);
+		rf_buf_addch(&out, '\n');
+		rf_buf_free(&line);
+		l = eol ? eol + 1 : NULL;
+	}
+	if (!changed)
+		goto out;
+	rc = root_write(rootfd, path, out.data, out.len, 0644, err);
+	if (rc == 0) {
+		record(t, path, "interfaces named as the target's kernel names "
+		       "them (net.ifnames=0)%s",
+		       t->network_dhcp ? ", static addresses to DHCP" : "");
+		t->renamed_nics = true;
+	}
+out:
+	rf_buf_free(&in);
+	rf_buf_free(&out);
+	return rc;
+}
+
+/* systemd-networkd: a [Match] on the source's MAC address cannot match
+ * the target's NIC; match the kernel's names instead. */
+static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
+			  struct rf_error *err)
+{
+	int dfd = rf_root_open(rootfd, "etc/systemd/network",
+			       O_RDONLY | O_DIRECTORY);
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (dfd < 0)
+		return 0;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT;
+		char path[512];
+		size_t len = strlen(de->d_name);
+		bool changed = false;
+
+		if (len < 9 || strcmp(de->d_name + len - 8, ".network") != 0)
+			continue;
+		snprintf(path, sizeof(path), "etc/systemd/network/%s",
+			 de->d_name);
+		if (root_read(rootfd, path, &in, err) < 0 || in.data == NULL) {
+			rf_buf_free(&in);
+			continue;
+		}
+		for (char *l = in.data; l != NULL && *l;) {
+			char *eol = strchr(l, '\n');
+			size_t ll = eol ? (size_t)(eol - l) : strlen(l);
+
+			if (strncmp(l, "MACAddress=", 11) == 0 ||
+			    strncmp(l, "PermanentMACAddress=", 20) == 0) {
+				rf_buf_printf(&out, "# reforge: %.*s\n"
+					      "Name=eth* en*\n", (int)ll, l);
+				changed = true;
+			} else if (strncmp(l, "Name=", 5) == 0) {
+				struct rf_buf nl = RF_BUF_INIT;
+
+				rename_words(m, l, ll, &nl);
+				changed |= nl.len != ll ||
+					   memcmp(nl.data, l, ll) != 0;
+				rf_buf_add(&out, nl.data, nl.len);
+				rf_buf_addch(&out, '\n');
+				rf_buf_free(&nl);
+			} else {
+				rf_buf_add(&out, l, ll);
+				rf_buf_addch(&out, '\n');
+			}
+			l = eol ? eol + 1 : NULL;
+		}
+		if (changed) {
+			rc = root_write(rootfd, path, out.data, out.len, 0644,
+					err);
+			if (rc == 0)
+				record(t, path, "matches the target's NIC, not "
+				       "the source's MAC address or name");
+			t->renamed_nics = true;
+		}
+		rf_buf_free(&in);
+		rf_buf_free(&out);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int network(struct gen_tune *t, int rootfd, struct rf_error *err)
+{
+	struct nic_map m = {.n = 0};
+	int rc = ifupdown_file(t, rootfd, "etc/network/interfaces", &m, err);
+	int dfd;
+
+	if (rc < 0)
+		return rc;
+	dfd = rf_root_open(rootfd, "etc/network/interfaces.d",
+			   O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		DIR *d = fdopendir(dfd);
+		struct dirent *de;
+
+		while (d != NULL && rc == 0 && (de = readdir(d)) != NULL) {
+			char p[512];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "etc/network/interfaces.d/%s",
+				 de->d_name);
+			rc = ifupdown_file(t, rootfd, p, &m, err);
+		}
+		if (d != NULL)
+			closedir(d);
+		else
+			close(dfd);
+	}
+	if (rc == 0)
+		rc = networkd_files(t, rootfd, &m, err);
+	for (size_t i = 0; i < m.n && rc == 0; i++)
+		note(t, "network: %s is eth%zu on %s", m.from[i], i,
+		     t->target->name);
+	return rc;
+}
+
+/* What the boot loader and the plan can make of the source's / and
+ * /boot. */
+static int check_filesystems(const struct gen_tune *t,
+			     const struct gen_report *r, struct rf_error *err)
+{
+	static const char *const ok[] = {"ext2", "ext3", "ext4", "xfs",
+					 "btrfs", "vfat", NULL};
+
+	for (size_t i = 0; i < r->nfs; i++) {
+		const struct gen_fs *fs = &r->fs[i];
+		bool good = false;
+
+		if (fs->mountpoint == NULL || fs->type == NULL ||
+		    (strcmp(fs->mountpoint, "/") != 0 &&
+		     strcmp(fs->mountpoint, "/boot") != 0))
+			continue;
+		for (size_t k = 0; ok[k] != NULL; k++)
+			good |= strcmp(fs->type, ok[k]) == 0;
+		if (strcmp(fs->mountpoint, "/") == 0 &&
+		    strcmp(fs->type, "vfat") == 0)
+			good = false;
+		if (!good)
+			return rf_error_set(err, -EINVAL,
+					    "the source's %s is %s, which a %s "
+					    "image cannot boot from (reforge "
+					    "makes ext2/3/4, and ext4 for xfs "
+					    "and btrfs)", fs->mountpoint,
+					    fs->type, t->target->name);
+	}
+	return 0;
+}
+
+static void read_os_name(struct gen_tune *t, int rootfd)
+{
+	struct rf_buf b = RF_BUF_INIT;
+	struct rf_error ignored = {0};
+
+	if (root_read(rootfd, "etc/os-release", &b, &ignored) == 0 ||
+	    root_read(rootfd, "usr/lib/os-release", &b, &ignored) == 0) {
+		char *p = b.data ? strstr(b.data, "PRETTY_NAME=") : NULL;
+
+		if (p != NULL) {
+			p += 12;
+			p += *p == '"';
+			size_t n = strcspn(p, "\"\n");
+
+			t->os_name = rf_xstrndup(p, n < 80 ? n : 80);
+			for (char *c = t->os_name; *c; c++)
+				if (*c == '\'' || *c == '\\')
+					*c = ' ';
+		}
+	}
+	if (t->os_name == NULL)
+		t->os_name = rf_xstrdup("Linux");
+	rf_buf_free(&b);
+}
+
+int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
+		  const struct gen_repo *repo, const char *stage,
+		  struct rf_error *err)
+{
+	static const char POLICY[] = "#!/bin/sh\n# reforge: no service "
+				     "starts while the image is tuned\nexit "
+				     "101\n";
+	struct installed in = {0};
+	struct rf_buf root = RF_BUF_INIT;
+	enum initramfs_tool tool;
+	bool policy = false;
+	int rootfd = -1, rc;
+
+	rf_buf_printf(&root, "%s/root", stage);
+	t->efi = r->firmware && (strcmp(r->firmware, "efi") == 0 ||
+				 strcmp(r->firmware, "hybrid") == 0);
+	t->bios = !r->firmware || strcmp(r->firmware, "efi") != 0;
+	rc = check_filesystems(t, r, err);
+	if (rc < 0)
+		goto out;
+	rootfd = open(root.data, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		rc = rf_error_errno(err, -errno, "cannot open %s", root.data);
+		goto out;
+	}
+	read_os_name(t, rootfd);
+	rc = installed_load(rootfd, &in, err);
+	if (rc < 0)
+		goto out;
+	if (in.have_dpkg && !root_exists(rootfd, "usr/sbin/policy-rc.d")) {
+		rc = root_write(rootfd, "usr/sbin/policy-rc.d", POLICY,
+				sizeof(POLICY) - 1, 0755, err);
+		if (rc < 0)
+			goto out;
+		policy = true;
+	}
+	if (in.have_dpkg) {
+		rc = remove_tools(t, r, rootfd, root.data, &in, err);
+		if (rc < 0)
+			goto out;
+	} else {
+		note(t, "guest tools: not changed (only dpkg systems so far)");
+	}
+	rc = need_kernel(t, rootfd, root.data, repo, &in, err);
+	if (rc < 0)
+		goto out;
+	rc = need_grub(t, rootfd, root.data, repo, &in, err);
+	if (rc < 0)
+		goto out;
+	tool = which_initramfs(rootfd);
+	if (tool == INITRAMFS_NONE) {
+		rc = rf_error_set(err, -ENOENT,
+				  "the tree has no initramfs tool "
+				  "(update-initramfs, dracut or mkinitcpio): "
+				  "its kernel cannot get the %s target's "
+				  "drivers", t->target->name);
+		goto out;
+	}
+	if (in.have_dpkg) {
+		rc = install_tools(t, rootfd, root.data, repo, &in, err);
+		if (rc < 0)
+			goto out;
+	}
+	rc = drivers_config(t, rootfd, tool, err);
+	if (rc == 0)
+		rc = generalise(t, rootfd, err);
+	if (rc == 0)
+		rc = network(t, rootfd, err);
+	if (rc == 0)
+		rc = make_initramfs(t, rootfd, root.data, tool, err);
+out:
+	if (rootfd >= 0) {
+		int cfd = rf_root_open(rootfd, "var/cache", O_PATH |
+						       O_DIRECTORY);
+
+		if (cfd >= 0) {
+			gen_remove_tree(cfd, "reforge-tune");
+			close(cfd);
+		}
+		if (policy)
+			root_unlink(rootfd, "usr/sbin/policy-rc.d");
+		close(rootfd);
+	}
+	installed_free(&in);
+	rf_buf_free(&root);
+	return rc;
+}
+
+/* --- after the plan: fstab and the boot loader --- */
+
+static const struct gen_part *part_at(const struct gen_layout *l,
+				      const char *mp)
+{
+	for (size_t i = 0; i < l->nparts; i++)
+		if (l->parts[i].mountpoint != NULL &&
+		    strcmp(l->parts[i].mountpoint, mp) == 0)
+			return &l->parts[i];
+	return NULL;
+}
+
+static const struct gen_part *part_kind(const struct gen_layout *l,
+					enum gen_part_kind k)
+{
+	for (size_t i = 0; i < l->nparts; i++)
+		if (l->parts[i].kind == k)
+			return &l->parts[i];
+	return NULL;
+}
+
+static bool network_fs(const char *spec, const char *type)
+{
+	static const char *const net[] = {
+		"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs",
+		"fuse.sshfs", "glusterfs", "ceph", "davfs", "fuse.glusterfs",
+		"afs", "9p", "lustre", "fuse.s3fs", NULL,
+	};
+
+	for (size_t i = 0; net[i] != NULL; i++)
+		if (strcmp(type, net[i]) == 0)
+			return true;
+	return strncmp(spec, "//", 2) == 0 || strstr(spec, ":/") != NULL;
+}
+
+static bool disk_spec(const char *spec)
+{
+	return strncmp(spec, "UUID=", 5) == 0 ||
+	       strncmp(spec, "LABEL=", 6) == 0 ||
+	       strncmp(spec, "PARTUUID=", 9) == 0 ||
+	       strncmp(spec, "PARTLABEL=", 10) == 0 ||
+	       strncmp(spec, "/dev/", 5) == 0;
+}
+
+static void fstab_line(struct rf_buf *out, const struct gen_part *p)
+{
+	if (p->kind == GEN_PART_SWAP)
+		rf_buf_printf(out, "UUID=%s none swap sw 0 0\n", p->uuid);
+	else if (strcmp(p->fstype, "vfat") == 0)
+		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 1\n", p->uuid,
+			      p->mountpoint);
+	else
+		rf_buf_printf(out, "UUID=%s %s %s %s 0 %d\n", p->uuid,
+			      p->mountpoint, p->fstype,
+			      strcmp(p->mountpoint, "/") == 0
+				      ? "errors=remount-ro"
+				      : "defaults",
+			      strcmp(p->mountpoint, "/") == 0 ? 1 : 2);
+}
+
+static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
+		 struct rf_error *err)
+{
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT,
+		      gone = RF_BUF_INIT;
+	bool *seen = rf_xcalloc(l->nparts + 1, sizeof(bool));
+	size_t nnet = 0;
+	int rc = root_read(rootfd, "etc/fstab", &in, err);
+
+	if (rc < 0 && rc != -ENOENT)
+		goto out;
+	rc = 0;
+	for (char *line = in.data; line != NULL && *line;) {
+		char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		char spec[512] = "", mp[512] = "", type[64] = "",
+		     opts[512] = "", dump[16] = "", pass[16] = "";
+		char copy[2048];
+		const struct gen_part *p = NULL;
+
+		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+		line = eol ? eol + 1 : NULL;
+		if (copy[strspn(copy, " \t")] == '#' ||
+		    sscanf(copy, "%511s %511s %63s %511s %15s %15s", spec, mp,
+			   type, opts, dump, pass) < 3) {
+			rf_buf_printf(&out, "%s\n", copy);
+			continue;
+		}
+		if (network_fs(spec, type)) {
+			rf_buf_printf(&gone, "#   %s\n", copy);
+			nnet++;
+			continue;
+		}
+		if (strcmp(type, "swap") == 0) {
+			for (size_t i = 0; i < l->nparts && p == NULL; i++)
+				if (l->parts[i].kind == GEN_PART_SWAP &&
+				    !seen[i])
+					p = &l->parts[i];
+		} else {
+			p = part_at(l, mp);
+		}
+		if (p != NULL && !seen[p - l->parts]) {
+			seen[p - l->parts] = true;
+			if (p->kind == GEN_PART_SWAP ||
+			    strcmp(type, p->fstype) != 0 ||
+			    strcmp(p->fstype, "vfat") == 0)
+				fstab_line(&out, p);
+			else
+				rf_buf_printf(&out, "UUID=%s %s %s %s %s %s\n",
+					      p->uuid, mp, type,
+					      opts[0] ? opts : "defaults",
+					      dump[0] ? dump : "0",
+					      pass[0] ? pass : "0");
+			continue;
+		}
+		if (disk_spec(spec) && strcmp(type, "tmpfs") != 0 &&
+		    strstr(opts, "bind") == NULL) {
+			rf_buf_printf(&out, "# reforge: not in the image: %s\n",
+				      copy);
+			continue;
+		}
+		rf_buf_printf(&out, "%s\n", copy);
+	}
+	for (size_t i = 0; i < l->nparts; i++) {
+		const struct gen_part *p = &l->parts[i];
+
+		if (seen[i] || p->kind == GEN_PART_BIOS || p->fstype == NULL)
+			continue;
+		fstab_line(&out, p);
+	}
+	if (nnet > 0) {
+		rf_buf_printf(&out, "# reforge: network filesystems of the "
+			      "source, to mount again where the %s image can "
+			      "reach them:\n%s", t->target->name, gone.data);
+		note(t, "fstab: %zu network filesystem%s commented out", nnet,
+		     nnet == 1 ? "" : "s");
+	}
+	rc = root_write(rootfd, "etc/fstab", out.data ? out.data : "",
+			out.len, 0644, err);
+	if (rc == 0)
+		record(t, "etc/fstab", "the image's filesystems by their new "
+		       "UUIDs%s", nnet ? "; network filesystems commented"
+				       : "");
+out:
+	free(seen);
+	rf_buf_free(&in);
+	rf_buf_free(&out);
+	rf_buf_free(&gone);
+	return rc;
+}
+
+/* The directory fd and the path inside it where the image's path lands,
+ * given the partitions the plan split off. */
+static int open_image_path(const struct gen_layout *l, const char *path,
+			   const char **rel)
+{
+	const struct gen_part *best = NULL;
+	size_t bestlen = 0;
+
+	for (size_t i = 0; i < l->nparts; i++) {
+		const struct gen_part *p = &l->parts[i];
+		size_t n = p->mountpoint ? strlen(p->mountpoint) : 0;
+
+		if (p->dir == NULL || n == 0)
+			continue;
+		if (strcmp(p->mountpoint, "/") == 0)
+			n = 0;
+		else if (strncmp(path, p->mountpoint, n) != 0 ||
+			 (path[n] != '/' && path[n] != '\0'))
+			continue;
+		if (best == NULL || n > bestlen) {
+			best = p;
+			bestlen = n;
+		}
+	}
+	if (best == NULL)
+		return -ENOENT;
+	*rel = path + bestlen + (path[bestlen] == '/');
+	return open(best->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int image_write(const struct gen_layout *l, const char *path,
+		       const void *data, size_t len, struct rf_error *err)
+{
+	const char *rel;
+	int dfd = open_image_path(l, path, &rel), rc;
+
+	if (dfd < 0)
+		return rf_error_errno(err, dfd, "no filesystem for %s", path);
+	rc = root_write(dfd, rel, data, len, 0644, err);
+	close(dfd);
+	return rc;
+}
+
+/* GRUB's modules for platform into /boot/grub/platform. */
+static int copy_modules(struct gen_tune *t, const struct gen_layout *l,
+			int rootfd, const char *platform, struct rf_error *err)
+{
+	char src[128];
+	int dfd, rc = 0;
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(src, sizeof(src), "usr/lib/grub/%s", platform);
+	dfd = rf_root_open(rootfd, src, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		return rf_error_errno(err, dfd, "no %s in the tree", src);
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return rf_error_errno(err, -errno, "cannot read %s", src);
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct rf_buf b = RF_BUF_INIT;
+		char from[400], to[400];
+
+		if (len < 5 || (strcmp(de->d_name + len - 4, ".mod") != 0 &&
+				strcmp(de->d_name + len - 4, ".lst") != 0))
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
+		snprintf(to, sizeof(to), "/boot/grub/%s/%s", platform,
+			 de->d_name);
+		rc = root_read(rootfd, from, &b, err);
+		if (rc == 0)
+			rc = image_write(l, to, b.data ? b.data : "", b.len,
+					 err);
+		rf_buf_free(&b);
+		n++;
+	}
+	closedir(d);
+	if (rc == 0) {
+		char p[80];
+
+		snprintf(p, sizeof(p), "boot/grub/%s", platform);
+		record(t, p, "GRUB's modules (%zu) for the boot loader "
+		       "installed by tuning", n);
+	}
+	return rc;
+}
+
+/* Run the host's grub-mkimage on the tree's platform directory; the core
+ * image into *out. */
+static int mkimage(struct gen_tune *t, int rootfd, const char *format,
+		   const char *platform, const char *early,
+		   const char *const *modules, struct rf_buf *out,
+		   struct rf_error *err)
+{
+	char dir[64], cfg[64], img[64], src[128];
+	int dfd = -1, dup_fd = -1, cfd = -1, ofd = -1, rc;
+	char *argv[40];
+	size_t n = 0;
+
+	snprintf(src, sizeof(src), "usr/lib/grub/%s", platform);
+	dfd = rf_root_open(rootfd, src, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0) {
+		rc = rf_error_errno(err, dfd, "no %s in the tree", src);
+		goto out;
+	}
+	/* tools see the descriptors the child inherits: no O_CLOEXEC */
+	dup_fd = fcntl(dfd, F_DUPFD, 3);
+	cfd = open(t->tmpdir, O_TMPFILE | O_RDWR, 0600);
+	ofd = open(t->tmpdir, O_TMPFILE | O_RDWR, 0600);
+	if (dup_fd < 0 || cfd < 0 || ofd < 0 ||
+	    write(cfd, early, strlen(early)) != (ssize_t)strlen(early)) {
+		rc = rf_error_errno(err, -errno, "cannot prepare grub-mkimage");
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "/proc/self/fd/%d", dup_fd);
+	snprintf(cfg, sizeof(cfg), "/proc/self/fd/%d", cfd);
+	snprintf(img, sizeof(img), "/proc/self/fd/%d", ofd);
+	argv[n++] = "grub-mkimage";
+	argv[n++] = "-O";
+	argv[n++] = (char *)format;
+	argv[n++] = "-d";
+	argv[n++] = dir;
+	argv[n++] = "-c";
+	argv[n++] = cfg;
+	argv[n++] = "-p";
+	argv[n++] = "/boot/grub";
+	argv[n++] = "-o";
+	argv[n++] = img;
+	for (size_t i = 0; modules[i] != NULL && n < 39; i++)
+		argv[n++] = (char *)modules[i];
+	argv[n] = NULL;
+	rc = gen_run(argv, t->tmpdir, err);
+	if (rc < 0) {
+		rf_error_prefix(err, "cannot make GRUB's %s image (is "
+				"grub-common installed on this host?)",
+				format);
+		goto out;
+	}
+	{
+		char buf[65536];
+		ssize_t got;
+		off_t pos = 0;
+
+		rf_buf_reset(out);
+		while ((got = pread(ofd, buf, sizeof(buf), pos)) > 0) {
+			rf_buf_add(out, buf, (size_t)got);
+			pos += got;
+		}
+	}
+	if (out->len < SECTOR) {
+		rc = rf_error_set(err, -EIO, "grub-mkimage wrote no image");
+		goto out;
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (dup_fd >= 0)
+		close(dup_fd);
+	if (cfd >= 0)
+		close(cfd);
+	if (ofd >= 0)
+		close(ofd);
+	return rc;
+}
+
+static void put64le(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The BIOS boot sector and core image, for disk.c to write. */
+static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
+		       const char *early, struct rf_error *err)
+{
+	static const char *const modules[] = {
+		"biosdisk", "part_msdos", "part_gpt", "ext2", "fat",
+		"search_fs_uuid", NULL,
+	};
+	struct rf_buf core = RF_BUF_INIT, boot = RF_BUF_INIT;
+	const struct gen_part *bp = part_kind(l, GEN_PART_BIOS);
+	uint64_t at, room;
+	int rc;
+
+	if (l->gpt && bp == NULL)
+		return rf_error_set(err, -EINVAL, "a GPT disk for BIOS needs a "
+				    "BIOS boot partition");
+	at = l->gpt ? bp->start : SECTOR;
+	room = l->gpt ? bp->size : l->parts[0].start - SECTOR;
+	rc = mkimage(t, rootfd, "i386-pc", "i386-pc", early, modules, &core,
+		     err);
+	if (rc < 0)
+		goto out;
+	while (core.len % SECTOR)
+		rf_buf_addch(&core, '\0');
+	if (core.len > room) {
+		rc = rf_error_set(err, -ENOSPC, "GRUB's core image (%zu bytes) "
+				  "does not fit its %llu bytes", core.len,
+				  (unsigned long long)room);
+		goto out;
+	}
+	rc = root_read(rootfd, "usr/lib/grub/i386-pc/boot.img", &boot, err);
+	if (rc < 0 || boot.len != SECTOR) {
+		rc = rf_error_set(err, rc < 0 ? rc : -EINVAL, "the tree's GRUB "
+				  "boot.img is missing or not one sector");
+		goto out;
+	}
+	/* boot.img loads the first sector of core.img from the LBA at
+	 * 0x5c; that sector (diskboot) loads the rest from the blocklist
+	 * at its end (start LBA at 0x1f4), which grub-mkimage left at 2 */
+	put64le((unsigned char *)boot.data + 0x5c, at / SECTOR);
+	put64le((unsigned char *)core.data + 0x1f4, at / SECTOR + 1);
+	free(l->boot_code);
+	free(l->core);
+	l->boot_code = (unsigned char *)rf_buf_detach(&boot);
+	l->core_len = core.len;
+	l->core = (unsigned char *)rf_buf_detach(&core);
+	l->core_offset = at;
+	note(t, "boot loader: GRUB for BIOS (core image %zu KiB at sector "
+	     "%llu)", l->core_len / 1024, (unsigned long long)(at / SECTOR));
+	record(t, "boot/grub/i386-pc", "GRUB for BIOS, in the boot sector and "
+	       "%s", l->gpt ? "the BIOS boot partition" : "after it");
+out:
+	rf_buf_free(&core);
+	rf_buf_free(&boot);
+	return rc;
+}
+
+static int efi_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
+		      const char *early, struct rf_error *err)
+{
+	static const char *const modules[] = {
+		"part_gpt", "part_msdos", "ext2", "fat", "search_fs_uuid",
+		NULL,
+	};
+	const struct gen_part *esp = part_kind(l, GEN_PART_ESP);
+	struct rf_buf img = RF_BUF_INIT;
+	int dfd = -1, rc;
+
+	if (esp == NULL || esp->dir == NULL)
+		return rf_error_set(err, -EINVAL, "UEFI needs an EFI system "
+				    "partition");
+	rc = mkimage(t, rootfd, "x86_64-efi", "x86_64-efi", early, modules,
+		     &img, err);
+	if (rc < 0)
+		goto out;
+	dfd = open(esp->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = rf_error_errno(err, -errno, "cannot open %s", esp->dir);
+		goto out;
+	}
+	rc = root_write(dfd, "EFI/BOOT/BOOTX64.EFI", img.data, img.len, 0644,
+			err);
+	if (rc < 0)
+		goto out;
+	{
+		struct rf_buf p = RF_BUF_INIT;
+
+		rf_buf_printf(&p, "%s/EFI/BOOT/BOOTX64.EFI", esp->mountpoint);
+		record(t, p.data, "GRUB for UEFI at the removable-media path "
+		       "(no NVRAM entry needed)");
+		rf_buf_free(&p);
+	}
+	note(t, "boot loader: GRUB for UEFI (EFI/BOOT/BOOTX64.EFI, %zu KiB)",
+	     img.len / 1024);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	rf_buf_free(&img);
+	return rc;
+}
+
+static void cmdline_extra(const struct gen_tune *t, struct rf_buf *out)
+{
+	if (t->target->serial != NULL)
+		rf_buf_printf(out, " console=tty0 console=%s,115200",
+			      t->target->serial);
+	if (t->renamed_nics)
+		rf_buf_addstr(out, " net.ifnames=0 biosdevname=0");
+}
+
+/* /etc/default/grub keeps the target's kernel arguments for the
+ * distribution's own update-grub later. */
+static int default_grub(struct gen_tune *t, int rootfd, struct rf_error *err)
+{
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT,
+		      extra = RF_BUF_INIT;
+	int rc = root_read(rootfd, "etc/default/grub", &in, err);
+
+	cmdline_extra(t, &extra);
+	if (rc == -ENOENT || extra.len == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rf_buf_add(&out, in.data, in.len);
+	if (out.len && out.data[out.len - 1] != '\n')
+		rf_buf_addch(&out, '\n');
+	rf_buf_printf(&out, "# reforge: the %s target's kernel arguments\n"
+		      "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX%s\"\n",
+		      t->target->name, extra.data);
+	if (t->target->serial != NULL)
+		rf_buf_printf(&out, "GRUB_TERMINAL=\"console serial\"\n"
+			      "GRUB_SERIAL_COMMAND=\"serial --unit=0 "
+			      "--speed=115200\"\n");
+	rc = root_write(rootfd, "etc/default/grub", out.data, out.len, 0644,
+			err);
+	if (rc == 0)
+		record(t, "etc/default/grub", "the %s target's kernel "
+		       "arguments kept for update-grub", t->target->name);
+out:
+	rf_buf_free(&in);
+	rf_buf_free(&out);
+	rf_buf_free(&extra);
+	return rc;
+}
+
+int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
+		  struct gen_layout *l, const char *stage,
+		  struct rf_error *err)
+{
+	const struct gen_part *root = part_at(l, "/");
+	const struct gen_part *boot = part_at(l, "/boot");
+	const char *kdir = boot ? "" : "/boot";
+	struct rf_buf cfg = RF_BUF_INIT, early = RF_BUF_INIT,
+		      extra = RF_BUF_INIT, rootpath = RF_BUF_INIT;
+	int rootfd = -1, rc;
+
+	(void)r;
+	rf_buf_printf(&rootpath, "%s/root", stage);
+	rootfd = open(rootpath.data, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root == NULL || rootfd < 0) {
+		rc = rf_error_set(err, -EINVAL, "no root filesystem to boot");
+		goto out;
+	}
+	rc = fstab(t, l, rootfd, err);
+	if (rc < 0)
+		goto out;
+	rc = default_grub(t, rootfd, err);
+	if (rc < 0)
+		goto out;
+	/* the core image finds /boot by UUID, whatever the disk's name */
+	rf_buf_printf(&early, "search.fs_uuid %s root\n"
+		      "set prefix=($root)%s/grub\n",
+		      boot ? boot->uuid : root->uuid, kdir);
+	cmdline_extra(t, &extra);
+	rf_buf_printf(&cfg, "# Written by reforge-gen for the %s target; the "
+		      "distribution's update-grub\n# replaces it.\n"
+		      "set default=0\nset timeout=2\n",
+		      t->target->name);
+	if (t->target->serial != NULL)
+		rf_buf_printf(&cfg, "serial --unit=0 --speed=115200\n"
+			      "terminal_input console serial\n"
+			      "terminal_output console serial\n");
+	rf_buf_printf(&cfg, "insmod part_gpt\ninsmod part_msdos\n"
+		      "insmod ext2\n"
+		      "search --no-floppy --fs-uuid --set=root %s\n",
+		      boot ? boot->uuid : root->uuid);
+	for (size_t k = 0; k < t->nkernels; k++) {
+		rf_buf_printf(&cfg, "menuentry '%s, Linux %s' {\n"
+			      "\tlinux %s/%s root=UUID=%s ro%s\n",
+			      t->os_name, t->kernels[k], kdir,
+			      t->kernel_files[k], root->uuid, extra.data
+								 ? extra.data
+								 : "");
+		if (t->initrd_files[k] != NULL)
+			rf_buf_printf(&cfg, "\tinitrd %s/%s\n", kdir,
+				      t->initrd_files[k]);
+		rf_buf_printf(&cfg, "}\n");
+	}
+	rc = image_write(l, "/boot/grub/grub.cfg", cfg.data, cfg.len, err);
+	if (rc < 0)
+		goto out;
+	record(t, "boot/grub/grub.cfg", "boots kernel %s from the new root "
+	       "UUID%s", t->kernels[0], extra.len ? " with the target's "
+						     "console and NIC names"
+						   : "");
+	if (t->bios) {
+		rc = copy_modules(t, l, rootfd, "i386-pc", err);
+		if (rc == 0)
+			rc = bios_loader(t, l, rootfd, early.data, err);
+		if (rc < 0)
+			goto out;
+	}
+	if (t->efi) {
+		rc = copy_modules(t, l, rootfd, "x86_64-efi", err);
+		if (rc == 0)
+			rc = efi_loader(t, l, rootfd, early.data, err);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	rf_buf_free(&cfg);
+	rf_buf_free(&early);
+	rf_buf_free(&extra);
+	rf_buf_free(&rootpath);
+	return rc;
+}

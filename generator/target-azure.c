@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Target azure: Microsoft Azure: Hyper-V storage and network (hv_storvsc, hv_netvsc), cloud-init (walinuxagent is the other provisioning agent; cloud-init replaces it), serial console on ttyS0.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "target.h"
+
+static const char *const remove_tools[] = {
+	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"vmware-tools",
+	"xe-guest-utilities", "xenstore-utils",
+	"virtualbox-guest-utils", "virtualbox-guest-x11",
+	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"ovmd",
+	"walinuxagent", "WALinuxAgent",
+	NULL,
+};
+
+static const char *const install_tools[] = {
+	"cloud-init",
+	NULL,
+};
+
+static const char *const drivers[] = {
+	"hv_vmbus", "hv_storvsc", "hv_netvsc", "hv_utils", "scsi_transport_fc",
+	NULL,
+};
+
+const struct gen_target gen_target_azure = {
+	.name = "azure",
+	.description = "Microsoft Azure",
+	.remove = remove_tools,
+	.install = install_tools,
+	.drivers = drivers,
+	.serial = "ttyS0",
+	.firmware = "bios",
+	.uefi_capable = true,
+	.bios_capable = true,
+};

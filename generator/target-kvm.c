@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Target kvm: KVM and QEMU: virtio disks and network, qemu-guest-agent, BIOS by default (SeaBIOS) or UEFI (OVMF).
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "target.h"
+
+static const char *const remove_tools[] = {
+	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"vmware-tools",
+	"xe-guest-utilities", "xenstore-utils",
+	"hyperv-daemons", "hyperv-daemons-license", "hypervkvpd",
+	"hypervvssd", "hypervfcopyd",
+	"virtualbox-guest-utils", "virtualbox-guest-x11",
+	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"ovmd",
+	"walinuxagent", "WALinuxAgent",
+	NULL,
+};
+
+static const char *const install_tools[] = {
+	"qemu-guest-agent",
+	NULL,
+};
+
+static const char *const drivers[] = {
+	"virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci",
+	"virtio_console",
+	NULL,
+};
+
+const struct gen_target gen_target_kvm = {
+	.name = "kvm",
+	.description = "KVM/QEMU (libvirt, Proxmox ...)",
+	.remove = remove_tools,
+	.install = install_tools,
+	.drivers = drivers,
+	.serial = "ttyS0",
+	.firmware = "bios",
+	.uefi_capable = true,
+	.bios_capable = true,
+};

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Target openstack: OpenStack on KVM compute nodes: virtio devices, qemu-guest-agent, cloud-init for the metadata service.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "target.h"
+
+static const char *const remove_tools[] = {
+	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"vmware-tools",
+	"xe-guest-utilities", "xenstore-utils",
+	"hyperv-daemons", "hyperv-daemons-license", "hypervkvpd",
+	"hypervvssd", "hypervfcopyd",
+	"virtualbox-guest-utils", "virtualbox-guest-x11",
+	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"ovmd",
+	"walinuxagent", "WALinuxAgent",
+	NULL,
+};
+
+static const char *const install_tools[] = {
+	"qemu-guest-agent",
+	"cloud-init",
+	NULL,
+};
+
+static const char *const drivers[] = {
+	"virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci",
+	"virtio_console",
+	NULL,
+};
+
+const struct gen_target gen_target_openstack = {
+	.name = "openstack",
+	.description = "OpenStack (KVM compute)",
+	.remove = remove_tools,
+	.install = install_tools,
+	.drivers = drivers,
+	.serial = "ttyS0",
+	.firmware = "bios",
+	.uefi_capable = true,
+	.bios_capable = true,
+};

@@ -1,0 +1,252 @@
+#!/bin/sh
+# Proof by booting. A Debian source root is built with mmdebstrap (kernel,
+# systemd, GRUB, ssh, nginx, open-vm-tools as if it came from VMware, an
+# ifupdown NIC by its predictable name, a MAC-bound udev rule, an NFS
+# mount, and a unit of its own that prints a marker line on the serial
+# console after multi-user.target). It is scanned, and reforge-gen makes:
+#   1. a qcow2 image for --target kvm (GPT, BIOS boot partition), booted
+#      by qemu-system-x86_64 (TCG) on virtio disk and network;
+#   2. a streamOptimized VMDK for --target vmware (MBR), booted on PVSCSI
+#      and vmxnet3, the devices VMware gives it.
+# Each boot must reach the marker within a bounded wait; the marker line
+# says what the booted system sees: nginx and ssh active, open-vm-tools
+# gone on kvm (kept on vmware), qemu-guest-agent added on kvm, an address
+# by DHCP on eth0, new SSH host keys and a new machine-id. The record
+# (--json "tuning") must name the changes. Bad input fails before any
+# image is written: no kernel anywhere, no initramfs tool, a root
+# filesystem GRUB cannot boot.
+# Set REFORGE_BOOT_CACHE=DIR to keep the mmdebstrap root between runs.
+. "$(dirname "$0")/gen-lib.sh"
+for tool in mmdebstrap qemu-system-x86_64 qemu-img grub-mkimage bsdtar \
+	python3 mke2fs; do
+	command -v $tool >/dev/null 2>&1 ||
+		fail "$tool is not installed (tools/debian-packages lists it)"
+done
+[ "$(id -u)" -eq 0 ] || fail "mmdebstrap, chroot and owners need root"
+scratch
+C=${REFORGE_BOOT_CACHE:-$T/cache}
+mkdir -p "$C"
+BOOT_WAIT=${REFORGE_BOOT_WAIT:-300}
+
+# set_storage IN OUT XML: the report with its <storage> replaced
+set_storage() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s, n = re.subn(r'<storage(/>|[ >].*?</storage>)', sys.argv[3], s, count=1,
+               flags=re.S)
+assert n == 1
+open(sys.argv[2], 'w').write(s)
+PY
+}
+
+# --- the source ---
+if [ ! -f "$C/root.tar" ]; then
+	rm -rf "$C/debs" && mkdir -p "$C/debs"
+	# the .deb files stay (essential/unlink skipped) and are synced out
+	# as the repository reforge-gen takes packages from; the target's
+	# guest agent is downloaded but not installed
+	mmdebstrap --variant=minbase --skip=essential/unlink \
+		--include=systemd-sysv,linux-image-amd64,udev,ifupdown,isc-dhcp-client,openssh-server,nginx-light,grub-pc,open-vm-tools,iproute2 \
+		--customize-hook='chroot "$1" apt-get -y --download-only install qemu-guest-agent' \
+		--customize-hook="sync-out /var/cache/apt/archives $C/debs" \
+		bookworm "$C/root.tar" - </etc/apt/sources.list.d/debian.sources \
+		>"$T/mmdebstrap.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		rm -f "$C/root.tar"
+		if grep -qiE 'Failed to fetch|Could not resolve|Temporary failure|Unable to connect|Connection (timed out|refused)|Network is unreachable|Cannot initiate the connection' \
+			"$T/mmdebstrap.log"; then
+			tail -5 "$T/mmdebstrap.log" >&2
+			skip "the Debian mirror is unreachable (mmdebstrap could not download)"
+		fi
+		tail -30 "$T/mmdebstrap.log" >&2
+		fail "mmdebstrap failed (exit $rc)"
+	fi
+fi
+ls "$C/debs"/*.deb >/dev/null 2>&1 || fail "mmdebstrap kept no .deb files"
+ls "$C/debs"/qemu-guest-agent_*.deb >/dev/null 2>&1 ||
+	fail "qemu-guest-agent was not downloaded"
+R="$T/root"
+mkdir "$R"
+tar -C "$R" -xpf "$C/root.tar" || fail "cannot unpack the source root"
+ls "$R"/boot/vmlinuz-* >/dev/null 2>&1 || fail "the source has no kernel"
+
+cat >"$R/usr/local/sbin/reforge-marker" <<'EOF'
+#!/bin/sh
+# what the booted image sees, on one line of the serial console
+i=0
+while [ $i -lt 30 ] && ! ip -4 -o addr show dev eth0 2>/dev/null | grep -q inet; do
+	sleep 1; i=$((i + 1))
+done
+st() { systemctl is-active "$1" 2>/dev/null | head -1; }
+pkg() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed' &&
+		echo present || echo absent
+}
+ip=$(ip -4 -o addr show dev eth0 2>/dev/null | awk '{print $4}' | head -1)
+keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null | wc -l)
+echo "REFORGE-BOOT-OK nginx=$(st nginx) ssh=$(st ssh) vmtools=$(pkg open-vm-tools) qga=$(pkg qemu-guest-agent) eth0=${ip:-none} hostkeys=$keys machineid=$(cat /etc/machine-id) root=$(findmnt -no SOURCE /)" >/dev/ttyS0
+EOF
+chmod 755 "$R/usr/local/sbin/reforge-marker"
+cat >"$R/etc/systemd/system/reforge-marker.service" <<'EOF'
+[Unit]
+Description=reforge boot test marker
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/reforge-marker
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -s /etc/systemd/system/reforge-marker.service \
+	"$R/etc/systemd/system/multi-user.target.wants/reforge-marker.service"
+# the source's network: a NIC by a name the target will not have, a rule
+# bound to its MAC address, an NFS mount the image cannot reach
+printf 'auto lo\niface lo inet loopback\n\nallow-hotplug ens192\niface ens192 inet dhcp\n' \
+	>"$R/etc/network/interfaces"
+printf 'SUBSYSTEM=="net", ACTION=="add", ATTR{address}=="00:50:56:aa:bb:cc", NAME="ens192"\n' \
+	>"$R/etc/udev/rules.d/70-persistent-net.rules"
+printf 'UUID=0b3c6f5e-0000-4000-8000-000000000001 / ext4 errors=remount-ro 0 1\nfiler:/export/data /data nfs defaults 0 0\n' \
+	>"$R/etc/fstab"
+echo 0123456789abcdef0123456789abcdef >"$R/etc/machine-id"
+chroot "$R" ssh-keygen -A >/dev/null 2>&1 || true
+SRCKEY=$(cat "$R"/etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null)
+[ -n "$SRCKEY" ] || fail "the source has no SSH host key"
+echo "root:x:0:0:root:/root:/bin/sh" >/dev/null
+
+"$SCAN" -q --root "$R" --report "$T/src.xml" >/dev/null 2>"$T/scan.err" ||
+	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
+make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
+# the storage of a machine with one disk, whatever the scanner made of
+# this root's fstab
+set_storage "$T/src.xml" "$T/src.xml" '<storage/>'
+grep -q 'name="open-vm-tools"' "$T/src.xml" || fail "the scan lacks open-vm-tools"
+
+# boot IMAGE FORMAT NAME QEMU-DEVICE-ARGS...: boot with a bounded wait
+# until the marker line; print the boot log on failure
+boot() {
+	_img=$1 _fmt=$2 _name=$3
+	shift 3
+	_log="$T/$_name.serial"
+	: >"$_log"
+	_t0=$(date +%s)
+	qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none \
+		-serial "file:$_log" -no-reboot -snapshot \
+		-drive "file=$_img,format=$_fmt,if=none,id=d0" "$@" \
+		>"$T/$_name.qemu" 2>&1 &
+	_qemu=$!
+	_i=0
+	while ! grep -q 'REFORGE-BOOT-OK' "$_log" 2>/dev/null; do
+		if ! kill -0 $_qemu 2>/dev/null; then
+			cat "$T/$_name.qemu" "$_log" >&2
+			fail "$_name: qemu ended before the marker"
+		fi
+		_i=$((_i + 1))
+		if [ $_i -gt "$BOOT_WAIT" ]; then
+			kill $_qemu
+			wait $_qemu 2>/dev/null
+			echo "--- boot log of $_name ---" >&2
+			cat "$_log" >&2
+			fail "$_name: no marker after $BOOT_WAIT s"
+		fi
+		sleep 1
+	done
+	sleep 1
+	kill $_qemu
+	wait $_qemu 2>/dev/null
+	MARK=$(grep -a 'REFORGE-BOOT-OK' "$_log" | tr -d '\r' | head -1)
+	echo "$_name: marker after $(($(date +%s) - _t0)) s: $MARK"
+}
+
+# has KEY=VALUE: the marker says so
+has() {
+	case " $MARK " in
+	*" $1 "*) ;;
+	*) echo "--- boot log ---" >&2; cat "$_log" >&2
+	   fail "$_name: expected $1 in: $MARK" ;;
+	esac
+}
+
+# --- 1: kvm, qcow2, GPT ---
+"$GEN" --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
+	--target kvm --format qcow2 --tmpdir "$T" --json -o "$T/kvm.qcow2" \
+	>"$T/kvm.json" 2>"$T/kvm.err" || { cat "$T/kvm.err"; fail "reforge-gen --target kvm failed"; }
+cat "$T/kvm.err"
+qemu-img check -q "$T/kvm.qcow2" || fail "qemu-img check of the kvm image failed"
+python3 - "$T/kvm.json" <<'PY' || fail "the kvm record is incomplete: $(cat "$T/kvm.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["target"] == "kvm" and d["table"] == "gpt", d
+t = {c["path"]: c["why"] for c in d["tuning"]}
+for p in ("/etc/fstab", "/boot/grub/grub.cfg", "/etc/machine-id",
+          "/etc/network/interfaces", "/etc/udev/rules.d/70-persistent-net.rules",
+          "/etc/ssh/ssh_host_ed25519_key", "/var/lib/dpkg/info/qemu-guest-agent.list",
+          "/usr/bin/vmtoolsd", "/etc/initramfs-tools/modules"):
+    assert p in t, "not in the record: " + p
+assert "open-vm-tools" in t["/usr/bin/vmtoolsd"], t["/usr/bin/vmtoolsd"]
+assert any(p.startswith("/boot/initrd.img-") for p in t), "initramfs not recorded"
+PY
+grep -q 'removed: open-vm-tools' "$T/kvm.err" || fail "the log does not say open-vm-tools was removed"
+grep -q 'added: qemu-guest-agent' "$T/kvm.err" || fail "the log does not say qemu-guest-agent was added"
+boot "$T/kvm.qcow2" qcow2 kvm -device virtio-blk-pci,drive=d0 \
+	-nic user,model=virtio-net-pci
+has nginx=active
+has ssh=active
+has vmtools=absent
+has qga=present
+has eth0=10.0.2.15/24
+has hostkeys=3
+case "$MARK" in *machineid=0123456789abcdef*) fail "kvm: the source's machine-id survived" ;; esac
+case "$MARK" in *"root=/dev/vda"*) ;; *) fail "kvm: root is not on the virtio disk: $MARK" ;; esac
+
+# --- 2: vmware, streamOptimized VMDK, MBR, on PVSCSI and vmxnet3 ---
+set_storage "$T/src.xml" "$T/mbr.xml" \
+	'<storage><disk name="sda" size="1" sector-size="512" table="msdos"/></storage>'
+grep -q 'table="msdos"' "$T/mbr.xml" || fail "could not make the MBR report"
+"$GEN" --report "$T/mbr.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
+	--target vmware --format vmdk --options subformat=streamOptimized \
+	--tmpdir "$T" --json -o "$T/vmw.vmdk" >"$T/vmw.json" 2>"$T/vmw.err" ||
+	{ cat "$T/vmw.err"; fail "reforge-gen --target vmware failed"; }
+cat "$T/vmw.err"
+qemu-img check -q "$T/vmw.vmdk" || fail "qemu-img check of the VMDK failed"
+qemu-img info "$T/vmw.vmdk" | grep -q streamOptimized || fail "not a streamOptimized VMDK"
+grep -q 'vmw_pvscsi' "$T/vmw.err" || fail "the vmware drivers are not logged"
+boot "$T/vmw.vmdk" vmdk vmware -device pvscsi,id=scsi0 \
+	-device scsi-hd,drive=d0,bus=scsi0.0 -nic user,model=vmxnet3
+has nginx=active
+has ssh=active
+has vmtools=present
+has qga=absent
+has eth0=10.0.2.15/24
+case "$MARK" in *"root=/dev/sda"*) ;; *) fail "vmware: root is not on the SCSI disk: $MARK" ;; esac
+
+# --- bad input: fails before any image is written ---
+# no kernel in the source and none in any repository
+mkdir "$T/nokernel"
+for f in "$C"/debs/*.deb; do
+	case "$(basename "$f")" in linux-image-*) ;; *) ln -s "$f" "$T/nokernel/" ;; esac
+done
+rm -f "$R"/boot/vmlinuz-*
+"$SCAN" -q --root "$R" --report "$T/nok.xml" >/dev/null 2>&1 || fail "scan without a kernel failed"
+make_overlay "$R" "$T/nok.xml" "$T/nok.tar"
+grep -v 'name="linux-image-' "$T/nok.xml" >"$T/nok2.xml"
+"$GEN" -q --report "$T/nok2.xml" --overlay "$T/nok.tar" --repo "file://$T/nokernel" \
+	--missing-ok --tmpdir "$T" -o "$T/nok.qcow2" 2>"$T/nok.err"
+[ $? -eq 1 ] || fail "no kernel anywhere did not fail"
+grep -q 'no kernel' "$T/nok.err" || fail "unclear message without a kernel: $(cat "$T/nok.err")"
+[ -e "$T/nok.qcow2" ] && fail "an image was written without a kernel"
+# a root filesystem GRUB cannot boot
+set_storage "$T/src.xml" "$T/zfs.xml" \
+	'<storage><filesystem kind="disk" mountpoint="/" type="zfs" size="1000000" used="1"/></storage>'
+if grep -q 'type="zfs"' "$T/zfs.xml"; then
+	"$GEN" -q --report "$T/zfs.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
+		--tmpdir "$T" -o "$T/zfs.qcow2" 2>"$T/zfs.err"
+	[ $? -eq 1 ] || fail "a zfs root did not fail"
+	grep -q 'zfs' "$T/zfs.err" || fail "unclear message for a zfs root: $(cat "$T/zfs.err")"
+	[ -e "$T/zfs.qcow2" ] && fail "an image was written for a zfs root"
+fi
+ls "$T" | grep -q '^reforge-gen\.' && fail "a staging directory was left behind"
+echo "boot-kvm: all checks passed"
