@@ -2044,6 +2044,11 @@ int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 	rc = default_grub(t, rootfd, err);
 	if (rc < 0)
 		goto out;
+	if (t->nkernels == 0 || t->kernel_files == NULL ||
+	    t->initrd_files == NULL) {
+		rc = rf_error_set(err, -ENOENT, "no kernel to boot");
+		goto out;
+	}
 	/* the core image finds /boot by UUID, whatever the disk's name */
 	rf_buf_printf(&early, "search.fs_uuid %s root\n"
 		      "set prefix=($root)%s/grub\n",

@@ -391,39 +391,27 @@ static const struct repo_pkg *find(const struct gen_repo *repo,
 int gen_repo_lookup(const struct gen_repo *repo, const char *name,
 		    const char *arch, struct gen_repo_entry *out)
 {
-	for (size_t i = 0; i < repo->npkgs; i++) {
-		const struct repo_pkg *p = &repo->pkgs[i];
+	/* by name first; then a virtual name: the first that provides it */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < repo->npkgs; i++) {
+			const struct repo_pkg *p = &repo->pkgs[i];
 
-		if (strcmp(p->name, name) != 0)
-			continue;
-		if (arch != NULL && strcmp(p->arch, arch) != 0 &&
-		    strcmp(p->arch, "all") != 0)
-			continue;
-		out->name = p->name;
-		out->version = p->version;
-		out->arch = p->arch;
-		out->path = p->path;
-		out->depends = p->depends;
-		out->provides = p->provides;
-		return 0;
-	}
-	/* a virtual name: the first package that provides it */
-	for (size_t i = 0; i < repo->npkgs; i++) {
-		const struct repo_pkg *p = &repo->pkgs[i];
-
-		if (p->provides == NULL || !gen_deps_mention(p->provides, name))
-			continue;
-		if (arch != NULL && strcmp(p->arch, arch) != 0 &&
-		    strcmp(p->arch, "all") != 0)
-			continue;
-		out->name = p->name;
-		out->version = p->version;
-		out->arch = p->arch;
-		out->path = p->path;
-		out->depends = p->depends;
-		out->provides = p->provides;
-		return 0;
-	}
+			if (pass == 0 ? strcmp(p->name, name) != 0
+				      : p->provides == NULL ||
+						!gen_deps_mention(p->provides,
+								  name))
+				continue;
+			if (arch != NULL && strcmp(p->arch, arch) != 0 &&
+			    strcmp(p->arch, "all") != 0)
+				continue;
+			out->name = p->name;
+			out->version = p->version;
+			out->arch = p->arch;
+			out->path = p->path;
+			out->depends = p->depends;
+			out->provides = p->provides;
+			return 0;
+		}
 	return -ENOENT;
 }
 

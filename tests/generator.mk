@@ -21,3 +21,8 @@ EXTRA_DIST += tests/fuzz/corpus/gen_report
 # tuning for the target, proved by booting the images (boot.c, target*.c)
 TESTS += tests/system/boot-kvm.sh
 EXTRA_DIST += tests/system/boot-kvm.sh
+check_PROGRAMS += tests/test_target
+TESTS += tests/test_target
+tests_test_target_SOURCES = tests/test_target.c
+tests_test_target_CFLAGS = $(TEST_CUNIT_CFLAGS)
+tests_test_target_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)

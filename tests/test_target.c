@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Targets and tuning without a chroot: the registry and its tables, the
+ * dependency lists the installer reads, repository lookups by name and by
+ * what a package provides (packages made by dpkg-deb), and the fstab,
+ * grub.cfg and /etc/default/grub that gen_tune_boot() writes for a layout
+ * (no boot loader: neither BIOS nor UEFI asked).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "buf.h"
+#include "cunit_main.h"
+#include "generator/boot.h"
+#include "generator/disk.h"
+#include "generator/extract.h"
+#include "generator/gen.h"
+#include "generator/target.h"
+
+static bool listed(const char *const *list, const char *name)
+{
+	for (size_t i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void test_registry(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; gen_targets[i] != NULL; i++, n++) {
+		const struct gen_target *t = gen_targets[i];
+
+		CU_ASSERT_PTR_EQUAL(gen_target_by_name(t->name), t);
+		CU_ASSERT_PTR_NOT_NULL(t->description);
+		CU_ASSERT_PTR_NOT_NULL(t->drivers[0]);
+		CU_ASSERT_PTR_NOT_NULL(t->install[0]);
+		CU_ASSERT(t->bios_capable || t->uefi_capable);
+		/* a target never removes what it installs */
+		for (size_t k = 0; t->install[k] != NULL; k++)
+			CU_ASSERT(!listed(t->remove, t->install[k]));
+	}
+	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_PTR_NULL(gen_target_by_name("none"));
+	CU_ASSERT_PTR_NULL(gen_target_by_name("KVM"));
+	CU_ASSERT_PTR_NULL(gen_target_by_name(""));
+}
+
+static void test_tables(void)
+{
+	static const char *const foreign[] = {
+		"open-vm-tools", "xe-guest-utilities", "hyperv-daemons",
+		"virtualbox-guest-utils", "ovmd", "walinuxagent", NULL,
+	};
+	const struct gen_target *kvm = gen_target_by_name("kvm");
+	const struct gen_target *vmw = gen_target_by_name("vmware");
+
+	for (size_t i = 0; foreign[i] != NULL; i++)
+		CU_ASSERT(listed(kvm->remove, foreign[i]));
+	CU_ASSERT(listed(kvm->drivers, "virtio_blk"));
+	CU_ASSERT(listed(kvm->drivers, "virtio_scsi"));
+	CU_ASSERT(listed(kvm->drivers, "virtio_net"));
+	CU_ASSERT(listed(kvm->install, "qemu-guest-agent"));
+	CU_ASSERT(listed(vmw->drivers, "vmw_pvscsi"));
+	CU_ASSERT(listed(vmw->drivers, "vmxnet3"));
+	CU_ASSERT(listed(vmw->install, "open-vm-tools"));
+	CU_ASSERT(!listed(vmw->remove, "open-vm-tools"));
+	CU_ASSERT(listed(gen_target_by_name("openstack")->install,
+			 "qemu-guest-agent"));
+	CU_ASSERT(listed(gen_target_by_name("openstack")->install,
+			 "cloud-init"));
+	CU_ASSERT(listed(gen_target_by_name("aws")->install, "cloud-init"));
+	CU_ASSERT(listed(gen_target_by_name("azure")->install, "cloud-init"));
+	CU_ASSERT(listed(gen_target_by_name("azure")->remove, "walinuxagent"));
+	CU_ASSERT(!listed(gen_target_by_name("azure")->remove,
+			  "hyperv-daemons"));
+}
+
+static void test_deps_mention(void)
+{
+	static const struct {
+		const char *list, *name;
+		bool want;
+	} cases[] = {
+		{"libc6 (>= 2.34), libglib2.0-0 (>= 2.71)", "libglib2.0-0", true},
+		{"libc6 (>= 2.34), libglib2.0-0 (>= 2.71)", "libc", false},
+		{"a | b, c", "b", true},
+		{"python3:any, perl", "python3", true},
+		{"python3:any, perl", "any", false},
+		{"debconf (>= 0.5) | debconf-2.0", "debconf-2.0", true},
+		{"x (= 1) [amd64]", "amd64", false},
+		{"", "x", false},
+		{"   ,,, | ", "x", false},
+		{"x-dev", "x", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CU_ASSERT_EQUAL(gen_deps_mention(cases[i].list, cases[i].name),
+				cases[i].want);
+}
+
+static char tmp[256];
+
+static int sh(const char *fmt, const char *arg)
+	__attribute__((format(printf, 1, 0)));
+
+/* Run fmt with every %s replaced by arg (the scratch directory). */
+static int sh(const char *fmt, const char *arg)
+{
+	char cmd[1024];
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(cmd, sizeof(cmd), fmt, arg, arg, arg, arg);
+#pragma GCC diagnostic pop
+	return system(cmd);
+}
+
+static void test_repo_lookup(void)
+{
+	struct gen_repo *repo = gen_repo_new();
+	struct gen_repo_entry e;
+	struct rf_error err = {0};
+	struct rf_buf url = RF_BUF_INIT;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(
+		sh("cd %s && mkdir -p a/DEBIAN b/DEBIAN debs && "
+		   "printf 'Package: rf-agent\\nVersion: 1.0\\n"
+		   "Architecture: amd64\\nMaintainer: t <t@t>\\n"
+		   "Description: t\\nDepends: rf-lib (>= 1) | rf-other, "
+		   "python3:any\\nPre-Depends: rf-pre\\n"
+		   "Provides: guest-agent\\n' >a/DEBIAN/control && "
+		   "printf 'Package: rf-lib\\nVersion: 2\\nArchitecture: all\\n"
+		   "Maintainer: t <t@t>\\nDescription: t\\n' >b/DEBIAN/control "
+		   "&& dpkg-deb -b a debs/a.deb >/dev/null && "
+		   "dpkg-deb -b b debs/b.deb >/dev/null",
+		   tmp),
+		0);
+	rf_buf_printf(&url, "file://%s/debs", tmp);
+	CU_ASSERT_EQUAL_FATAL(gen_repo_add(repo, url.data, &err), 0);
+	CU_ASSERT_EQUAL(gen_repo_lookup(repo, "rf-agent", "amd64", &e), 0);
+	CU_ASSERT_STRING_EQUAL(e.version, "1.0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e.depends);
+	CU_ASSERT(gen_deps_mention(e.depends, "rf-pre"));
+	CU_ASSERT(gen_deps_mention(e.depends, "rf-lib"));
+	CU_ASSERT(gen_deps_mention(e.depends, "python3"));
+	/* by what it provides; arch all matches any */
+	CU_ASSERT_EQUAL(gen_repo_lookup(repo, "guest-agent", "amd64", &e), 0);
+	CU_ASSERT_STRING_EQUAL(e.name, "rf-agent");
+	CU_ASSERT_EQUAL(gen_repo_lookup(repo, "rf-lib", "arm64", &e), 0);
+	CU_ASSERT_EQUAL(gen_repo_lookup(repo, "rf-agent", "arm64", &e),
+			-ENOENT);
+	CU_ASSERT_EQUAL(gen_repo_lookup(repo, "nothing", NULL, &e), -ENOENT);
+	gen_repo_free(repo);
+	rf_buf_free(&url);
+	sh("rm -rf %s", tmp);
+}
+
+static char *slurp(const char *path)
+{
+	struct rf_buf b = RF_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		rf_buf_add(&b, buf, (size_t)n);
+	close(fd);
+	rf_buf_addch(&b, '\0');
+	return rf_buf_detach(&b);
+}
+
+static void spit(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_fstab_and_grub_cfg(void)
+{
+	struct gen_tune t;
+	struct gen_report r = {0};
+	struct gen_layout *l = rf_xcalloc(1, sizeof(*l));
+	struct rf_error err = {0};
+	char path[512], *fstab, *cfg, *dflt;
+	char **kernels = rf_xcalloc(1, sizeof(char *));
+	char **kfiles = rf_xcalloc(1, sizeof(char *));
+	char **ifiles = rf_xcalloc(1, sizeof(char *));
+
+	kernels[0] = rf_xstrdup("6.1.0-9-amd64");
+	kfiles[0] = rf_xstrdup("vmlinuz-6.1.0-9-amd64");
+	ifiles[0] = rf_xstrdup("initrd.img-6.1.0-9-amd64");
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(sh("mkdir -p %s/root/etc/default %s/root/boot "
+				 "%s/fs-1",
+				 tmp),
+			      0);
+	snprintf(path, sizeof(path), "%s/root/etc/fstab", tmp);
+	spit(path, "# the source's\n"
+		   "UUID=11111111-2222-3333-4444-555555555555 / xfs "
+		   "defaults,noatime 0 1\n"
+		   "/dev/sda2 /boot ext4 defaults 1 2\n"
+		   "/dev/sdb1 /srv/old ext4 defaults 0 2\n"
+		   "filer:/export /data nfs4 rw 0 0\n"
+		   "//win/share /mnt/win cifs credentials=/x 0 0\n"
+		   "tmpfs /tmp tmpfs size=1G 0 0\n"
+		   "/dev/sda3 none swap sw 0 0\n");
+	snprintf(path, sizeof(path), "%s/root/etc/default/grub", tmp);
+	spit(path, "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet\"\n");
+
+	l->gpt = true;
+	l->nparts = 3;
+	l->parts = rf_xcalloc(3, sizeof(*l->parts));
+	l->parts[0] = (struct gen_part){.kind = GEN_PART_FS, .fd = -1};
+	l->parts[0].mountpoint = rf_xstrdup("/");
+	l->parts[0].fstype = rf_xstrdup("ext4");
+	l->parts[0].source_type = rf_xstrdup("xfs");
+	snprintf(l->parts[0].uuid, 40, "aaaaaaaa-0000-4000-8000-000000000001");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	l->parts[0].dir = rf_xstrdup(path);
+	l->parts[1] = (struct gen_part){.kind = GEN_PART_FS, .fd = -1};
+	l->parts[1].mountpoint = rf_xstrdup("/boot");
+	l->parts[1].fstype = rf_xstrdup("ext4");
+	snprintf(l->parts[1].uuid, 40, "bbbbbbbb-0000-4000-8000-000000000002");
+	snprintf(path, sizeof(path), "%s/fs-1", tmp);
+	l->parts[1].dir = rf_xstrdup(path);
+	l->parts[2] = (struct gen_part){.kind = GEN_PART_SWAP, .fd = -1};
+	l->parts[2].fstype = rf_xstrdup("swap");
+	snprintf(l->parts[2].uuid, 40, "cccccccc-0000-4000-8000-000000000003");
+
+	gen_tune_init(&t, gen_target_by_name("kvm"));
+	t.tmpdir = tmp;
+	t.kernels = kernels;
+	t.kernel_files = kfiles;
+	t.initrd_files = ifiles;
+	t.nkernels = 1;
+	t.renamed_nics = true;
+	t.os_name = rf_xstrdup("Debian GNU/Linux 12 (bookworm)");
+	CU_ASSERT_EQUAL_FATAL(gen_tune_boot(&t, &r, l, tmp, &err), 0);
+
+	snprintf(path, sizeof(path), "%s/root/etc/fstab", tmp);
+	fstab = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fstab);
+	/* the root by its new UUID, as ext4 now */
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "UUID=aaaaaaaa-0000-4000-8000-"
+					     "000000000001 / ext4 "
+					     "errors=remount-ro 0 1\n"));
+	CU_ASSERT_PTR_NULL(strstr(fstab, "11111111-2222"));
+	/* same type: the source's options kept */
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "UUID=bbbbbbbb-0000-4000-8000-"
+					     "000000000002 /boot ext4 "
+					     "defaults 1 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "UUID=cccccccc-0000-4000-8000-"
+					     "000000000003 none swap sw"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "# reforge: not in the image: "
+					     "/dev/sdb1 /srv/old"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "#   filer:/export /data nfs4"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "#   //win/share /mnt/win cifs"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "\ntmpfs /tmp tmpfs size=1G"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fstab, "# the source's\n"));
+
+	/* grub.cfg lands in the /boot filesystem, paths relative to it */
+	snprintf(path, sizeof(path), "%s/fs-1/grub/grub.cfg", tmp);
+	cfg = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "--set=root bbbbbbbb-0000"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		cfg, "linux /vmlinuz-6.1.0-9-amd64 root=UUID=aaaaaaaa-0000-"
+		     "4000-8000-000000000001 ro console=tty0 "
+		     "console=ttyS0,115200 net.ifnames=0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "initrd /initrd.img-6.1.0-9-amd64"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "Debian GNU/Linux 12 (bookworm)"));
+
+	snprintf(path, sizeof(path), "%s/root/etc/default/grub", tmp);
+	dflt = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dflt);
+	CU_ASSERT_PTR_NOT_NULL(strstr(dflt, "GRUB_CMDLINE_LINUX=\"quiet\"\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(dflt, "net.ifnames=0"));
+
+	/* every file written is in the record */
+	{
+		bool f = false, g = false, d = false;
+
+		for (size_t i = 0; i < t.nchanges; i++) {
+			f |= strcmp(t.changes[i].path, "/etc/fstab") == 0;
+			g |= strcmp(t.changes[i].path, "/boot/grub/grub.cfg") ==
+			     0;
+			d |= strcmp(t.changes[i].path, "/etc/default/grub") == 0;
+		}
+		CU_ASSERT(f && g && d);
+	}
+	/* gen_tune_release() frees the kernel lists */
+	gen_tune_release(&t);
+	gen_layout_free(l);
+	free(fstab);
+	free(cfg);
+	free(dflt);
+	sh("rm -rf %s", tmp);
+}
+
+static void test_fstab_symlink_refused(void)
+{
+	struct gen_tune t;
+	struct gen_report r = {0};
+	struct gen_layout *l = rf_xcalloc(1, sizeof(*l));
+	struct rf_error err = {0};
+	char path[512], victim[512];
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(sh("mkdir -p %s/root/etc %s/root/boot", tmp), 0);
+	snprintf(victim, sizeof(victim), "%s/outside", tmp);
+	spit(victim, "untouched\n");
+	/* a tree whose etc/fstab points outside the root */
+	snprintf(path, sizeof(path), "%s/root/etc/fstab", tmp);
+	CU_ASSERT_EQUAL_FATAL(symlink(victim, path), 0);
+	l->nparts = 1;
+	l->parts = rf_xcalloc(1, sizeof(*l->parts));
+	l->parts[0] = (struct gen_part){.kind = GEN_PART_FS, .fd = -1};
+	l->parts[0].mountpoint = rf_xstrdup("/");
+	l->parts[0].fstype = rf_xstrdup("ext4");
+	snprintf(l->parts[0].uuid, 40, "aaaaaaaa-0000-4000-8000-000000000001");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	l->parts[0].dir = rf_xstrdup(path);
+	gen_tune_init(&t, gen_target_by_name("vmware"));
+	t.tmpdir = tmp;
+	t.os_name = rf_xstrdup("x");
+	gen_tune_boot(&t, &r, l, tmp, &err);
+	/* whatever happened, the file outside is as it was */
+	{
+		char *v = slurp(victim);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		CU_ASSERT_STRING_EQUAL(v, "untouched\n");
+		free(v);
+	}
+	CU_ASSERT_EQUAL(lstat(victim, &st), 0);
+	gen_tune_release(&t);
+	gen_layout_free(l);
+	sh("rm -rf %s", tmp);
+}
+
+static CU_TestInfo tests[] = {
+	{"registry", test_registry},
+	{"tables", test_tables},
+	{"deps_mention", test_deps_mention},
+	{"repo_lookup", test_repo_lookup},
+	{"fstab_and_grub_cfg", test_fstab_and_grub_cfg},
+	{"fstab_symlink_refused", test_fstab_symlink_refused},
+	CU_TEST_INFO_NULL,
+};
+
+RF_CUNIT_MAIN("target")
