@@ -10,7 +10,8 @@ server_libsrv_a_SOURCES = \
 	server/srv_report.c \
 	server/srv_overlay.c \
 	server/srv_query.c \
-	server/srv_http.c server/srv_http.h
+	server/srv_http.c server/srv_http.h \
+	server/srv_job.c server/srv_job.h
 server_libsrv_a_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS) $(LIBXML2_CFLAGS) \
 	$(LIBARCHIVE_CFLAGS) $(LIBMICROHTTPD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(LIBZSTD_CFLAGS) $(ZLIB_CFLAGS) $(LIBCRYPTO_CFLAGS)

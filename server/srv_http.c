@@ -31,6 +31,7 @@
 #include "progress.h"
 #include "repo.h"
 #include "srv_http.h"
+#include "srv_job.h"
 
 /* The largest JSON body a route takes (a repository with its keyring). */
 #define SRV_MAX_JSON_BODY (4u << 20)
@@ -79,6 +80,9 @@ struct request {
 	/* REQ_OVERLAY */
 	struct srv_upload *up;
 	int64_t scan_id;
+	/* REQ_JSON: what takes the body (NULL: a repository to add) */
+	enum MHD_Result (*json_end)(struct MHD_Connection *c,
+				    struct srv_http *h, struct request *rq);
 	/* an answer decided while the body was still coming */
 	int status;
 	json_t *answer;
@@ -1123,6 +1127,258 @@ static enum MHD_Result begin_overlay(struct MHD_Connection *c,
 	return MHD_YES;
 }
 
+/* ---- image jobs (srv_job.h) ---- */
+
+#define JOB_COLUMNS                                                           \
+	"SELECT id, scan_id AS scan, format, disk_size, target, state, "     \
+	"stage, progress, error, created, started, finished, image_size "    \
+	"FROM jobs "
+
+static enum MHD_Result list_images(struct MHD_Connection *c, sqlite3 *db)
+{
+	json_t *r = query_rows(db, JOB_COLUMNS "ORDER BY id", 0, 0);
+
+	if (r == NULL)
+		return send_error(c, 500, sqlite3_errmsg(db));
+	return send_json(c, 200, json_pack("{s:o}", "images", r), 0, false);
+}
+
+/* The last 64 KiB of a job's log (whole lines), or "" when it has none. */
+static json_t *log_tail(const char *path)
+{
+	char buf[65536];
+	off_t end;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	const char *start = buf;
+	json_t *s;
+
+	if (fd < 0)
+		return json_string("");
+	end = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf),
+		  end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0);
+	close(fd);
+	if (n <= 0)
+		return json_string("");
+	if (end > (off_t)sizeof(buf)) {
+		const char *nl = memchr(buf, '\n', (size_t)n);
+
+		if (nl != NULL)
+			start = nl + 1;
+	}
+	s = json_stringn(start, (size_t)(buf + n - start));
+	if (s == NULL) {
+		/* not UTF-8: escape it as the scans' paths are */
+		struct rf_buf b = RF_BUF_INIT;
+
+		rf_base64_encode(&b, start, (size_t)(buf + n - start));
+		s = json_pack("{s:s}", "base64", b.data ? b.data : "");
+		rf_buf_free(&b);
+	}
+	return s;
+}
+
+static enum MHD_Result show_image(struct MHD_Connection *c,
+				  struct srv_http *h, sqlite3 *db, int64_t id)
+{
+	json_t *r = query_rows(db, JOB_COLUMNS "WHERE id = ?", id, 0);
+	json_t *job;
+	char *log;
+
+	if (r == NULL)
+		return send_error(c, 500, sqlite3_errmsg(db));
+	if (json_array_size(r) == 0) {
+		json_decref(r);
+		return send_error(c, 404, "no such image job");
+	}
+	job = json_incref(json_array_get(r, 0));
+	json_decref(r);
+	log = srv_job_log_path(h->cfg->jobs, id);
+	json_object_set_new(job, "log", log_tail(log));
+	free(log);
+	return send_json(c, 200, job, 0, false);
+}
+
+/* POST /api/v1/images: {scan, format, disk_size?, target?} */
+static enum MHD_Result create_image(struct MHD_Connection *c,
+				    struct srv_http *h, struct request *rq)
+{
+	json_t *in = json_loadb(rq->body.data ? rq->body.data : "",
+				rq->body.len, 0, NULL);
+	struct srv_job_request req;
+	struct rf_error err;
+	json_t *scan;
+	int64_t id = 0;
+	int rc;
+
+	rf_error_clear(&err);
+	rq->kind = REQ_DONE;
+	memset(&req, 0, sizeof(req));
+	scan = json_object_get(in, "scan");
+	if (!json_is_object(in) || !json_is_integer(scan) ||
+	    json_integer_value(scan) <= 0) {
+		json_decref(in);
+		return send_error(c, 422, "the body is a JSON object with "
+				  "\"scan\" (a scan id) and \"format\"");
+	}
+	req.scan_id = json_integer_value(scan);
+	req.format = json_str(in, "format");
+	req.disk_size = json_str(in, "disk_size");
+	req.target = json_str(in, "target");
+	req.token = rq->token;
+	rc = srv_job_create(h->cfg->jobs, rq->db, &req, &id, &err);
+	json_decref(in);
+	if (rc < 0)
+		return send_error(c, status_of(rc), err.msg);
+	return send_json(c, 201,
+			 json_pack("{s:I,s:s}", "id", (json_int_t)id, "state",
+				   "queued"),
+			 0, false);
+}
+
+/*
+ * GET /api/v1/images/ID/file: the image, streamed from its file; a
+ * "Range: bytes=N-" or "bytes=N-M" request gets that part (206), so that
+ * an interrupted download resumes.
+ */
+static enum MHD_Result download_image(struct MHD_Connection *c,
+				      struct srv_http *h, sqlite3 *db,
+				      int64_t id)
+{
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							"Range");
+	struct MHD_Response *r;
+	struct rf_error err;
+	struct stat sb;
+	char *path = NULL, hdr[96];
+	uint64_t start = 0, end;
+	enum MHD_Result ret;
+	int rc, fd, status = 200;
+
+	rf_error_clear(&err);
+	rc = srv_job_image_path(h->cfg->jobs, db, id, &path, &err);
+	if (rc < 0)
+		return send_error(c, rc == -EAGAIN ? 409 : status_of(rc),
+				  err.msg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return send_error(c, 500, "cannot open the image");
+	}
+	end = sb.st_size > 0 ? (uint64_t)sb.st_size - 1 : 0;
+	if (range != NULL) {
+		unsigned long long a, b;
+		int used = 0;
+
+		if (sscanf(range, "bytes=%llu-%n", &a, &used) != 1 ||
+		    used == 0) {
+			close(fd);
+			return send_error(c, 400, "Range: bytes=START- or "
+					  "bytes=START-END");
+		}
+		if (range[used] != '\0') {
+			char *e;
+
+			b = strtoull(range + used, &e, 10);
+			if (*e != '\0' || b < a) {
+				close(fd);
+				return send_error(c, 400, "Range: bytes=START- "
+						  "or bytes=START-END");
+			}
+			if (b < end)
+				end = b;
+		}
+		if (a >= (uint64_t)sb.st_size) {
+			r = MHD_create_response_from_buffer(0, "",
+							    MHD_RESPMEM_PERSISTENT);
+			snprintf(hdr, sizeof(hdr), "bytes */%llu",
+				 (unsigned long long)sb.st_size);
+			MHD_add_response_header(r, "Content-Range", hdr);
+			ret = MHD_queue_response(c, 416, r);
+			MHD_destroy_response(r);
+			close(fd);
+			return ret;
+		}
+		start = a;
+		status = 206;
+	}
+	raise_deadline(h, c);
+	r = MHD_create_response_from_fd_at_offset64(
+		sb.st_size > 0 ? end - start + 1 : 0, fd, start);
+	if (r == NULL) {
+		close(fd);
+		return send_error(c, 500, "cannot send the image");
+	}
+	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	if (status == 206) {
+		snprintf(hdr, sizeof(hdr), "bytes %llu-%llu/%llu",
+			 (unsigned long long)start, (unsigned long long)end,
+			 (unsigned long long)sb.st_size);
+		MHD_add_response_header(r, "Content-Range", hdr);
+	}
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result image_route(struct MHD_Connection *c,
+				   struct srv_http *h, struct request *rq,
+				   const char *rest, const char *method)
+{
+	struct rf_error err;
+	int64_t id;
+	int rc;
+
+	rf_error_clear(&err);
+	if (h->cfg->jobs == NULL)
+		return send_error(c, 503, "image jobs are not enabled");
+	if (*rest == '\0') {
+		if (strcmp(method, "GET") == 0)
+			return list_images(c, rq->db);
+		if (strcmp(method, "POST") == 0) {
+			rq->kind = REQ_JSON;
+			rq->json_end = create_image;
+			return MHD_YES;
+		}
+		return send_error(c, 405, "GET or POST");
+	}
+	if (*rest != '/' || !parse_id(rest + 1, &id, &rest))
+		return send_error(c, 404, "no such route");
+	if (*rest == '\0') {
+		if (strcmp(method, "GET") == 0)
+			return show_image(c, h, rq->db, id);
+		if (strcmp(method, "DELETE") != 0)
+			return send_error(c, 405, "GET or DELETE");
+		rc = srv_job_delete(h->cfg->jobs, rq->db, id, &err);
+		if (rc < 0)
+			return send_error(c, status_of(rc), err.msg);
+		return send_json(c, 200,
+				 json_pack("{s:I}", "deleted", (json_int_t)id),
+				 0, false);
+	}
+	if (strcmp(rest, "/cancel") == 0) {
+		if (strcmp(method, "POST") != 0)
+			return send_error(c, 405, "POST");
+		rc = srv_job_cancel(h->cfg->jobs, rq->db, id, &err);
+		if (rc < 0)
+			return send_error(c, status_of(rc), err.msg);
+		return send_json(c, 200,
+				 json_pack("{s:I,s:s}", "id", (json_int_t)id,
+					   "state", "cancelled"),
+				 0, false);
+	}
+	if (strcmp(rest, "/file") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return send_error(c, 405, "GET");
+		return download_image(c, h, rq->db, id);
+	}
+	return send_error(c, 404, "no such route");
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, struct srv_http *h,
 			     struct request *rq, const char *url,
 			     const char *method)
@@ -1162,6 +1418,8 @@ static enum MHD_Result route(struct MHD_Connection *c, struct srv_http *h,
 	}
 	if (strncmp(url, "/api/v1/repos", 13) == 0)
 		return repo_route(c, h, rq, url + 13, method);
+	if (strncmp(url, "/api/v1/images", 14) == 0)
+		return image_route(c, h, rq, url + 14, method);
 	if (strcmp(url, "/api/v1/store/check") == 0) {
 		if (strcmp(method, "POST") != 0)
 			return send_error(c, 405, "POST");
@@ -1296,7 +1554,8 @@ static enum MHD_Result on_end(struct MHD_Connection *c, struct srv_http *h,
 	if (rq->kind == REQ_REPORT)
 		return finish_report(c, h, rq);
 	if (rq->kind == REQ_JSON)
-		return add_repo(c, h, rq);
+		return rq->json_end != NULL ? rq->json_end(c, h, rq)
+					    : add_repo(c, h, rq);
 	rc = srv_upload_end(rq->up, true, &done, &off, &err);
 	rq->up = NULL;
 	rq->kind = REQ_DONE;

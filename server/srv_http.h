@@ -27,6 +27,14 @@
  *   GET    /api/v1/repos/NAME/fetch?package=P   the package file itself
  *                                       (NAME "-": any repository; P is
  *                                       name[:arch][=version])
+ *   GET    /api/v1/images               image jobs: state, stage, progress
+ *   POST   /api/v1/images               queue one: JSON {scan, format,
+ *                                       disk_size, target} (srv_job.h)
+ *   GET    /api/v1/images/ID            one job, with its log
+ *   DELETE /api/v1/images/ID            delete a job that is not running,
+ *                                       its image and its log
+ *   POST   /api/v1/images/ID/cancel     cancel a queued or running job
+ *   GET    /api/v1/images/ID/file       the image (Range: bytes=N- resumes)
  *
  * A refresh runs in its request, on the connection's own thread, with the
  * request deadline raised by 6 hours for it (and for a fetch); scans that
@@ -39,6 +47,8 @@
 
 #include "error.h"
 #include "srv.h"
+
+struct srv_jobs;
 
 struct srv_config {
 	const char *data;          /* data directory */
@@ -53,6 +63,7 @@ struct srv_config {
 	unsigned idle_timeout;     /* seconds without a byte */
 	unsigned deadline;         /* seconds a request may last, at most */
 	uint64_t min_rate;         /* bytes/s a body must keep after 30 s */
+	struct srv_jobs *jobs;     /* the image jobs' pool (srv_job.h) */
 };
 
 struct srv_http;

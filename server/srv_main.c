@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "srv.h"
 #include "srv_http.h"
+#include "srv_job.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/reforge/server.conf"
 #define DEFAULT_DATA LOCALSTATEDIR "/lib/reforge"
@@ -48,6 +49,9 @@ static void usage(FILE *f)
 	      "      --deadline S        longest a request may last (86400)\n"
 	      "      --min-rate BYTES    slowest body accepted after 30 s, in\n"
 	      "                          bytes/s (default 1024)\n"
+	      "      --workers N         image jobs run at once (default 1)\n"
+	      "      --generator PATH    reforge-gen to run (default: beside\n"
+	      "                          this program, else from PATH)\n"
 	      "      --port-file FILE    write the port served to FILE\n"
 	      "  -h, --help              show this help and exit\n"
 	      "  -V, --version           show the version and exit\n"
@@ -62,6 +66,7 @@ static void usage(FILE *f)
 
 struct settings {
 	struct srv_config cfg;
+	struct srv_jobs_config jobs;
 	char *owned[16];
 	size_t nowned;
 };
@@ -109,6 +114,13 @@ static int set(struct settings *s, const char *key, const char *v)
 		c->tls_key = keep(s, v);
 	else if (strcmp(key, "port-file") == 0)
 		c->port_file = keep(s, v);
+	else if (strcmp(key, "generator") == 0)
+		s->jobs.generator = keep(s, v);
+	else if (strcmp(key, "workers") == 0) {
+		if (parse_num(key, v, 1, &n) < 0 || n > 256)
+			return -1;
+		s->jobs.workers = (unsigned)n;
+	}
 	else if (strcmp(key, "max-body") == 0)
 		return parse_num(key, v, 1, &c->max_body);
 	else if (strcmp(key, "max-overlay") == 0)
@@ -237,6 +249,8 @@ int main(int argc, char **argv)
 		{"deadline", required_argument, NULL, 1},
 		{"min-rate", required_argument, NULL, 1},
 		{"port-file", required_argument, NULL, 1},
+		{"workers", required_argument, NULL, 1},
+		{"generator", required_argument, NULL, 1},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -244,6 +258,8 @@ int main(int argc, char **argv)
 	struct settings s;
 	struct srv_store *st = NULL;
 	struct srv_http *http = NULL;
+	struct srv_jobs *jobs = NULL;
+	struct rf_buf cache = RF_BUF_INIT;
 	struct rf_error err;
 	const char *config = NULL;
 	sigset_t sigs;
@@ -259,6 +275,7 @@ int main(int argc, char **argv)
 	s.cfg.idle_timeout = 60;
 	s.cfg.deadline = 86400;
 	s.cfg.min_rate = 1024;
+	s.jobs.workers = 1;
 	/* the settings file first, so that options override it */
 	for (int i = 1; i < argc - 1; i++)
 		if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)
@@ -327,6 +344,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	s.jobs.data = s.cfg.data;
+	rf_buf_printf(&cache, "%s/repo-cache", s.cfg.data);
+	s.jobs.repo_cache = cache.data;
+	if (srv_jobs_start(&s.jobs, st, &jobs, &err) < 0) {
+		fprintf(stderr, "reforge-server: %s\n", err.msg);
+		goto out;
+	}
+	s.cfg.jobs = jobs;
 	if (srv_http_start(&s.cfg, st, &http, &err) < 0) {
 		fprintf(stderr, "reforge-server: %s\n", err.msg);
 		goto out;
@@ -338,7 +363,9 @@ int main(int argc, char **argv)
 	status = EXIT_OK;
 out:
 	srv_http_stop(http);
+	srv_jobs_stop(jobs);
 	srv_store_free(st);
+	rf_buf_free(&cache);
 	for (size_t i = 0; i < s.nowned; i++)
 		free(s.owned[i]);
 	xmlCleanupParser();
