@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +60,13 @@ static void usage(FILE *f)
 	      "  repo remove NAME          forget a repository and its index\n"
 	      "  repo fetch NAME|- PKG...  fetch packages into the server's\n"
 	      "                            cache (PKG: name[:arch][=version])\n"
+	      "  generate SCAN_ID [--format raw|qcow2|vmdk|ova] [--disk-size S]\n"
+	      "           [--target T]     queue an image job (default qcow2)\n"
+	      "  images                    the image jobs: state, progress\n"
+	      "  image show ID             one job, with its log\n"
+	      "  image download ID -o FILE the image (resumes FILE.part)\n"
+	      "  image cancel ID           stop a queued or running job\n"
+	      "  image delete ID           forget a job, its image and its log\n"
 	      "\n"
 	      "Options:\n"
 	      "  -s, --server URL          the server (default $REFORGE_SERVER,\n"
@@ -848,6 +856,282 @@ static int cmd_repo(struct client *c, const struct repo_opts *o, char **args,
 	return EXIT_USAGE;
 }
 
+/* ---- image jobs ---- */
+
+struct gen_opts {
+	const char *format, *disk_size, *target, *output;
+};
+
+static int cmd_generate(struct client *c, const char *scan,
+			const struct gen_opts *o)
+{
+	json_t *body = json_pack("{s:I,s:s}", "scan",
+				 (json_int_t)strtoll(scan, NULL, 10), "format",
+				 o->format ? o->format : "qcow2");
+	json_t *ans;
+
+	put(body, "disk_size", o->disk_size);
+	put(body, "target", o->target);
+	ans = call_json(c, "POST", "/api/v1/images", body, 201);
+	if (ans == NULL)
+		return EXIT_FAIL;
+	if (c->json)
+		print_json(ans);
+	else
+		printf("queued image job %lld\n", num(ans, "id"));
+	json_decref(ans);
+	return EXIT_OK;
+}
+
+static int cmd_images(struct client *c)
+{
+	json_t *j = call(c, "GET", "/api/v1/images"), *s;
+	size_t i;
+
+	if (j == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		print_json(j);
+	} else {
+		printf("%-6s %-6s %-6s %-10s %4s  %-21s %s\n", "ID", "SCAN",
+		       "FORMAT", "STATE", "%", "CREATED", "STAGE/ERROR");
+		json_array_foreach(json_object_get(j, "images"), i, s) {
+			char t[32];
+			const char *what = str(s, "stage");
+
+			when(s, "created", t, sizeof(t));
+			if (strcmp(what, "-") == 0)
+				what = str(s, "error");
+			printf("%-6lld %-6lld %-6s %-10s %4lld  %-21s %.60s\n",
+			       num(s, "id"), num(s, "scan"), str(s, "format"),
+			       str(s, "state"), num(s, "progress"), t,
+			       strcmp(what, "-") ? what : "");
+		}
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_image_show(struct client *c, const char *id)
+{
+	struct rf_buf p = RF_BUF_INIT;
+	json_t *j;
+
+	rf_buf_printf(&p, "/api/v1/images/%s", id);
+	j = call(c, "GET", p.data);
+	rf_buf_free(&p);
+	if (j == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		print_json(j);
+	} else {
+		char t[32];
+
+		printf("image job %lld: scan %lld, %s\n", num(j, "id"),
+		       num(j, "scan"), str(j, "format"));
+		printf("state:     %s (%lld%%)\n", str(j, "state"),
+		       num(j, "progress"));
+		if (json_is_string(json_object_get(j, "stage")))
+			printf("stage:     %s\n", str(j, "stage"));
+		if (json_is_string(json_object_get(j, "error")))
+			printf("error:     %s\n", str(j, "error"));
+		when(j, "created", t, sizeof(t));
+		printf("created:   %s\n", t);
+		when(j, "finished", t, sizeof(t));
+		printf("finished:  %s\n", t);
+		if (json_is_integer(json_object_get(j, "image_size")))
+			printf("size:      %lld bytes\n", num(j, "image_size"));
+		if (json_is_string(json_object_get(j, "log")))
+			printf("log:\n%s", str(j, "log"));
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_image_cancel(struct client *c, const char *id)
+{
+	struct rf_buf p = RF_BUF_INIT;
+	json_t *j;
+
+	rf_buf_printf(&p, "/api/v1/images/%s/cancel", id);
+	j = call(c, "POST", p.data);
+	rf_buf_free(&p);
+	if (j == NULL)
+		return EXIT_FAIL;
+	if (c->json)
+		print_json(j);
+	else
+		printf("cancelled image job %s\n", id);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+struct download {
+	CURL *curl;
+	FILE *f;
+	long status;
+	struct rf_buf error; /* the body of an answer that is not the image */
+	uint64_t bytes;
+	struct rf_progress prog;
+	bool failed;
+};
+
+static size_t to_download(char *data, size_t size, size_t n, void *ctx)
+{
+	struct download *d = ctx;
+	size_t len = size * n;
+	char h[16];
+
+	if (d->status == 0)
+		curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->status);
+	if (d->status != 200 && d->status != 206) {
+		if (d->error.len < 65536)
+			rf_buf_add(&d->error, data, len);
+		return len;
+	}
+	if (fwrite(data, 1, len, d->f) != len) {
+		d->failed = true;
+		return 0;
+	}
+	d->bytes += len;
+	rf_progress_update(&d->prog, false, "downloading: %s",
+			   rf_human_size(h, sizeof(h), d->bytes));
+	return len;
+}
+
+/*
+ * GET the image into FILE.part, from where an earlier attempt stopped
+ * (Range), then rename it to FILE.
+ */
+static int cmd_image_download(struct client *c, const char *id,
+			      const char *out)
+{
+	struct rf_buf url = RF_BUF_INIT, part = RF_BUF_INIT, auth = RF_BUF_INIT;
+	struct curl_slist *h = NULL;
+	struct download d;
+	struct stat sb;
+	CURLcode cc;
+	int status = EXIT_FAIL;
+	char range[32];
+
+	memset(&d, 0, sizeof(d));
+	rf_buf_printf(&part, "%s.part", out);
+	d.f = fopen(part.data, "ab");
+	if (d.f == NULL || fstat(fileno(d.f), &sb) < 0) {
+		fprintf(stderr, "reforge: cannot write '%s': %s\n", part.data,
+			strerror(errno));
+		goto out;
+	}
+	rf_progress_init(&d.prog, stderr);
+	d.curl = curl_easy_init();
+	rf_buf_printf(&url, "%s/api/v1/images/%s/file", c->url, id);
+	rf_buf_printf(&auth, "Authorization: Bearer %s", c->token);
+	h = curl_slist_append(h, auth.data);
+	curl_easy_setopt(d.curl, CURLOPT_URL, url.data);
+	curl_easy_setopt(d.curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(d.curl, CURLOPT_WRITEFUNCTION, to_download);
+	curl_easy_setopt(d.curl, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(d.curl, CURLOPT_NOSIGNAL, 1L);
+	if (c->cacert != NULL)
+		curl_easy_setopt(d.curl, CURLOPT_CAINFO, c->cacert);
+	if (sb.st_size > 0) {
+		snprintf(range, sizeof(range), "%lld-", (long long)sb.st_size);
+		curl_easy_setopt(d.curl, CURLOPT_RANGE, range);
+	}
+	cc = curl_easy_perform(d.curl);
+	rf_progress_done(&d.prog);
+	curl_easy_getinfo(d.curl, CURLINFO_RESPONSE_CODE, &d.status);
+	if (d.status == 416) {
+		/* what the .part holds is not a prefix of this image */
+		fprintf(stderr, "reforge: '%s' does not fit the image: remove "
+			"it and download again\n", part.data);
+		goto out;
+	}
+	if (d.status != 200 && d.status != 206) {
+		json_t *j = json_loadb(d.error.data ? d.error.data : "",
+				       d.error.len, 0, NULL);
+		const char *msg = json_string_value(json_object_get(j, "error"));
+
+		if (d.status == 0)
+			fprintf(stderr, "reforge: %s: %s\n", c->url,
+				curl_easy_strerror(cc));
+		else
+			fprintf(stderr, "reforge: the server answered %ld: "
+				"%s\n", d.status, msg ? msg : "(no message)");
+		json_decref(j);
+		goto out;
+	}
+	if (cc != CURLE_OK || d.failed) {
+		fprintf(stderr, "reforge: the download stopped (%s); run the "
+			"same command again to resume it\n",
+			d.failed ? strerror(errno) : curl_easy_strerror(cc));
+		goto out;
+	}
+	if (d.status == 200 && sb.st_size > 0) {
+		/* the server sent it all, not the rest: start over */
+		fprintf(stderr, "reforge: the server ignored the range: "
+			"download again\n");
+		unlink(part.data);
+		goto out;
+	}
+	if (fflush(d.f) != 0 || fsync(fileno(d.f)) < 0 ||
+	    rename(part.data, out) < 0) {
+		fprintf(stderr, "reforge: cannot write '%s': %s\n", out,
+			strerror(errno));
+		goto out;
+	}
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:s,s:I}", "image", id, "file", out,
+				      "bytes",
+				      (json_int_t)(sb.st_size + (off_t)d.bytes));
+
+		print_json(j);
+		json_decref(j);
+	} else {
+		printf("image %s written to %s\n", id, out);
+	}
+	status = EXIT_OK;
+out:
+	if (d.f != NULL)
+		fclose(d.f);
+	if (d.curl != NULL)
+		curl_easy_cleanup(d.curl);
+	curl_slist_free_all(h);
+	rf_buf_free(&d.error);
+	rf_buf_free(&url);
+	rf_buf_free(&part);
+	rf_buf_free(&auth);
+	return status;
+}
+
+/* reforge image SUB ID: args are the words after "image". */
+static int cmd_image(struct client *c, const struct gen_opts *o, char **args,
+		     int n)
+{
+	const char *sub = n > 0 ? args[0] : "";
+
+	if (n != 2 || !is_id(args[1])) {
+		fputs("reforge: image show|download|delete|cancel ID\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "show") == 0)
+		return cmd_image_show(c, args[1]);
+	if (strcmp(sub, "delete") == 0)
+		return delete_one(c, "/api/v1/images", args[1],
+				  "deleted image job");
+	if (strcmp(sub, "cancel") == 0)
+		return cmd_image_cancel(c, args[1]);
+	if (strcmp(sub, "download") == 0) {
+		if (o->output == NULL) {
+			fputs("reforge: image download ID -o FILE\n", stderr);
+			return EXIT_USAGE;
+		}
+		return cmd_image_download(c, args[1], o->output);
+	}
+	fputs("reforge: image show|download|delete|cancel ID\n", stderr);
+	return EXIT_USAGE;
+}
+
 static int read_token(struct client *c, const char *path)
 {
 	struct rf_buf def = RF_BUF_INIT;
@@ -895,23 +1179,30 @@ int main(int argc, char **argv)
 		{"force", no_argument, NULL, 18},
 		{"releasever", required_argument, NULL, 19},
 		{"basearch", required_argument, NULL, 20},
+		{"format", required_argument, NULL, 30},
+		{"disk-size", required_argument, NULL, 31},
+		{"target", required_argument, NULL, 32},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct client c;
 	struct repo_opts ro;
+	struct gen_opts go;
+	bool gen_opt = false;
 	const char *token_file = NULL, *cmd, *sub;
 	bool repo_opt = false;
 	int opt, status = EXIT_USAGE, n;
 
 	memset(&ro, 0, sizeof(ro));
+	memset(&go, 0, sizeof(go));
 
 	memset(&c, 0, sizeof(c));
 	c.url = getenv("REFORGE_SERVER");
 	if (c.url == NULL)
 		c.url = "https://127.0.0.1:8443";
-	while ((opt = getopt_long(argc, argv, "s:t:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:t:o:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			c.url = optarg;
@@ -944,6 +1235,10 @@ int main(int argc, char **argv)
 		case 18: ro.force = true; repo_opt = true; break;
 		case 19: ro.releasever = optarg; repo_opt = true; break;
 		case 20: ro.basearch = optarg; repo_opt = true; break;
+		case 30: go.format = optarg; gen_opt = true; break;
+		case 31: go.disk_size = optarg; gen_opt = true; break;
+		case 32: go.target = optarg; gen_opt = true; break;
+		case 'o': go.output = optarg; gen_opt = true; break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -969,6 +1264,35 @@ int main(int argc, char **argv)
 		if (status == EXIT_USAGE)
 			goto bad;
 		return status;
+	}
+	if (strcmp(cmd, "generate") == 0 || strcmp(cmd, "images") == 0 ||
+	    strcmp(cmd, "image") == 0) {
+		if (repo_opt ||
+		    (strcmp(cmd, "generate") == 0 && (n != 2 || !is_id(sub))) ||
+		    (strcmp(cmd, "images") == 0 && n != 1)) {
+			fputs("reforge: generate SCAN_ID [--format F] "
+			      "[--disk-size S] [--target T] | images | image "
+			      "SUB ID\n", stderr);
+			goto bad;
+		}
+		if (read_token(&c, token_file) < 0)
+			return EXIT_FAIL;
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		if (strcmp(cmd, "generate") == 0)
+			status = cmd_generate(&c, sub, &go);
+		else if (strcmp(cmd, "images") == 0)
+			status = cmd_images(&c);
+		else
+			status = cmd_image(&c, &go, argv + optind + 1, n - 1);
+		curl_global_cleanup();
+		if (status == EXIT_USAGE)
+			goto bad;
+		return status;
+	}
+	if (gen_opt) {
+		fputs("reforge: --format, --disk-size, --target and -o go with "
+		      "'generate' and 'image download'\n", stderr);
+		goto bad;
 	}
 	if (repo_opt) {
 		fputs("reforge: --kind, --url, --from-scan and the like go with "

@@ -698,8 +698,17 @@ static void on_output(struct job *j, struct rf_buf *line, const char *data,
 		rf_buf_addch(line, '\0');
 		strip_escapes(line->data);
 		if (c == '\n') {
-			if (line->data[0] != '\0')
+			/* a message printed over a progress line */
+			char *m = strstr(line->data, "reforge-gen:");
+
+			if (m != NULL && m != line->data) {
+				*m = '\0';
+				on_progress(j, line->data);
+				*m = 'r';
+				job_log(j, "%s", m);
+			} else if (line->data[0] != '\0') {
 				job_log(j, "%s", line->data);
+			}
 		} else {
 			on_progress(j, line->data);
 		}
@@ -1101,7 +1110,8 @@ static void work(struct srv_jobs *jobs, sqlite3 *db, struct running *slot,
 	j.last_progress = -1;
 	j.dir = path_of(jobs, "jobs/%lld", (long long)id);
 	log = srv_job_log_path(jobs, id);
-	j.log = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	/* read back too: the last message is the job's error */
+	j.log = open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(log);
 	if (!load_job(&j)) {
 		snprintf(msg, sizeof(msg), "cannot read the job");

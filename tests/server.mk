@@ -25,3 +25,6 @@ EXTRA_DIST += tests/system/server-limits.sh tests/system/server-limits.py
 # issue 6: repositories wired into the server and the client
 TESTS += tests/system/server-repo.sh
 EXTRA_DIST += tests/system/server-repo.sh
+# issue 7: image jobs in the server (reforge generate, images, image ...)
+TESTS += tests/system/server-gen.sh
+EXTRA_DIST += tests/system/server-gen.sh

@@ -1,0 +1,231 @@
+#!/bin/sh
+# Image jobs in reforge-server: a dpkg root (two packages from a deb
+# repository made at test time, one package in no repository, a modified
+# conffile, unowned files, a symlink, a device node) is scanned to the
+# server; `reforge generate` makes a qcow2 image of it in the server's
+# worker pool, which is downloaded (and resumed with Range), checked with
+# qemu-img, and its ext4 filesystem (extracted with debugfs, no mount)
+# compared with the source scan. Then: a job cancelled while its
+# generator runs, a server killed -9 in the middle of a job (the job is
+# failed, not left running, its staging removed), a bad scan id, no token.
+. "$(dirname "$0")/gen-lib.sh"
+. "$(dirname "$0")/repo-fixtures.sh"
+need dpkg-deb dpkg apt-ftparchive xz python3 curl qemu-img debugfs bsdtar
+[ "$(id -u)" -eq 0 ] || skip "owners and device nodes need root"
+scratch
+
+SRV="$top_builddir/reforge-server"
+CLI="$top_builddir/reforge"
+D="$T/data"
+SPID=
+trap '[ -n "$SPID" ] && kill $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+
+# the generator the server runs: reforge-gen itself, or, while $T/hold
+# exists, a stand-in that waits (in the job's process group) so that a
+# test can act on a running job
+cat >"$T/gen" <<EOF
+#!/bin/sh
+if [ -e "$T/hold" ]; then
+	echo \$\$ >"$T/held.pid"
+	exec sleep 30
+fi
+exec "$GEN" "\$@"
+EOF
+chmod 755 "$T/gen"
+
+start_server() {
+	rm -f "$T/port"
+	"$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port" \
+		--generator "$T/gen" --workers 1 2>>"$T/server.log" &
+	SPID=$!
+	i=0
+	while [ ! -s "$T/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
+		sleep 0.1
+	done
+	URL="http://127.0.0.1:$(cat "$T/port")"
+	R="$CLI --server $URL --token-file $T/token"
+}
+jq() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+state() { $R --json image show "$1" | jq 'j["state"]'; }
+# wait_state JOB STATE...: until the job is in one of the states (20 s)
+wait_state() {
+	_j=$1
+	shift
+	i=0
+	while :; do
+		_s=$(state "$_j")
+		for _w in "$@"; do
+			[ "$_s" = "$_w" ] && return 0
+		done
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "job $_j is $_s, not $*: $($R image show "$_j")"
+		sleep 0.1
+	done
+}
+
+"$SRV" --data "$D" token create t >"$T/token" || fail "token create"
+start_server
+
+# --- the source: a dpkg root ------------------------------------------------
+P="$T/pkgs"
+mkdir -p "$P/rf-alpha/usr/share/alpha" "$P/rf-alpha/etc" "$P/rf-alpha/usr/bin" \
+	"$P/rf-beta/usr/lib/beta" "$P/rf-orphan/usr/share/orphan"
+echo "alpha data" >"$P/rf-alpha/usr/share/alpha/data.txt"
+echo "setting = 1" >"$P/rf-alpha/etc/alpha.conf"
+printf '#!/bin/sh\necho alpha\n' >"$P/rf-alpha/usr/bin/alpha"
+chmod 755 "$P/rf-alpha/usr/bin/alpha"
+ln -s /usr/bin/alpha "$P/rf-alpha/usr/bin/alpha-abs"
+echo "beta lib" >"$P/rf-beta/usr/lib/beta/lib.txt"
+echo "in no repository" >"$P/rf-orphan/usr/share/orphan/data"
+head -c 30000 /dev/urandom >"$P/rf-orphan/usr/share/orphan/blob"
+make_deb "$P" rf-alpha 1.0-1 /etc/alpha.conf
+make_deb "$P" rf-beta 2.3
+make_deb "$P" rf-orphan 0.1
+ROOT="$T/root"
+new_dpkg_root "$ROOT"
+dpkg --root="$ROOT" --force-not-root --force-depends -i "$P/rf-alpha.deb" \
+	"$P/rf-beta.deb" "$P/rf-orphan.deb" >"$T/dpkg.log" 2>&1 ||
+	fail "dpkg: $(cat "$T/dpkg.log")"
+echo "setting = 2" >"$ROOT/etc/alpha.conf"
+mkdir -p "$ROOT/opt/app" "$ROOT/srv"
+echo "mine" >"$ROOT/opt/app/tool"
+chmod 750 "$ROOT/opt/app/tool"
+chown 1000:1000 "$ROOT/opt/app/tool"
+ln -s tool "$ROOT/opt/app/link"
+: >"$ROOT/opt/app/empty"
+mknod "$ROOT/srv/null" c 1 3
+mkfifo "$ROOT/srv/fifo"
+printf 'root:x:0:0::/root:/bin/sh\n' >"$ROOT/etc/passwd"
+printf 'root:x:0:\n' >"$ROOT/etc/group"
+
+REPO1="$T/repo1"
+mkdir -p "$REPO1/pool"
+cp "$P/rf-alpha.deb" "$P/rf-beta.deb" "$REPO1/pool/"
+deb_repo "$REPO1"
+$R repo add main --kind deb --url "file://$REPO1" --suite test \
+	--components main --arch amd64 >/dev/null || fail "repo add"
+$R repo refresh main >/dev/null || fail "repo refresh"
+
+"$SCAN" -q -r "$ROOT" --server "$URL" --token-file "$T/token" --name host \
+	>/dev/null 2>"$T/scan.err" || fail "scan: $(cat "$T/scan.err")"
+grep -q ", 1 packages in no repository" "$T/scan.err" ||
+	fail "rf-orphan is in a repository? $(cat "$T/scan.err")"
+S=$($R --json scans | jq 'j["scans"][-1]["id"]')
+"$SCAN" -q -r "$ROOT" --report "$T/src.xml" >/dev/null 2>&1 || fail "local scan"
+
+# --- errors -----------------------------------------------------------------
+$R generate 9999 --format qcow2 2>"$T/err" && fail "a job for no scan"
+grep -q 404 "$T/err" || fail "bad scan id: $(cat "$T/err")"
+$R generate "$S" --format nonsense 2>"$T/err" && fail "a bad format"
+grep -q 422 "$T/err" || fail "bad format: $(cat "$T/err")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/images")" = 401 ] ||
+	fail "the image list without a token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"scan":1}' \
+	"$URL/api/v1/images")" = 401 ] || fail "generate without a token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/images/1/file")" = 401 ] ||
+	fail "download without a token"
+
+# --- a qcow2 image ----------------------------------------------------------
+J=$($R --json generate "$S" --format qcow2 --target none | jq 'j["id"]')
+wait_state "$J" done failed
+[ "$(state "$J")" = done ] || fail "the job failed: $($R image show "$J")"
+$R images | grep -q "^$J .* done .* 100" || fail "images: $($R images)"
+$R image show "$J" | grep -q "packages: 2 from the repositories, 1 in no" ||
+	fail "the log: $($R image show "$J")"
+[ -z "$(ls "$D/jobs")" ] || fail "staging left: $(ls -R "$D/jobs")"
+$R image download "$J" -o "$T/img.qcow2" >/dev/null || fail "download"
+qemu-img check -q "$T/img.qcow2" || fail "qemu-img check"
+[ "$(qemu-img info --output=json "$T/img.qcow2" | jq 'j["format"]')" = qcow2 ] ||
+	fail "not a qcow2 image"
+# resumed: half of it already there as .part
+head -c $(($(stat -c %s "$T/img.qcow2") / 2)) "$T/img.qcow2" >"$T/again.qcow2.part"
+$R image download "$J" -o "$T/again.qcow2" >/dev/null || fail "resumed download"
+cmp "$T/img.qcow2" "$T/again.qcow2" || fail "the resumed download differs"
+[ ! -e "$T/again.qcow2.part" ] || fail ".part left behind"
+[ "$(curl -s -H "Authorization: Bearer $(cat "$T/token")" -r 0-9 \
+	-w '%{http_code}' -o "$T/ten" "$URL/api/v1/images/$J/file")" = 206 ] ||
+	fail "a range of the image"
+[ "$(stat -c %s "$T/ten")" = 10 ] || fail "Range: bytes=0-9 is not 10 bytes"
+
+# the image holds the source's files
+qemu-img convert -O raw "$T/img.qcow2" "$T/img.raw" || fail "qemu-img convert"
+set -- $(gpt_part "$T/img.raw" 1)
+[ -n "$2" ] || fail "no partition 1 in the GPT"
+dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
+	skip="$1" count="$2" status=none || fail "dd"
+rm -f "$T/img.raw"
+mkdir "$T/ex"
+debugfs -R "rdump / $T/ex" "$T/fs.img" >/dev/null 2>&1 || fail "debugfs rdump"
+[ "$(cat "$T/ex/etc/alpha.conf")" = "setting = 2" ] || fail "the modified conffile"
+[ "$(cat "$T/ex/opt/app/tool")" = mine ] || fail "an unowned file"
+cmp "$T/ex/usr/share/orphan/blob" "$P/rf-orphan/usr/share/orphan/blob" ||
+	fail "a file of the package in no repository"
+cmp "$T/ex/usr/lib/beta/lib.txt" "$P/rf-beta/usr/lib/beta/lib.txt" ||
+	fail "a file of a repository's package"
+[ "$(readlink "$T/ex/opt/app/link")" = tool ] || fail "an unowned symlink"
+debugfs -R "stat /srv/null" "$T/fs.img" 2>/dev/null | grep -q "character special" ||
+	fail "the device node"
+"$SCAN" -q --root "$T/ex" --report "$T/gen.xml" >/dev/null 2>&1 || fail "scan of the image"
+compare_reports "$T/src.xml" "$T/gen.xml" || fail "the image differs from the source"
+
+# --- cancel a running job ---------------------------------------------------
+touch "$T/hold"
+J2=$($R --json generate "$S" --format raw --target none | jq 'j["id"]')
+wait_state "$J2" running
+i=0
+while [ ! -s "$T/held.pid" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the generator never started"
+	sleep 0.1
+done
+HELD=$(cat "$T/held.pid")
+[ -s "$D/jobs/$J2/overlay.tar" ] || fail "no staging while running"
+$R image cancel "$J2" >/dev/null || fail "cancel"
+[ "$(state "$J2")" = cancelled ] || fail "cancel: $(state "$J2")"
+kill -0 "$HELD" 2>/dev/null && fail "the generator survived its cancel"
+[ ! -e "$D/jobs/$J2" ] || fail "a cancelled job's staging is left"
+[ ! -e "$D/images/$J2.raw" ] || fail "a cancelled job has an image"
+$R image cancel "$J2" 2>"$T/err" && fail "cancelled twice"
+grep -q 409 "$T/err" || fail "cancel twice: $(cat "$T/err")"
+$R image download "$J2" -o "$T/x" 2>"$T/err" && fail "downloaded a cancelled job"
+grep -q 409 "$T/err" || fail "download cancelled: $(cat "$T/err")"
+
+# --- the server killed -9 while a job runs ----------------------------------
+rm -f "$T/held.pid"
+J3=$($R --json generate "$S" --format vmdk --target none | jq 'j["id"]')
+i=0
+while [ ! -s "$T/held.pid" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the generator never started"
+	sleep 0.1
+done
+HELD=$(cat "$T/held.pid")
+kill -9 $SPID
+wait $SPID 2>/dev/null
+i=0
+while kill -0 "$HELD" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "the generator outlived its server"
+	sleep 0.1
+done
+rm -f "$T/hold"
+start_server
+[ "$(state "$J3")" = failed ] || fail "after a crash: $(state "$J3")"
+$R --json image show "$J3" | jq 'j["error"]' | grep -q "server restarted" ||
+	fail "the crash is not said"
+[ ! -e "$D/jobs/$J3" ] || fail "the crashed job's staging is left"
+# the pool still works after the restart
+J4=$($R --json generate "$S" --format raw --disk-size 200M --target none |
+	jq 'j["id"]')
+wait_state "$J4" done failed
+[ "$(state "$J4")" = done ] || fail "after the restart: $($R image show "$J4")"
+[ "$(stat -c %s "$D/images/$J4.raw")" = $((200 * 1048576)) ] || fail "--disk-size"
+
+# --- delete -----------------------------------------------------------------
+$R image delete "$J4" >/dev/null || fail "delete"
+[ ! -e "$D/images/$J4.raw" ] || fail "a deleted job's image is left"
+$R image show "$J4" 2>"$T/err" && fail "a deleted job is shown"
+grep -q 404 "$T/err" || fail "deleted: $(cat "$T/err")"
+echo "server-gen: all checks passed"
