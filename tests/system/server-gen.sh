@@ -223,9 +223,31 @@ wait_state "$J4" done failed
 [ "$(state "$J4")" = done ] || fail "after the restart: $($R image show "$J4")"
 [ "$(stat -c %s "$D/images/$J4.raw")" = $((200 * 1048576)) ] || fail "--disk-size"
 
+# --- a server stopped (SIGTERM) mid-job puts the job back in the queue ------
+touch "$T/hold"
+rm -f "$T/held.pid"
+J5=$($R --json generate "$S" --format qcow2 --target none | jq 'j["id"]')
+i=0
+while [ ! -s "$T/held.pid" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the generator never started"
+	sleep 0.1
+done
+kill $SPID
+wait $SPID || fail "the server's exit status on SIGTERM: $?"
+rm -f "$T/hold"
+start_server
+wait_state "$J5" done failed
+[ "$(state "$J5")" = done ] || fail "the requeued job: $($R image show "$J5")"
+$R image show "$J5" | grep -q "back in the queue" || fail "requeue not logged"
+
 # --- delete -----------------------------------------------------------------
 $R image delete "$J4" >/dev/null || fail "delete"
 [ ! -e "$D/images/$J4.raw" ] || fail "a deleted job's image is left"
 $R image show "$J4" 2>"$T/err" && fail "a deleted job is shown"
 grep -q 404 "$T/err" || fail "deleted: $(cat "$T/err")"
+kill $SPID
+wait $SPID || fail "the server's exit status on SIGTERM: $?"
+SPID=
+grep -q "Sanitizer" "$T/server.log" && fail "sanitizer: $(cat "$T/server.log")"
 echo "server-gen: all checks passed"
