@@ -65,6 +65,16 @@ wait_state() {
 	done
 }
 
+# wait_held: until the stand-in generator runs (10 s)
+wait_held() {
+	i=0
+	while [ ! -s "$T/held.pid" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "the generator never started"
+		sleep 0.1
+	done
+}
+
 "$SRV" --data "$D" token create t >"$T/token" || fail "token create"
 start_server
 
@@ -174,12 +184,7 @@ compare_reports "$T/src.xml" "$T/gen.xml" || fail "the image differs from the so
 touch "$T/hold"
 J2=$($R --json generate "$S" --format raw --target none | jq 'j["id"]')
 wait_state "$J2" running
-i=0
-while [ ! -s "$T/held.pid" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the generator never started"
-	sleep 0.1
-done
+wait_held
 HELD=$(cat "$T/held.pid")
 [ -s "$D/jobs/$J2/overlay.tar" ] || fail "no staging while running"
 $R image cancel "$J2" >/dev/null || fail "cancel"
@@ -195,12 +200,7 @@ grep -q 409 "$T/err" || fail "download cancelled: $(cat "$T/err")"
 # --- the server killed -9 while a job runs ----------------------------------
 rm -f "$T/held.pid"
 J3=$($R --json generate "$S" --format vmdk --target none | jq 'j["id"]')
-i=0
-while [ ! -s "$T/held.pid" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the generator never started"
-	sleep 0.1
-done
+wait_held
 HELD=$(cat "$T/held.pid")
 kill -9 $SPID
 wait $SPID 2>/dev/null
@@ -227,12 +227,7 @@ wait_state "$J4" done failed
 touch "$T/hold"
 rm -f "$T/held.pid"
 J5=$($R --json generate "$S" --format qcow2 --target none | jq 'j["id"]')
-i=0
-while [ ! -s "$T/held.pid" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the generator never started"
-	sleep 0.1
-done
+wait_held
 kill $SPID
 wait $SPID || fail "the server's exit status on SIGTERM: $?"
 rm -f "$T/hold"
