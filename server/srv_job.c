@@ -1229,8 +1229,24 @@ static int recover(struct srv_jobs *jobs, sqlite3 *db, struct rf_error *err)
 	char *dir;
 	DIR *d;
 	struct dirent *de;
+	sqlite3_stmt *q = NULL;
 	int rc;
 
+	/* an image moved into place just before the crash, its job not yet
+	 * recorded done: the job is failed, so the image goes */
+	if (sqlite3_prepare_v2(db, "SELECT id, format FROM jobs WHERE state = "
+				   "'running'", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(db, err);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *fmt = (const char *)sqlite3_column_text(q, 1);
+		char *img = path_of(jobs, "images/%lld.%s",
+				    (long long)sqlite3_column_int64(q, 0),
+				    fmt ? fmt : "");
+
+		unlink(img);
+		free(img);
+	}
+	sqlite3_finalize(q);
 	rc = exec_args(db, "UPDATE jobs SET state = 'failed', stage = NULL, "
 			   "error = 'server restarted', finished = ? "
 			   "WHERE state = 'running'",
