@@ -87,6 +87,8 @@ void gen_tune_init(struct gen_tune *t, const struct gen_target *target)
 
 static void free_strv(char **v, size_t n)
 {
+	if (v == NULL)
+		return;
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
@@ -675,7 +677,9 @@ static void find_kernels(struct gen_tune *t, int rootfd)
 	struct dirent *de;
 
 	free_strv(t->kernels, t->nkernels);
-	t->kernels = NULL;
+	free_strv(t->kernel_files, t->nkernels);
+	free_strv(t->initrd_files, t->nkernels);
+	t->kernels = t->kernel_files = t->initrd_files = NULL;
 	t->nkernels = 0;
 	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
 		if (dfd >= 0)
@@ -696,12 +700,15 @@ static void find_kernels(struct gen_tune *t, int rootfd)
 		t->kernels[t->nkernels++] = rf_xstrdup(de->d_name + 8);
 	}
 	closedir(d);
-	qsort(t->kernels, t->nkernels, sizeof(char *), verscmp_desc);
+	if (t->nkernels > 1)
+		qsort(t->kernels, t->nkernels, sizeof(char *), verscmp_desc);
 }
 
 /* After the initramfs is made: the file names under /boot. */
 static void find_boot_files(struct gen_tune *t, int rootfd)
 {
+	free_strv(t->kernel_files, t->nkernels);
+	free_strv(t->initrd_files, t->nkernels);
 	t->kernel_files = rf_xcalloc(t->nkernels + 1, sizeof(char *));
 	t->initrd_files = rf_xcalloc(t->nkernels + 1, sizeof(char *));
 	for (size_t i = 0; i < t->nkernels; i++) {
@@ -1591,13 +1598,16 @@ static bool disk_spec(const char *spec)
 	       strncmp(spec, "/dev/", 5) == 0;
 }
 
-static void fstab_line(struct rf_buf *out, const struct gen_part *p)
+/* fsck_fat: the tree can check a vfat filesystem at boot (without
+ * fsck.vfat systemd-fsck would fail the mount) */
+static void fstab_line(struct rf_buf *out, const struct gen_part *p,
+		       bool fsck_fat)
 {
 	if (p->kind == GEN_PART_SWAP)
 		rf_buf_printf(out, "UUID=%s none swap sw 0 0\n", p->uuid);
 	else if (strcmp(p->fstype, "vfat") == 0)
-		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 1\n", p->uuid,
-			      p->mountpoint);
+		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 %d\n",
+			      p->uuid, p->mountpoint, fsck_fat ? 1 : 0);
 	else
 		rf_buf_printf(out, "UUID=%s %s %s %s 0 %d\n", p->uuid,
 			      p->mountpoint, p->fstype,
@@ -1614,6 +1624,8 @@ static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
 		      gone = RF_BUF_INIT;
 	bool *seen = rf_xcalloc(l->nparts + 1, sizeof(bool));
 	size_t nnet = 0;
+	bool fat = root_exists(rootfd, "usr/sbin/fsck.vfat") ||
+		   root_exists(rootfd, "sbin/fsck.vfat");
 	int rc = root_read(rootfd, "etc/fstab", &in, err);
 
 	if (rc < 0 && rc != -ENOENT)
@@ -1653,7 +1665,7 @@ static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
 			if (p->kind == GEN_PART_SWAP ||
 			    strcmp(type, p->fstype) != 0 ||
 			    strcmp(p->fstype, "vfat") == 0)
-				fstab_line(&out, p);
+				fstab_line(&out, p, fat);
 			else
 				rf_buf_printf(&out, "UUID=%s %s %s %s %s %s\n",
 					      p->uuid, mp, type,
@@ -1675,7 +1687,7 @@ static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
 
 		if (seen[i] || p->kind == GEN_PART_BIOS || p->fstype == NULL)
 			continue;
-		fstab_line(&out, p);
+		fstab_line(&out, p, fat);
 	}
 	if (nnet > 0) {
 		rf_buf_printf(&out, "# reforge: network filesystems of the "

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -48,6 +49,17 @@ static void new_uuid(char out[40])
 		 "%02x%02x%02x%02x%02x%02x",
 		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
 		 u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* A FAT volume id as blkid shows it: XXXX-XXXX. */
+static void new_volid(char out[40])
+{
+	unsigned char v[4];
+
+	if (getrandom(v, 4, 0) != 4)
+		for (size_t i = 0; i < sizeof(v); i++)
+			v[i] = (unsigned char)rand();
+	snprintf(out, 40, "%02X%02X-%02X%02X", v[0], v[1], v[2], v[3]);
 }
 
 /* A GUID's text form to its on-disk bytes (partition.txt). */
@@ -291,9 +303,12 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 				p->size = 64 * MiB;
 			p->size = round_up(p->size, MiB);
 		}
-		/* swap too: fstab names it (boot.c) before it is made */
-		if ((p->kind == GEN_PART_FS || p->kind == GEN_PART_SWAP) &&
-		    p->fstype != NULL)
+		/* every filesystem's UUID is known from the plan on: fstab
+		 * and the boot loader (boot.c) name them before they are
+		 * made */
+		if (p->fstype != NULL && strcmp(p->fstype, "vfat") == 0)
+			new_volid(p->uuid);
+		else if (p->fstype != NULL)
 			new_uuid(p->uuid);
 	}
 	for (size_t i = 0; i < l->nparts; i++) {
@@ -408,6 +423,47 @@ static int scratch_file(const char *tmpdir, uint64_t size,
 	return fd;
 }
 
+/* mcopy -s of every top-level entry of dir into the FAT image dev (mcopy
+ * refuses "dir/." as a source). */
+static int copy_to_fat(const char *dir, const char *dev, const char *tmpdir,
+		       struct rf_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **argv = NULL;
+	size_t n = 0, fixed = 7;
+	int rc;
+
+	if (d == NULL)
+		return rf_error_errno(err, -errno, "cannot read %s", dir);
+	argv = rf_xcalloc(fixed + 2, sizeof(char *));
+	while ((de = readdir(d)) != NULL) {
+		struct rf_buf b = RF_BUF_INIT;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		rf_buf_printf(&b, "%s/%s", dir, de->d_name);
+		argv = rf_xrealloc(argv, (fixed + n + 3) * sizeof(char *));
+		argv[fixed + n++] = rf_buf_detach(&b);
+	}
+	closedir(d);
+	argv[0] = "mcopy";
+	argv[1] = "-s";
+	argv[2] = "-p";
+	argv[3] = "-m";
+	argv[4] = "-Q";
+	argv[5] = "-i";
+	argv[6] = (char *)dev;
+	argv[fixed + n] = "::/";
+	argv[fixed + n + 1] = NULL;
+	rc = n > 0 ? gen_run(argv, tmpdir, err) : 0;
+	for (size_t i = 0; i < n; i++)
+		free(argv[fixed + i]);
+	free(argv);
+	return rc;
+}
+
 static int make_fs(struct gen_part *p, const char *tmpdir,
 		   struct rf_error *err)
 {
@@ -428,31 +484,20 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 		return gen_run(argv, tmpdir, err);
 	}
 	if (strcmp(p->fstype, "vfat") == 0) {
-		unsigned char v[4];
-		struct rf_buf src = RF_BUF_INIT;
 		char *mk[] = {"mkfs.vfat", "-i", volid, dev, NULL};
 
-		if (getrandom(v, 4, 0) != 4)
-			memset(v, 0x5a, 4);
-		snprintf(volid, sizeof(volid), "%02x%02x%02x%02x", v[0], v[1],
-			 v[2], v[3]);
-		snprintf(p->uuid, sizeof(p->uuid), "%02X%02X-%02X%02X", v[0],
-			 v[1], v[2], v[3]);
+		if (strlen(p->uuid) != 9)
+			new_volid(p->uuid);
+		/* XXXX-XXXX is how blkid shows the volume id mkfs takes */
+		snprintf(volid, sizeof(volid), "%.4s%.4s", p->uuid,
+			 p->uuid + 5);
 		rc = gen_run(mk, tmpdir, err);
 		/* the tuning step may have put the boot loader in since the
 		 * plan measured it */
 		if (rc == 0)
 			rc = measure(p, err);
-		if (rc == 0) {
-			/* mcopy -s DIR/. copies the directory's contents */
-			rf_buf_printf(&src, "%s/.", p->dir);
-			char *cp[] = {"mcopy", "-s", "-p", "-m", "-Q", "-i", dev,
-				      src.data, "::/", NULL};
-			char *empty[] = {"true", NULL};
-
-			rc = gen_run(p->data > 4096 ? cp : empty, tmpdir, err);
-		}
-		rf_buf_free(&src);
+		if (rc == 0 && p->data > 4096)
+			rc = copy_to_fat(p->dir, dev, tmpdir, err);
 		return rc;
 	}
 	snprintf(size, sizeof(size), "%lluk",

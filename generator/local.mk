@@ -19,4 +19,5 @@ bin_PROGRAMS += generator/reforge-gen
 generator_reforge_gen_SOURCES = generator/main.c
 generator_reforge_gen_LDADD = $(RF_GEN_LIBS) $(ZLIB_LIBS)
 
-EXTRA_DIST += generator/partition.txt generator/README bench/gen-vs-mke2fs.sh
+EXTRA_DIST += generator/partition.txt generator/README bench/gen-vs-mke2fs.sh \
+	bench/boot-times.sh

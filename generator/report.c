@@ -253,6 +253,7 @@ static int walk(xmlTextReaderPtr rd, struct gen_report *r,
 {
 	size_t cap = 0;
 	struct gen_file *cur = NULL;
+	bool in_repos = false;
 	int rc = 0, ret;
 
 	while ((ret = xmlTextReaderRead(rd)) == 1) {
@@ -260,14 +261,26 @@ static int walk(xmlTextReaderPtr rd, struct gen_report *r,
 		int type = xmlTextReaderNodeType(rd);
 
 		if (type == XML_READER_TYPE_END_ELEMENT) {
-			if (strcmp((const char *)xmlTextReaderConstLocalName(rd),
-				   "file") == 0)
+			name = (const char *)xmlTextReaderConstLocalName(rd);
+			if (strcmp(name, "file") == 0)
 				cur = NULL;
+			else if (strcmp(name, "repositories") == 0)
+				in_repos = false;
 			continue;
 		}
 		if (type != XML_READER_TYPE_ELEMENT)
 			continue;
 		name = (const char *)xmlTextReaderConstLocalName(rd);
+		/* the source's repository configuration, files included, is
+		 * the server's to read; the tree takes those files from the
+		 * overlay like any other */
+		if (strcmp(name, "repositories") == 0 &&
+		    !xmlTextReaderIsEmptyElement(rd)) {
+			in_repos = true;
+			continue;
+		}
+		if (in_repos)
+			continue;
 		if (strcmp(name, "file") == 0) {
 			if (r->nfiles >= GEN_REPORT_MAX_FILES)
 				return rf_error_set(err, -EFBIG,

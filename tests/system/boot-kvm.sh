@@ -8,6 +8,8 @@
 #      by qemu-system-x86_64 (TCG) on virtio disk and network;
 #   2. a streamOptimized VMDK for --target vmware (MBR), booted on PVSCSI
 #      and vmxnet3, the devices VMware gives it.
+#   3. a qcow2 for --target openstack from a source that booted UEFI (GPT,
+#      EFI system partition), booted by OVMF.
 # Each boot must reach the marker within a bounded wait; the marker line
 # says what the booted system sees: nginx and ssh active, open-vm-tools
 # gone on kvm (kept on vmware), qemu-guest-agent added on kvm, an address
@@ -18,7 +20,7 @@
 # Set REFORGE_BOOT_CACHE=DIR to keep the mmdebstrap root between runs.
 . "$(dirname "$0")/gen-lib.sh"
 for tool in mmdebstrap qemu-system-x86_64 qemu-img grub-mkimage bsdtar \
-	python3 mke2fs; do
+	python3 mke2fs mkfs.vfat mcopy; do
 	command -v $tool >/dev/null 2>&1 ||
 		fail "$tool is not installed (tools/debian-packages lists it)"
 done
@@ -125,6 +127,19 @@ make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 set_storage "$T/src.xml" "$T/src.xml" '<storage/>'
 grep -q 'name="open-vm-tools"' "$T/src.xml" || fail "the scan lacks open-vm-tools"
 
+# drop_packages IN OUT PREFIX: the report without the packages whose name
+# starts with PREFIX (as if the source had never had them)
+drop_packages() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s, n = re.subn(r'\s*<package [^>]*name="%s[^"]*"[^>]*?(/>|>.*?</package>)'
+               % re.escape(sys.argv[3]), '', s, flags=re.S)
+assert n > 0
+open(sys.argv[2], 'w').write(s)
+PY
+}
+
 # boot IMAGE FORMAT NAME QEMU-DEVICE-ARGS...: boot with a bounded wait
 # until the marker line; print the boot log on failure
 boot() {
@@ -170,11 +185,52 @@ has() {
 	esac
 }
 
+# --- bad input: fails before any image is written ---
+# no initramfs tool: the tree can not get the target's drivers
+mkdir "$T/noinitramfs"
+for f in "$C"/debs/*.deb; do
+	case "$(basename "$f")" in initramfs-tools*) ;; *) ln -s "$f" "$T/noinitramfs/" ;; esac
+done
+drop_packages "$T/src.xml" "$T/noi.xml" initramfs-tools ||
+	fail "cannot drop initramfs-tools from the report"
+"$GEN" -q --report "$T/noi.xml" --overlay "$T/overlay.tar" --repo "file://$T/noinitramfs" \
+	--missing-ok --tmpdir "$T" -o "$T/noi.qcow2" 2>"$T/noi.err"
+rc=$?
+[ $rc -eq 1 ] || fail "a tree without an initramfs tool did not fail (exit $rc): $(tail -5 "$T/noi.err")"
+grep -q 'no initramfs tool' "$T/noi.err" ||
+	fail "unclear message without an initramfs tool: $(cat "$T/noi.err")"
+[ -e "$T/noi.qcow2" ] && fail "an image was written without an initramfs tool"
+# no kernel in the source and none in any repository
+mkdir "$T/nokernel"
+for f in "$C"/debs/*.deb; do
+	case "$(basename "$f")" in linux-image-*) ;; *) ln -s "$f" "$T/nokernel/" ;; esac
+done
+rm -f "$R"/boot/vmlinuz-*
+"$SCAN" -q --root "$R" --report "$T/nok.xml" >/dev/null 2>&1 || fail "scan without a kernel failed"
+make_overlay "$R" "$T/nok.xml" "$T/nok.tar"
+drop_packages "$T/nok.xml" "$T/nok2.xml" linux-image- ||
+	fail "cannot drop the kernel from the report"
+"$GEN" -q --report "$T/nok2.xml" --overlay "$T/nok.tar" --repo "file://$T/nokernel" \
+	--missing-ok --tmpdir "$T" -o "$T/nok.qcow2" 2>"$T/nok.err"
+[ $? -eq 1 ] || fail "no kernel anywhere did not fail"
+grep -q 'no kernel' "$T/nok.err" || fail "unclear message without a kernel: $(cat "$T/nok.err")"
+[ -e "$T/nok.qcow2" ] && fail "an image was written without a kernel"
+# a root filesystem GRUB cannot boot
+set_storage "$T/src.xml" "$T/zfs.xml" \
+	'<storage><filesystem kind="disk" mountpoint="/" type="zfs" size="1000000" used="1"/></storage>'
+if grep -q 'type="zfs"' "$T/zfs.xml"; then
+	"$GEN" -q --report "$T/zfs.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
+		--tmpdir "$T" -o "$T/zfs.qcow2" 2>"$T/zfs.err"
+	[ $? -eq 1 ] || fail "a zfs root did not fail"
+	grep -q 'zfs' "$T/zfs.err" || fail "unclear message for a zfs root: $(cat "$T/zfs.err")"
+	[ -e "$T/zfs.qcow2" ] && fail "an image was written for a zfs root"
+fi
 # --- 1: kvm, qcow2, GPT ---
 "$GEN" --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
 	--target kvm --format qcow2 --tmpdir "$T" --json -o "$T/kvm.qcow2" \
 	>"$T/kvm.json" 2>"$T/kvm.err" || { cat "$T/kvm.err"; fail "reforge-gen --target kvm failed"; }
 cat "$T/kvm.err"
+echo "kvm: generated in $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$T/kvm.json") s"
 qemu-img check -q "$T/kvm.qcow2" || fail "qemu-img check of the kvm image failed"
 python3 - "$T/kvm.json" <<'PY' || fail "the kvm record is incomplete: $(cat "$T/kvm.json")"
 import json, sys
@@ -211,6 +267,7 @@ grep -q 'table="msdos"' "$T/mbr.xml" || fail "could not make the MBR report"
 	--tmpdir "$T" --json -o "$T/vmw.vmdk" >"$T/vmw.json" 2>"$T/vmw.err" ||
 	{ cat "$T/vmw.err"; fail "reforge-gen --target vmware failed"; }
 cat "$T/vmw.err"
+echo "vmware: generated in $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$T/vmw.json") s"
 qemu-img check -q "$T/vmw.vmdk" || fail "qemu-img check of the VMDK failed"
 qemu-img info "$T/vmw.vmdk" | grep -q streamOptimized || fail "not a streamOptimized VMDK"
 grep -q 'vmw_pvscsi' "$T/vmw.err" || fail "the vmware drivers are not logged"
@@ -223,30 +280,32 @@ has qga=absent
 has eth0=10.0.2.15/24
 case "$MARK" in *"root=/dev/sda"*) ;; *) fail "vmware: root is not on the SCSI disk: $MARK" ;; esac
 
-# --- bad input: fails before any image is written ---
-# no kernel in the source and none in any repository
-mkdir "$T/nokernel"
-for f in "$C"/debs/*.deb; do
-	case "$(basename "$f")" in linux-image-*) ;; *) ln -s "$f" "$T/nokernel/" ;; esac
-done
-rm -f "$R"/boot/vmlinuz-*
-"$SCAN" -q --root "$R" --report "$T/nok.xml" >/dev/null 2>&1 || fail "scan without a kernel failed"
-make_overlay "$R" "$T/nok.xml" "$T/nok.tar"
-grep -v 'name="linux-image-' "$T/nok.xml" >"$T/nok2.xml"
-"$GEN" -q --report "$T/nok2.xml" --overlay "$T/nok.tar" --repo "file://$T/nokernel" \
-	--missing-ok --tmpdir "$T" -o "$T/nok.qcow2" 2>"$T/nok.err"
-[ $? -eq 1 ] || fail "no kernel anywhere did not fail"
-grep -q 'no kernel' "$T/nok.err" || fail "unclear message without a kernel: $(cat "$T/nok.err")"
-[ -e "$T/nok.qcow2" ] && fail "an image was written without a kernel"
-# a root filesystem GRUB cannot boot
-set_storage "$T/src.xml" "$T/zfs.xml" \
-	'<storage><filesystem kind="disk" mountpoint="/" type="zfs" size="1000000" used="1"/></storage>'
-if grep -q 'type="zfs"' "$T/zfs.xml"; then
-	"$GEN" -q --report "$T/zfs.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
-		--tmpdir "$T" -o "$T/zfs.qcow2" 2>"$T/zfs.err"
-	[ $? -eq 1 ] || fail "a zfs root did not fail"
-	grep -q 'zfs' "$T/zfs.err" || fail "unclear message for a zfs root: $(cat "$T/zfs.err")"
-	[ -e "$T/zfs.qcow2" ] && fail "an image was written for a zfs root"
-fi
+# --- 3: openstack, UEFI (OVMF), qcow2: GPT with an EFI system partition;
+# the tree lacks GRUB for UEFI, which comes from the repository ---
+sed 's|<boot firmware="[a-z]*"/>|<boot firmware="efi"/>|' "$T/src.xml" >"$T/efi.xml"
+grep -q '<boot firmware="efi"/>' "$T/efi.xml" || fail "could not make the UEFI report"
+"$GEN" --report "$T/efi.xml" --overlay "$T/overlay.tar" --repo "file://$C/debs" \
+	--target openstack --format qcow2 --tmpdir "$T" --json -o "$T/efi.qcow2" \
+	>"$T/efi.json" 2>"$T/efi.err" || { cat "$T/efi.err"; fail "reforge-gen --target openstack (UEFI) failed"; }
+cat "$T/efi.err"
+echo "openstack: generated in $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$T/efi.json") s"
+python3 - "$T/efi.json" <<'PY' || fail "unexpected UEFI layout: $(cat "$T/efi.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+types = [p["type"] for p in d["partitions"]]
+assert "vfat" in types and "bios-boot" not in types, types
+assert "/boot/efi/EFI/BOOT/BOOTX64.EFI" in [c["path"] for c in d["tuning"]]
+PY
+grep -q 'not added: cloud-init' "$T/efi.err" || fail "a cloud-init in no repository is not said"
+cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd" || fail "no OVMF (package ovmf)"
+boot "$T/efi.qcow2" qcow2 openstack \
+	-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+	-drive "if=pflash,format=raw,file=$T/vars.fd" \
+	-device virtio-blk-pci,drive=d0 -nic user,model=virtio-net-pci
+has nginx=active
+has vmtools=absent
+has qga=present
+has eth0=10.0.2.15/24
+
 ls "$T" | grep -q '^reforge-gen\.' && fail "a staging directory was left behind"
 echo "boot-kvm: all checks passed"
