@@ -36,8 +36,8 @@ struct installed {
 	char *arch; /* dpkg's native architecture, as the packages say */
 };
 
-static void record(struct gen_tune *t, const char *path, const char *fmt,
-		   ...) __attribute__((format(printf, 3, 4)));
+static void record(struct gen_tune *t, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void note(struct gen_tune *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -47,8 +47,8 @@ static void record(struct gen_tune *t, const char *path, const char *fmt, ...)
 	va_list ap;
 
 	for (size_t i = 0; i < t->nchanges; i++)
-		if (strcmp(t->changes[i].path + 1, path[0] == '/' ? path + 1
-								 : path) == 0)
+		if (strcmp(t->changes[i].path + 1,
+			   path[0] == '/' ? path + 1 : path) == 0)
 			return; /* the first reason stands */
 	va_start(ap, fmt);
 	{
@@ -145,8 +145,8 @@ static int root_write(int rootfd, const char *path, const void *data,
 		rc = rf_error_errno(err, -errno, "cannot replace %s", path);
 		goto out;
 	}
-	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC, mode);
+	fd = openat(pfd, base,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = rf_error_errno(err, -errno, "cannot write %s", path);
 		goto out;
@@ -252,8 +252,8 @@ static void child_mounts(const char *root)
 		mode_t mode;
 		unsigned maj, min;
 	} nodes[] = {
-		{"null", 0666, 1, 3},   {"zero", 0666, 1, 5},
-		{"full", 0666, 1, 7},   {"random", 0666, 1, 8},
+		{"null", 0666, 1, 3},	 {"zero", 0666, 1, 5},
+		{"full", 0666, 1, 7},	 {"random", 0666, 1, 8},
 		{"urandom", 0666, 1, 9}, {"tty", 0666, 5, 0},
 	};
 	char p[4200];
@@ -262,8 +262,8 @@ static void child_mounts(const char *root)
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		_exit(125);
 	if (mount_point(root, "proc", p, sizeof(p)) < 0 ||
-	    mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	    mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+		    0)
 		_exit(125);
 	if (mount_point(root, "sys", p, sizeof(p)) < 0 ||
 	    mount("sysfs", p, "sysfs",
@@ -304,8 +304,10 @@ static int chroot_run(const struct gen_tune *t, const char *root,
 	int status = 0, rc = 0;
 
 	if (log < 0)
-		return rf_error_errno(err, -errno, "cannot make a temporary "
-				      "file in %s", t->tmpdir);
+		return rf_error_errno(err, -errno,
+				      "cannot make a temporary "
+				      "file in %s",
+				      t->tmpdir);
 	pid = fork();
 	if (pid < 0) {
 		rc = rf_error_errno(err, -errno, "fork");
@@ -322,8 +324,10 @@ static int chroot_run(const struct gen_tune *t, const char *root,
 		if (chroot(root) < 0 || chdir("/") < 0)
 			_exit(125);
 		clearenv();
-		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-			       "/usr/bin:/sbin:/bin", 1);
+		setenv("PATH",
+		       "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+		       "/usr/bin:/sbin:/bin",
+		       1);
 		setenv("LC_ALL", "C", 1);
 		setenv("HOME", "/root", 1);
 		setenv("DEBIAN_FRONTEND", "noninteractive", 1);
@@ -333,8 +337,10 @@ static int chroot_run(const struct gen_tune *t, const char *root,
 	}
 	rc = wait_bounded(pid, t->timeout, &status);
 	if (rc == -ETIMEDOUT) {
-		rc = rf_error_set(err, rc, "%s in the tree took more than %u "
-				  "s and was killed", argv[0], t->timeout);
+		rc = rf_error_set(err, rc,
+				  "%s in the tree took more than %u "
+				  "s and was killed",
+				  argv[0], t->timeout);
 		goto out;
 	}
 	if (rc < 0) {
@@ -348,11 +354,11 @@ static int chroot_run(const struct gen_tune *t, const char *root,
 		ssize_t n = pread(log, msg, sizeof(msg) - 1, from);
 
 		msg[n > 0 ? n : 0] = '\0';
-		rc = rf_error_set(err, -EIO, "%s in the tree failed (%s %d)%s%s",
-				  argv[0],
-				  !WIFEXITED(status)		 ? "signal"
+		rc = rf_error_set(err, -EIO,
+				  "%s in the tree failed (%s %d)%s%s", argv[0],
+				  !WIFEXITED(status)	       ? "signal"
 				  : WEXITSTATUS(status) == 125 ? "setup, exit"
-								: "exit",
+							       : "exit",
 				  WIFEXITED(status) ? WEXITSTATUS(status)
 						    : WTERMSIG(status),
 				  msg[0] ? ": ..." : "", msg);
@@ -426,13 +432,12 @@ static int installed_load(int rootfd, struct installed *in,
 		char *status = stanza_field(p, se, "Status");
 		char *arch = stanza_field(p, se, "Architecture");
 
-		if (name != NULL && status != NULL &&
-		    strlen(status) > 10 &&
+		if (name != NULL && status != NULL && strlen(status) > 10 &&
 		    strcmp(status + strlen(status) - 10, " installed") == 0) {
 			in->names = rf_xrealloc(in->names,
 						(in->n + 1) * sizeof(char *));
-			in->provides = rf_xrealloc(in->provides,
-						   (in->n + 1) * sizeof(char *));
+			in->provides = rf_xrealloc(
+				in->provides, (in->n + 1) * sizeof(char *));
 			in->names[in->n] = name;
 			in->provides[in->n] = stanza_field(p, se, "Provides");
 			in->n++;
@@ -510,8 +515,10 @@ static int resolve(const struct gen_repo *repo, const struct installed *in,
 	if (is_installed(in, name, true) || selected(s, name))
 		return 0;
 	if (depth > 64)
-		return rf_error_set(err, -ELOOP, "dependencies of %s go too "
-				    "deep", name);
+		return rf_error_set(err, -ELOOP,
+				    "dependencies of %s go too "
+				    "deep",
+				    name);
 	if (gen_repo_lookup(repo, name, in->arch, &e) < 0)
 		return rf_error_set(err, -ENOENT, "%s is in no repository",
 				    name);
@@ -586,8 +593,7 @@ static int copy_into_root(int rootfd, const char *from, const char *to,
  */
 static int install_pkgs(struct gen_tune *t, int rootfd, const char *root,
 			const struct gen_repo *repo, struct installed *in,
-			const char *name, const char *why,
-			struct rf_error *err)
+			const char *name, const char *why, struct rf_error *err)
 {
 	struct selection s = {0};
 	struct rf_buf argbuf = RF_BUF_INIT;
@@ -634,22 +640,25 @@ static int install_pkgs(struct gen_tune *t, int rootfd, const char *root,
 		struct rf_buf p = RF_BUF_INIT;
 
 		rf_buf_printf(&p, "var/lib/dpkg/info/%s.list", s.e[i].name);
-		record(t, p.data, "installed %s %s (%s); its files are listed "
-		       "here", s.e[i].name, s.e[i].version,
+		record(t, p.data,
+		       "installed %s %s (%s); its files are listed "
+		       "here",
+		       s.e[i].name, s.e[i].version,
 		       i == 0 ? why : "needed by it");
 		rf_buf_free(&p);
-		in->names = rf_xrealloc(in->names, (in->n + 1) * sizeof(char *));
-		in->provides = rf_xrealloc(in->provides,
-					   (in->n + 1) * sizeof(char *));
+		in->names =
+			rf_xrealloc(in->names, (in->n + 1) * sizeof(char *));
+		in->provides =
+			rf_xrealloc(in->provides, (in->n + 1) * sizeof(char *));
 		in->names[in->n] = rf_xstrdup(s.e[i].name);
-		in->provides[in->n] = s.e[i].provides
-					      ? rf_xstrdup(s.e[i].provides)
-					      : NULL;
+		in->provides[in->n] =
+			s.e[i].provides ? rf_xstrdup(s.e[i].provides) : NULL;
 		in->n++;
 		rf_buf_printf(&argbuf, "%s%s %s", i ? ", " : "", s.e[i].name,
 			      s.e[i].version);
 	}
-	record(t, "var/lib/dpkg/status", "packages installed or removed by "
+	record(t, "var/lib/dpkg/status",
+	       "packages installed or removed by "
 	       "tuning");
 	note(t, "added: %s (%s)", argbuf.data, why);
 	rc = 1;
@@ -713,8 +722,10 @@ static void find_boot_files(struct gen_tune *t, int rootfd)
 	t->initrd_files = rf_xcalloc(t->nkernels + 1, sizeof(char *));
 	for (size_t i = 0; i < t->nkernels; i++) {
 		static const char *const initrd[][2] = {
-			{"initrd.img-", ""}, {"initramfs-", ".img"},
-			{"initrd-", ""}, {"initrd-", ".img"},
+			{"initrd.img-", ""},
+			{"initramfs-", ".img"},
+			{"initrd-", ""},
+			{"initrd-", ".img"},
 		};
 		struct rf_buf b = RF_BUF_INIT;
 
@@ -782,7 +793,7 @@ static int remove_tools(struct gen_tune *t, const struct gen_report *r,
 	rc = chroot_run(t, root, argv, NULL, err);
 	if (rc < 0) {
 		rf_error_prefix(err, "cannot remove the other platforms' "
-				"guest tools");
+				     "guest tools");
 		return rc;
 	}
 	for (int k = 4; k < n; k++) {
@@ -792,19 +803,25 @@ static int remove_tools(struct gen_tune *t, const struct gen_report *r,
 			const struct gen_file *f = &r->files[i];
 
 			if (f->package == NULL || f->type == 0 ||
-			    S_ISDIR(f->type) || strcmp(f->package, argv[k]) != 0)
+			    S_ISDIR(f->type) ||
+			    strcmp(f->package, argv[k]) != 0)
 				continue;
-			record(t, f->path, "removed with %s (guest tools that "
-			       "do not belong on %s)", argv[k], t->target->name);
+			record(t, f->path,
+			       "removed with %s (guest tools that "
+			       "do not belong on %s)",
+			       argv[k], t->target->name);
 			files++;
 		}
 		for (size_t i = 0; i < in->n; i++)
 			if (strcmp(in->names[i], argv[k]) == 0)
 				in->names[i][0] = '\0';
-		note(t, "removed: %s (%zu files; guest tools that do not "
-		     "belong on %s)", argv[k], files, t->target->name);
+		note(t,
+		     "removed: %s (%zu files; guest tools that do not "
+		     "belong on %s)",
+		     argv[k], files, t->target->name);
 	}
-	record(t, "var/lib/dpkg/status", "packages installed or removed by "
+	record(t, "var/lib/dpkg/status",
+	       "packages installed or removed by "
 	       "tuning");
 	(void)rootfd;
 	return 0;
@@ -844,8 +861,11 @@ static int need_kernel(struct gen_tune *t, int rootfd, const char *root,
 		       struct rf_error *err)
 {
 	static const char *const metas[] = {
-		"linux-image-amd64", "linux-image-generic",
-		"linux-image-virtual", "linux-image-cloud-amd64", NULL,
+		"linux-image-amd64",
+		"linux-image-generic",
+		"linux-image-virtual",
+		"linux-image-cloud-amd64",
+		NULL,
 	};
 	struct rf_buf tried = RF_BUF_INIT;
 	int rc = 0;
@@ -862,9 +882,10 @@ static int need_kernel(struct gen_tune *t, int rootfd, const char *root,
 		rc = install_pkgs(t, rootfd, root, repo, in, metas[i],
 				  "the source had no kernel", &why);
 		if (rc < 0) {
-			rf_error_set(err, rc, "the source has no kernel, and "
-				     "installing %s failed: %s", metas[i],
-				     why.msg);
+			rf_error_set(err, rc,
+				     "the source has no kernel, and "
+				     "installing %s failed: %s",
+				     metas[i], why.msg);
 			goto out;
 		}
 		find_kernels(t, rootfd);
@@ -908,19 +929,23 @@ static int need_grub(struct gen_tune *t, int rootfd, const char *root,
 						  "the boot loader", &why)
 				   : 0;
 		if (rc < 0 || !root_exists(rootfd, kinds[k].dir))
-			return rf_error_set(err, -ENOENT,
-					    "the tree has no GRUB for %s (%s) "
-					    "and %s could not be installed: "
-					    "%s", kinds[k].what, kinds[k].dir,
-					    kinds[k].pkg,
-					    why.msg[0] ? why.msg
-						       : "no dpkg database");
+			return rf_error_set(
+				err, -ENOENT,
+				"the tree has no GRUB for %s (%s) "
+				"and %s could not be installed: "
+				"%s",
+				kinds[k].what, kinds[k].dir, kinds[k].pkg,
+				why.msg[0] ? why.msg : "no dpkg database");
 	}
 	return 0;
 }
 
-enum initramfs_tool { INITRAMFS_NONE, INITRAMFS_DEBIAN, INITRAMFS_DRACUT,
-		      INITRAMFS_MKINITCPIO };
+enum initramfs_tool {
+	INITRAMFS_NONE,
+	INITRAMFS_DEBIAN,
+	INITRAMFS_DRACUT,
+	INITRAMFS_MKINITCPIO
+};
 
 static enum initramfs_tool which_initramfs(int rootfd)
 {
@@ -979,22 +1004,27 @@ static int drivers_config(struct gen_tune *t, int rootfd,
 		break;
 	case INITRAMFS_DRACUT:
 		path = "etc/dracut.conf.d/90-reforge-target.conf";
-		rf_buf_printf(&conf, "# reforge: drivers of the %s target\n"
-			      "add_drivers+=\" %s \"\n", t->target->name,
-			      list.data);
+		rf_buf_printf(&conf,
+			      "# reforge: drivers of the %s target\n"
+			      "add_drivers+=\" %s \"\n",
+			      t->target->name, list.data);
 		break;
 	case INITRAMFS_MKINITCPIO:
 		path = "etc/mkinitcpio.conf.d/90-reforge-target.conf";
-		rf_buf_printf(&conf, "# reforge: drivers of the %s target\n"
-			      "MODULES+=(%s)\n", t->target->name, list.data);
+		rf_buf_printf(&conf,
+			      "# reforge: drivers of the %s target\n"
+			      "MODULES+=(%s)\n",
+			      t->target->name, list.data);
 		break;
 	case INITRAMFS_NONE:
 		goto out;
 	}
 	rc = root_write(rootfd, path, conf.data, conf.len, 0644, err);
 	if (rc == 0) {
-		record(t, path, "the %s target's disk and network drivers in "
-		       "the initramfs", t->target->name);
+		record(t, path,
+		       "the %s target's disk and network drivers in "
+		       "the initramfs",
+		       t->target->name);
 		if (tool != INITRAMFS_DEBIAN)
 			note(t, "drivers in the initramfs: %s", list.data);
 	}
@@ -1023,7 +1053,7 @@ static int make_initramfs(struct gen_tune *t, int rootfd, const char *root,
 			rc = chroot_run(t, root, argv, NULL, err);
 		} else if (tool == INITRAMFS_DRACUT) {
 			char *argv[] = {"dracut", "-f", "--no-hostonly",
-					"--kver", v, NULL};
+					"--kver", v,	NULL};
 
 			rc = chroot_run(t, root, argv, NULL, err);
 		} else if (k == 0) {
@@ -1045,8 +1075,10 @@ static int make_initramfs(struct gen_tune *t, int rootfd, const char *root,
 		       t->target->name);
 	}
 	if (t->initrd_files[0] == NULL)
-		return rf_error_set(err, -ENOENT, "no initramfs for kernel %s "
-				    "after making it", t->kernels[0]);
+		return rf_error_set(err, -ENOENT,
+				    "no initramfs for kernel %s "
+				    "after making it",
+				    t->kernels[0]);
 	note(t, "initramfs made for %zu kernel%s (newest %s)", t->nkernels,
 	     t->nkernels == 1 ? "" : "s", t->kernels[0]);
 	return 0;
@@ -1072,7 +1104,7 @@ static const char SSH_UNIT[] =
 	"[Install]\n"
 	"WantedBy=multi-user.target\n";
 
-static int generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
+int gen_tune_generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
 {
 	struct rf_buf b = RF_BUF_INIT;
 	struct rf_error ignored = {0};
@@ -1084,10 +1116,12 @@ static int generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
 		rc = root_write(rootfd, "etc/machine-id", "", 0, 0444, err);
 		if (rc < 0)
 			goto out;
-		record(t, "etc/machine-id", "emptied: the image gets its own "
+		record(t, "etc/machine-id",
+		       "emptied: the image gets its own "
 		       "at first boot");
 		if (root_unlink(rootfd, "var/lib/dbus/machine-id") == 0)
-			record(t, "var/lib/dbus/machine-id", "removed: D-Bus "
+			record(t, "var/lib/dbus/machine-id",
+			       "removed: D-Bus "
 			       "reads /etc/machine-id");
 		note(t, "generalised: machine-id");
 	}
@@ -1105,13 +1139,15 @@ static int generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
 					 "etc/ssh/ssh_host_%s_key%s", kinds[i],
 					 pub ? ".pub" : "");
 				if (root_unlink(rootfd, p) == 0) {
-					record(t, p, "removed: new host keys "
+					record(t, p,
+					       "removed: new host keys "
 					       "are made at first boot");
 					gone++;
 				}
 			}
 		if (gone > 0) {
-			rc = root_write(rootfd, "etc/systemd/system/"
+			rc = root_write(rootfd,
+					"etc/systemd/system/"
 					"reforge-ssh-hostkeys.service",
 					SSH_UNIT, sizeof(SSH_UNIT) - 1, 0644,
 					err);
@@ -1125,14 +1161,16 @@ static int generalise(struct gen_tune *t, int rootfd, struct rf_error *err)
 					err);
 			if (rc < 0)
 				goto out;
-			record(t, "etc/systemd/system/"
+			record(t,
+			       "etc/systemd/system/"
 			       "reforge-ssh-hostkeys.service",
 			       "makes SSH host keys at first boot");
-			record(t, "etc/systemd/system/multi-user.target.wants/"
+			record(t,
+			       "etc/systemd/system/multi-user.target.wants/"
 			       "reforge-ssh-hostkeys.service",
 			       "enables it");
 			note(t, "generalised: SSH host keys (made again at "
-			     "first boot)");
+				"first boot)");
 		}
 	}
 	if (!t->keep_net_rules &&
@@ -1253,6 +1291,10 @@ static int ifupdown_file(struct gen_tune *t, int rootfd, const char *path,
 			map_nic(m, b, true);
 		l = eol ? eol + 1 : NULL;
 	}
+	/* the file names NICs as the kernel names them (eth0 ...) once
+	 * rewritten, or already did: either way net.ifnames=0 */
+	if (m->n > 0)
+		t->renamed_nics = true;
 	for (char *l = in.data; l != NULL && *l;) {
 		char *eol = strchr(l, '\n');
 		size_t len = eol ? (size_t)(eol - l) : strlen(l);
@@ -1265,7 +1307,8 @@ static int ifupdown_file(struct gen_tune *t, int rootfd, const char *path,
 		    strncmp(a, "allow-", 6) == 0)
 			dropping = false;
 		if (dropping && l[0] != '#') {
-			rf_buf_printf(&out, "# reforge (--network dhcp): %.*s\n",
+			rf_buf_printf(&out,
+				      "# reforge (--network dhcp): %.*s\n",
 				      (int)len, l);
 			changed = true;
 			l = eol ? eol + 1 : NULL;
@@ -1291,7 +1334,8 @@ static int ifupdown_file(struct gen_tune *t, int rootfd, const char *path,
 		goto out;
 	rc = root_write(rootfd, path, out.data, out.len, 0644, err);
 	if (rc == 0) {
-		record(t, path, "interfaces named as the target's kernel names "
+		record(t, path,
+		       "interfaces named as the target's kernel names "
 		       "them (net.ifnames=0)%s",
 		       t->network_dhcp ? ", static addresses to DHCP" : "");
 		t->renamed_nics = true;
@@ -1340,8 +1384,10 @@ static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
 
 			if (strncmp(l, "MACAddress=", 11) == 0 ||
 			    strncmp(l, "PermanentMACAddress=", 20) == 0) {
-				rf_buf_printf(&out, "# reforge: %.*s\n"
-					      "Name=eth* en*\n", (int)ll, l);
+				rf_buf_printf(&out,
+					      "# reforge: %.*s\n"
+					      "Name=eth* en*\n",
+					      (int)ll, l);
 				changed = true;
 			} else if (strncmp(l, "Name=", 5) == 0) {
 				struct rf_buf nl = RF_BUF_INIT;
@@ -1362,7 +1408,8 @@ static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
 			rc = root_write(rootfd, path, out.data, out.len, 0644,
 					err);
 			if (rc == 0)
-				record(t, path, "matches the target's NIC, not "
+				record(t, path,
+				       "matches the target's NIC, not "
 				       "the source's MAC address or name");
 			t->renamed_nics = true;
 		}
@@ -1373,7 +1420,7 @@ static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
 	return rc;
 }
 
-static int network(struct gen_tune *t, int rootfd, struct rf_error *err)
+int gen_tune_network(struct gen_tune *t, int rootfd, struct rf_error *err)
 {
 	struct nic_map m = {.n = 0};
 	int rc = ifupdown_file(t, rootfd, "etc/network/interfaces", &m, err);
@@ -1414,7 +1461,7 @@ static int network(struct gen_tune *t, int rootfd, struct rf_error *err)
 static int check_filesystems(const struct gen_tune *t,
 			     const struct gen_report *r, struct rf_error *err)
 {
-	static const char *const ok[] = {"ext2", "ext3", "ext4", "xfs",
+	static const char *const ok[] = {"ext2",  "ext3", "ext4", "xfs",
 					 "btrfs", "vfat", NULL};
 
 	for (size_t i = 0; i < r->nfs; i++) {
@@ -1435,8 +1482,9 @@ static int check_filesystems(const struct gen_tune *t,
 					    "the source's %s is %s, which a %s "
 					    "image cannot boot from (reforge "
 					    "makes ext2/3/4, and ext4 for xfs "
-					    "and btrfs)", fs->mountpoint,
-					    fs->type, t->target->name);
+					    "and btrfs)",
+					    fs->mountpoint, fs->type,
+					    t->target->name);
 	}
 	return 0;
 }
@@ -1521,7 +1569,8 @@ int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 				  "the tree has no initramfs tool "
 				  "(update-initramfs, dracut or mkinitcpio): "
 				  "its kernel cannot get the %s target's "
-				  "drivers", t->target->name);
+				  "drivers",
+				  t->target->name);
 		goto out;
 	}
 	if (in.have_dpkg) {
@@ -1531,15 +1580,15 @@ int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 	}
 	rc = drivers_config(t, rootfd, tool, err);
 	if (rc == 0)
-		rc = generalise(t, rootfd, err);
+		rc = gen_tune_generalise(t, rootfd, err);
 	if (rc == 0)
-		rc = network(t, rootfd, err);
+		rc = gen_tune_network(t, rootfd, err);
 	if (rc == 0)
 		rc = make_initramfs(t, rootfd, root.data, tool, err);
 out:
 	if (rootfd >= 0) {
-		int cfd = rf_root_open(rootfd, "var/cache", O_PATH |
-						       O_DIRECTORY);
+		int cfd =
+			rf_root_open(rootfd, "var/cache", O_PATH | O_DIRECTORY);
 
 		if (cfd >= 0) {
 			gen_remove_tree(cfd, "reforge-tune");
@@ -1578,9 +1627,10 @@ static const struct gen_part *part_kind(const struct gen_layout *l,
 static bool network_fs(const char *spec, const char *type)
 {
 	static const char *const net[] = {
-		"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs",
-		"fuse.sshfs", "glusterfs", "ceph", "davfs", "fuse.glusterfs",
-		"afs", "9p", "lustre", "fuse.s3fs", NULL,
+		"nfs",	"nfs4",	  "cifs",	    "smbfs",
+		"smb3", "sshfs",  "fuse.sshfs",	    "glusterfs",
+		"ceph", "davfs",  "fuse.glusterfs", "afs",
+		"9p",	"lustre", "fuse.s3fs",	    NULL,
 	};
 
 	for (size_t i = 0; net[i] != NULL; i++)
@@ -1606,8 +1656,8 @@ static void fstab_line(struct rf_buf *out, const struct gen_part *p,
 	if (p->kind == GEN_PART_SWAP)
 		rf_buf_printf(out, "UUID=%s none swap sw 0 0\n", p->uuid);
 	else if (strcmp(p->fstype, "vfat") == 0)
-		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 %d\n",
-			      p->uuid, p->mountpoint, fsck_fat ? 1 : 0);
+		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 %d\n", p->uuid,
+			      p->mountpoint, fsck_fat ? 1 : 0);
 	else
 		rf_buf_printf(out, "UUID=%s %s %s %s 0 %d\n", p->uuid,
 			      p->mountpoint, p->fstype,
@@ -1620,8 +1670,7 @@ static void fstab_line(struct rf_buf *out, const struct gen_part *p,
 static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
 		 struct rf_error *err)
 {
-	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT,
-		      gone = RF_BUF_INIT;
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT, gone = RF_BUF_INIT;
 	bool *seen = rf_xcalloc(l->nparts + 1, sizeof(bool));
 	size_t nnet = 0;
 	bool fat = root_exists(rootfd, "usr/sbin/fsck.vfat") ||
@@ -1690,18 +1739,21 @@ static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
 		fstab_line(&out, p, fat);
 	}
 	if (nnet > 0) {
-		rf_buf_printf(&out, "# reforge: network filesystems of the "
+		rf_buf_printf(&out,
+			      "# reforge: network filesystems of the "
 			      "source, to mount again where the %s image can "
-			      "reach them:\n%s", t->target->name, gone.data);
+			      "reach them:\n%s",
+			      t->target->name, gone.data);
 		note(t, "fstab: %zu network filesystem%s commented out", nnet,
 		     nnet == 1 ? "" : "s");
 	}
-	rc = root_write(rootfd, "etc/fstab", out.data ? out.data : "",
-			out.len, 0644, err);
+	rc = root_write(rootfd, "etc/fstab", out.data ? out.data : "", out.len,
+			0644, err);
 	if (rc == 0)
-		record(t, "etc/fstab", "the image's filesystems by their new "
-		       "UUIDs%s", nnet ? "; network filesystems commented"
-				       : "");
+		record(t, "etc/fstab",
+		       "the image's filesystems by their new "
+		       "UUIDs%s",
+		       nnet ? "; network filesystems commented" : "");
 out:
 	free(seen);
 	rf_buf_free(&in);
@@ -1795,8 +1847,10 @@ static int copy_modules(struct gen_tune *t, const struct gen_layout *l,
 		char p[80];
 
 		snprintf(p, sizeof(p), "boot/grub/%s", platform);
-		record(t, p, "GRUB's modules (%zu) for the boot loader "
-		       "installed by tuning", n);
+		record(t, p,
+		       "GRUB's modules (%zu) for the boot loader "
+		       "installed by tuning",
+		       n);
 	}
 	return rc;
 }
@@ -1847,7 +1901,8 @@ static int mkimage(struct gen_tune *t, int rootfd, const char *format,
 	argv[n] = NULL;
 	rc = gen_run(argv, t->tmpdir, err);
 	if (rc < 0) {
-		rf_error_prefix(err, "cannot make GRUB's %s image (is "
+		rf_error_prefix(err,
+				"cannot make GRUB's %s image (is "
 				"grub-common installed on this host?)",
 				format);
 		goto out;
@@ -1890,8 +1945,8 @@ static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 		       const char *early, struct rf_error *err)
 {
 	static const char *const modules[] = {
-		"biosdisk", "part_msdos", "part_gpt", "ext2", "fat",
-		"search_fs_uuid", NULL,
+		"biosdisk", "part_msdos",     "part_gpt", "ext2",
+		"fat",	    "search_fs_uuid", NULL,
 	};
 	struct rf_buf core = RF_BUF_INIT, boot = RF_BUF_INIT;
 	const struct gen_part *bp = part_kind(l, GEN_PART_BIOS);
@@ -1899,7 +1954,8 @@ static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 	int rc;
 
 	if (l->gpt && bp == NULL)
-		return rf_error_set(err, -EINVAL, "a GPT disk for BIOS needs a "
+		return rf_error_set(err, -EINVAL,
+				    "a GPT disk for BIOS needs a "
 				    "BIOS boot partition");
 	at = l->gpt ? bp->start : SECTOR;
 	room = l->gpt ? bp->size : l->parts[0].start - SECTOR;
@@ -1910,14 +1966,16 @@ static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 	while (core.len % SECTOR)
 		rf_buf_addch(&core, '\0');
 	if (core.len > room) {
-		rc = rf_error_set(err, -ENOSPC, "GRUB's core image (%zu bytes) "
-				  "does not fit its %llu bytes", core.len,
-				  (unsigned long long)room);
+		rc = rf_error_set(err, -ENOSPC,
+				  "GRUB's core image (%zu bytes) "
+				  "does not fit its %llu bytes",
+				  core.len, (unsigned long long)room);
 		goto out;
 	}
 	rc = root_read(rootfd, "usr/lib/grub/i386-pc/boot.img", &boot, err);
 	if (rc < 0 || boot.len != SECTOR) {
-		rc = rf_error_set(err, rc < 0 ? rc : -EINVAL, "the tree's GRUB "
+		rc = rf_error_set(err, rc < 0 ? rc : -EINVAL,
+				  "the tree's GRUB "
 				  "boot.img is missing or not one sector");
 		goto out;
 	}
@@ -1932,10 +1990,14 @@ static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 	l->core_len = core.len;
 	l->core = (unsigned char *)rf_buf_detach(&core);
 	l->core_offset = at;
-	note(t, "boot loader: GRUB for BIOS (core image %zu KiB at sector "
-	     "%llu)", l->core_len / 1024, (unsigned long long)(at / SECTOR));
-	record(t, "boot/grub/i386-pc", "GRUB for BIOS, in the boot sector and "
-	       "%s", l->gpt ? "the BIOS boot partition" : "after it");
+	note(t,
+	     "boot loader: GRUB for BIOS (core image %zu KiB at sector "
+	     "%llu)",
+	     l->core_len / 1024, (unsigned long long)(at / SECTOR));
+	record(t, "boot/grub/i386-pc",
+	       "GRUB for BIOS, in the boot sector and "
+	       "%s",
+	       l->gpt ? "the BIOS boot partition" : "after it");
 out:
 	rf_buf_free(&core);
 	rf_buf_free(&boot);
@@ -1946,15 +2008,15 @@ static int efi_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 		      const char *early, struct rf_error *err)
 {
 	static const char *const modules[] = {
-		"part_gpt", "part_msdos", "ext2", "fat", "search_fs_uuid",
-		NULL,
+		"part_gpt", "part_msdos", "ext2", "fat", "search_fs_uuid", NULL,
 	};
 	const struct gen_part *esp = part_kind(l, GEN_PART_ESP);
 	struct rf_buf img = RF_BUF_INIT;
 	int dfd = -1, rc;
 
 	if (esp == NULL || esp->dir == NULL)
-		return rf_error_set(err, -EINVAL, "UEFI needs an EFI system "
+		return rf_error_set(err, -EINVAL,
+				    "UEFI needs an EFI system "
 				    "partition");
 	rc = mkimage(t, rootfd, "x86_64-efi", "x86_64-efi", early, modules,
 		     &img, err);
@@ -1973,7 +2035,8 @@ static int efi_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 		struct rf_buf p = RF_BUF_INIT;
 
 		rf_buf_printf(&p, "%s/EFI/BOOT/BOOTX64.EFI", esp->mountpoint);
-		record(t, p.data, "GRUB for UEFI at the removable-media path "
+		record(t, p.data,
+		       "GRUB for UEFI at the removable-media path "
 		       "(no NVRAM entry needed)");
 		rf_buf_free(&p);
 	}
@@ -1999,8 +2062,7 @@ static void cmdline_extra(const struct gen_tune *t, struct rf_buf *out)
  * distribution's own update-grub later. */
 static int default_grub(struct gen_tune *t, int rootfd, struct rf_error *err)
 {
-	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT,
-		      extra = RF_BUF_INIT;
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT, extra = RF_BUF_INIT;
 	int rc = root_read(rootfd, "etc/default/grub", &in, err);
 
 	cmdline_extra(t, &extra);
@@ -2013,18 +2075,21 @@ static int default_grub(struct gen_tune *t, int rootfd, struct rf_error *err)
 	rf_buf_add(&out, in.data, in.len);
 	if (out.len && out.data[out.len - 1] != '\n')
 		rf_buf_addch(&out, '\n');
-	rf_buf_printf(&out, "# reforge: the %s target's kernel arguments\n"
+	rf_buf_printf(&out,
+		      "# reforge: the %s target's kernel arguments\n"
 		      "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX%s\"\n",
 		      t->target->name, extra.data);
 	if (t->target->serial != NULL)
 		rf_buf_printf(&out, "GRUB_TERMINAL=\"console serial\"\n"
-			      "GRUB_SERIAL_COMMAND=\"serial --unit=0 "
-			      "--speed=115200\"\n");
+				    "GRUB_SERIAL_COMMAND=\"serial --unit=0 "
+				    "--speed=115200\"\n");
 	rc = root_write(rootfd, "etc/default/grub", out.data, out.len, 0644,
 			err);
 	if (rc == 0)
-		record(t, "etc/default/grub", "the %s target's kernel "
-		       "arguments kept for update-grub", t->target->name);
+		record(t, "etc/default/grub",
+		       "the %s target's kernel "
+		       "arguments kept for update-grub",
+		       t->target->name);
 out:
 	rf_buf_free(&in);
 	rf_buf_free(&out);
@@ -2033,8 +2098,7 @@ out:
 }
 
 int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
-		  struct gen_layout *l, const char *stage,
-		  struct rf_error *err)
+		  struct gen_layout *l, const char *stage, struct rf_error *err)
 {
 	const struct gen_part *root = part_at(l, "/");
 	const struct gen_part *boot = part_at(l, "/boot");
@@ -2062,29 +2126,32 @@ int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 		goto out;
 	}
 	/* the core image finds /boot by UUID, whatever the disk's name */
-	rf_buf_printf(&early, "search.fs_uuid %s root\n"
+	rf_buf_printf(&early,
+		      "search.fs_uuid %s root\n"
 		      "set prefix=($root)%s/grub\n",
 		      boot ? boot->uuid : root->uuid, kdir);
 	cmdline_extra(t, &extra);
-	rf_buf_printf(&cfg, "# Written by reforge-gen for the %s target; the "
+	rf_buf_printf(&cfg,
+		      "# Written by reforge-gen for the %s target; the "
 		      "distribution's update-grub\n# replaces it.\n"
 		      "set default=0\nset timeout=2\n",
 		      t->target->name);
 	if (t->target->serial != NULL)
 		rf_buf_printf(&cfg, "serial --unit=0 --speed=115200\n"
-			      "terminal_input console serial\n"
-			      "terminal_output console serial\n");
-	rf_buf_printf(&cfg, "insmod part_gpt\ninsmod part_msdos\n"
+				    "terminal_input console serial\n"
+				    "terminal_output console serial\n");
+	rf_buf_printf(&cfg,
+		      "insmod part_gpt\ninsmod part_msdos\n"
 		      "insmod ext2\n"
 		      "search --no-floppy --fs-uuid --set=root %s\n",
 		      boot ? boot->uuid : root->uuid);
 	for (size_t k = 0; k < t->nkernels; k++) {
-		rf_buf_printf(&cfg, "menuentry '%s, Linux %s' {\n"
+		rf_buf_printf(&cfg,
+			      "menuentry '%s, Linux %s' {\n"
 			      "\tlinux %s/%s root=UUID=%s ro%s\n",
 			      t->os_name, t->kernels[k], kdir,
-			      t->kernel_files[k], root->uuid, extra.data
-								 ? extra.data
-								 : "");
+			      t->kernel_files[k], root->uuid,
+			      extra.data ? extra.data : "");
 		if (t->initrd_files[k] != NULL)
 			rf_buf_printf(&cfg, "\tinitrd %s/%s\n", kdir,
 				      t->initrd_files[k]);
@@ -2093,10 +2160,13 @@ int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 	rc = image_write(l, "/boot/grub/grub.cfg", cfg.data, cfg.len, err);
 	if (rc < 0)
 		goto out;
-	record(t, "boot/grub/grub.cfg", "boots kernel %s from the new root "
-	       "UUID%s", t->kernels[0], extra.len ? " with the target's "
-						     "console and NIC names"
-						   : "");
+	record(t, "boot/grub/grub.cfg",
+	       "boots kernel %s from the new root "
+	       "UUID%s",
+	       t->kernels[0],
+	       extra.len ? " with the target's "
+			   "console and NIC names"
+			 : "");
 	if (t->bios) {
 		rc = copy_modules(t, l, rootfd, "i386-pc", err);
 		if (rc == 0)

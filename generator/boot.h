@@ -59,17 +59,17 @@ struct gen_change {
 struct gen_tune {
 	/* set by the caller */
 	const struct gen_target *target;
-	bool network_dhcp;   /* static addresses become DHCP */
+	bool network_dhcp; /* static addresses become DHCP */
 	bool keep_machine_id, keep_ssh_keys, keep_net_rules;
 	const char *tmpdir;
-	unsigned timeout;    /* seconds for each tool run in the chroot */
+	unsigned timeout; /* seconds for each tool run in the chroot */
 
 	/* filled by gen_tune_tree() */
-	bool bios, efi;       /* the boot loaders to install */
-	char **kernels;       /* versions, newest first */
+	bool bios, efi; /* the boot loaders to install */
+	char **kernels; /* versions, newest first */
 	size_t nkernels;
 	char **kernel_files, **initrd_files; /* under /boot, per kernel */
-	bool renamed_nics;    /* net.ifnames=0 needed */
+	bool renamed_nics;		     /* net.ifnames=0 needed */
 	char *os_name;
 
 	/* the record */
@@ -84,6 +84,11 @@ void gen_tune_release(struct gen_tune *t);
 int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 		  const struct gen_repo *repo, const char *stage,
 		  struct rf_error *err);
+
+/* Steps of gen_tune_tree() on their own (no chroot needed), for the
+ * tests: rootfd is the staged root. */
+int gen_tune_generalise(struct gen_tune *t, int rootfd, struct rf_error *err);
+int gen_tune_network(struct gen_tune *t, int rootfd, struct rf_error *err);
 
 int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 		  struct gen_layout *l, const char *stage,

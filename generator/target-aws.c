@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Target aws: Amazon EC2 Nitro instances: NVMe disks, ENA network (Xen-era instances: xen-blkfront, xen-netfront), cloud-init, serial console on ttyS0.
+ * Target aws: Amazon EC2 Nitro instances: NVMe disks, ENA network (Xen-era
+ * instances: xen-blkfront, xen-netfront), cloud-init, serial console on ttyS0.
  */
 #include "config.h"
 
@@ -9,14 +10,22 @@
 #include "target.h"
 
 static const char *const remove_tools[] = {
-	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"open-vm-tools",
+	"open-vm-tools-desktop",
+	"open-vm-tools-sdmp",
 	"vmware-tools",
-	"hyperv-daemons", "hyperv-daemons-license", "hypervkvpd",
-	"hypervvssd", "hypervfcopyd",
-	"virtualbox-guest-utils", "virtualbox-guest-x11",
-	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"hyperv-daemons",
+	"hyperv-daemons-license",
+	"hypervkvpd",
+	"hypervvssd",
+	"hypervfcopyd",
+	"virtualbox-guest-utils",
+	"virtualbox-guest-x11",
+	"virtualbox-guest-dkms",
+	"virtualbox-guest-additions",
 	"ovmd",
-	"walinuxagent", "WALinuxAgent",
+	"walinuxagent",
+	"WALinuxAgent",
 	"xe-guest-utilities",
 	NULL,
 };
@@ -27,8 +36,7 @@ static const char *const install_tools[] = {
 };
 
 static const char *const drivers[] = {
-	"nvme", "nvme_core", "ena", "xen_blkfront", "xen_netfront",
-	NULL,
+	"nvme", "nvme_core", "ena", "xen_blkfront", "xen_netfront", NULL,
 };
 
 const struct gen_target gen_target_aws = {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Target azure: Microsoft Azure: Hyper-V storage and network (hv_storvsc, hv_netvsc), cloud-init (walinuxagent is the other provisioning agent; cloud-init replaces it), serial console on ttyS0.
+ * Target azure: Microsoft Azure: Hyper-V storage and network (hv_storvsc,
+ * hv_netvsc), cloud-init (walinuxagent is the other provisioning agent;
+ * cloud-init replaces it), serial console on ttyS0.
  */
 #include "config.h"
 
@@ -9,13 +11,19 @@
 #include "target.h"
 
 static const char *const remove_tools[] = {
-	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"open-vm-tools",
+	"open-vm-tools-desktop",
+	"open-vm-tools-sdmp",
 	"vmware-tools",
-	"xe-guest-utilities", "xenstore-utils",
-	"virtualbox-guest-utils", "virtualbox-guest-x11",
-	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"xe-guest-utilities",
+	"xenstore-utils",
+	"virtualbox-guest-utils",
+	"virtualbox-guest-x11",
+	"virtualbox-guest-dkms",
+	"virtualbox-guest-additions",
 	"ovmd",
-	"walinuxagent", "WALinuxAgent",
+	"walinuxagent",
+	"WALinuxAgent",
 	NULL,
 };
 
@@ -25,8 +33,8 @@ static const char *const install_tools[] = {
 };
 
 static const char *const drivers[] = {
-	"hv_vmbus", "hv_storvsc", "hv_netvsc", "hv_utils", "scsi_transport_fc",
-	NULL,
+	"hv_vmbus", "hv_storvsc",	 "hv_netvsc",
+	"hv_utils", "scsi_transport_fc", NULL,
 };
 
 const struct gen_target gen_target_azure = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Target openstack: OpenStack on KVM compute nodes: virtio devices, qemu-guest-agent, cloud-init for the metadata service.
+ * Target openstack: OpenStack on KVM compute nodes: virtio devices,
+ * qemu-guest-agent, cloud-init for the metadata service.
  */
 #include "config.h"
 
@@ -9,15 +10,24 @@
 #include "target.h"
 
 static const char *const remove_tools[] = {
-	"open-vm-tools", "open-vm-tools-desktop", "open-vm-tools-sdmp",
+	"open-vm-tools",
+	"open-vm-tools-desktop",
+	"open-vm-tools-sdmp",
 	"vmware-tools",
-	"xe-guest-utilities", "xenstore-utils",
-	"hyperv-daemons", "hyperv-daemons-license", "hypervkvpd",
-	"hypervvssd", "hypervfcopyd",
-	"virtualbox-guest-utils", "virtualbox-guest-x11",
-	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"xe-guest-utilities",
+	"xenstore-utils",
+	"hyperv-daemons",
+	"hyperv-daemons-license",
+	"hypervkvpd",
+	"hypervvssd",
+	"hypervfcopyd",
+	"virtualbox-guest-utils",
+	"virtualbox-guest-x11",
+	"virtualbox-guest-dkms",
+	"virtualbox-guest-additions",
 	"ovmd",
-	"walinuxagent", "WALinuxAgent",
+	"walinuxagent",
+	"WALinuxAgent",
 	NULL,
 };
 
@@ -28,9 +38,8 @@ static const char *const install_tools[] = {
 };
 
 static const char *const drivers[] = {
-	"virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci",
-	"virtio_console",
-	NULL,
+	"virtio_blk", "virtio_scsi",	"virtio_net",
+	"virtio_pci", "virtio_console", NULL,
 };
 
 const struct gen_target gen_target_openstack = {

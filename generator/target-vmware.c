@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Target vmware: VMware: PVSCSI disks (or LSI Logic, AHCI), vmxnet3 network, open-vm-tools, BIOS or EFI as the source booted.
+ * Target vmware: VMware: PVSCSI disks (or LSI Logic, AHCI), vmxnet3 network,
+ * open-vm-tools, BIOS or EFI as the source booted.
  */
 #include "config.h"
 
@@ -9,13 +10,20 @@
 #include "target.h"
 
 static const char *const remove_tools[] = {
-	"xe-guest-utilities", "xenstore-utils",
-	"hyperv-daemons", "hyperv-daemons-license", "hypervkvpd",
-	"hypervvssd", "hypervfcopyd",
-	"virtualbox-guest-utils", "virtualbox-guest-x11",
-	"virtualbox-guest-dkms", "virtualbox-guest-additions",
+	"xe-guest-utilities",
+	"xenstore-utils",
+	"hyperv-daemons",
+	"hyperv-daemons-license",
+	"hypervkvpd",
+	"hypervvssd",
+	"hypervfcopyd",
+	"virtualbox-guest-utils",
+	"virtualbox-guest-x11",
+	"virtualbox-guest-dkms",
+	"virtualbox-guest-additions",
 	"ovmd",
-	"walinuxagent", "WALinuxAgent",
+	"walinuxagent",
+	"WALinuxAgent",
 	"qemu-guest-agent",
 	NULL,
 };
@@ -26,9 +34,8 @@ static const char *const install_tools[] = {
 };
 
 static const char *const drivers[] = {
-	"vmw_pvscsi", "mptspi", "mptsas", "ahci", "vmxnet3", "e1000",
-	"vmw_vmci", "vmw_balloon",
-	NULL,
+	"vmw_pvscsi", "mptspi",	  "mptsas",	 "ahci", "vmxnet3",
+	"e1000",      "vmw_vmci", "vmw_balloon", NULL,
 };
 
 const struct gen_target gen_target_vmware = {

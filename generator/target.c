@@ -10,12 +10,8 @@
 #include "target.h"
 
 const struct gen_target *const gen_targets[] = {
-	&gen_target_kvm,
-	&gen_target_vmware,
-	&gen_target_openstack,
-	&gen_target_aws,
-	&gen_target_azure,
-	NULL,
+	&gen_target_kvm, &gen_target_vmware, &gen_target_openstack,
+	&gen_target_aws, &gen_target_azure,  NULL,
 };
 
 const struct gen_target *gen_target_by_name(const char *name)

@@ -59,8 +59,13 @@ static void test_registry(void)
 static void test_tables(void)
 {
 	static const char *const foreign[] = {
-		"open-vm-tools", "xe-guest-utilities", "hyperv-daemons",
-		"virtualbox-guest-utils", "ovmd", "walinuxagent", NULL,
+		"open-vm-tools",
+		"xe-guest-utilities",
+		"hyperv-daemons",
+		"virtualbox-guest-utils",
+		"ovmd",
+		"walinuxagent",
+		NULL,
 	};
 	const struct gen_target *kvm = gen_target_by_name("kvm");
 	const struct gen_target *vmw = gen_target_by_name("vmware");
@@ -77,13 +82,13 @@ static void test_tables(void)
 	CU_ASSERT(!listed(vmw->remove, "open-vm-tools"));
 	CU_ASSERT(listed(gen_target_by_name("openstack")->install,
 			 "qemu-guest-agent"));
-	CU_ASSERT(listed(gen_target_by_name("openstack")->install,
-			 "cloud-init"));
+	CU_ASSERT(
+		listed(gen_target_by_name("openstack")->install, "cloud-init"));
 	CU_ASSERT(listed(gen_target_by_name("aws")->install, "cloud-init"));
 	CU_ASSERT(listed(gen_target_by_name("azure")->install, "cloud-init"));
 	CU_ASSERT(listed(gen_target_by_name("azure")->remove, "walinuxagent"));
-	CU_ASSERT(!listed(gen_target_by_name("azure")->remove,
-			  "hyperv-daemons"));
+	CU_ASSERT(
+		!listed(gen_target_by_name("azure")->remove, "hyperv-daemons"));
 }
 
 static void test_deps_mention(void)
@@ -92,7 +97,8 @@ static void test_deps_mention(void)
 		const char *list, *name;
 		bool want;
 	} cases[] = {
-		{"libc6 (>= 2.34), libglib2.0-0 (>= 2.71)", "libglib2.0-0", true},
+		{"libc6 (>= 2.34), libglib2.0-0 (>= 2.71)", "libglib2.0-0",
+		 true},
 		{"libc6 (>= 2.34), libglib2.0-0 (>= 2.71)", "libc", false},
 		{"a | b, c", "b", true},
 		{"python3:any, perl", "python3", true},
@@ -117,7 +123,7 @@ static int sh(const char *fmt, const char *arg)
 /* Run fmt with every %s replaced by arg (the scratch directory). */
 static int sh(const char *fmt, const char *arg)
 {
-	char cmd[1024];
+	char cmd[4096];
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -304,7 +310,8 @@ static void test_fstab_and_grub_cfg(void)
 			f |= strcmp(t.changes[i].path, "/etc/fstab") == 0;
 			g |= strcmp(t.changes[i].path, "/boot/grub/grub.cfg") ==
 			     0;
-			d |= strcmp(t.changes[i].path, "/etc/default/grub") == 0;
+			d |= strcmp(t.changes[i].path, "/etc/default/grub") ==
+			     0;
 		}
 		CU_ASSERT(f && g && d);
 	}
@@ -360,7 +367,181 @@ static void test_fstab_symlink_refused(void)
 	sh("rm -rf %s", tmp);
 }
 
+static void test_network_and_generalise(void)
+{
+	struct gen_tune t;
+	struct rf_error err = {0};
+	char path[512], *ifs, *nd, *mid, *unit;
+	int rootfd;
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(
+		sh("mkdir -p %s/root/etc/network %s/root/etc/systemd/network "
+		   "%s/root/etc/ssh %s/root/etc/udev/rules.d",
+		   tmp),
+		0);
+	CU_ASSERT_EQUAL_FATAL(
+		sh("mkdir -p %s/root/lib/systemd %s/root/var/lib/dbus && "
+		   "touch %s/root/lib/systemd/systemd "
+		   "%s/root/etc/ssh/ssh_host_ed25519_key",
+		   tmp),
+		0);
+	snprintf(path, sizeof(path), "%s/root/etc/network/interfaces", tmp);
+	spit(path, "auto lo\niface lo inet loopback\n\n"
+		   "auto ens192\niface ens192 inet static\n"
+		   "    address 192.0.2.10/24\n    gateway 192.0.2.1\n\n"
+		   "allow-hotplug enp11s0\niface enp11s0 inet dhcp\n"
+		   "auto br0\niface br0 inet dhcp\n    bridge_ports enp11s0\n");
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/systemd/network/10-lan.network", tmp);
+	spit(path, "[Match]\nMACAddress=00:50:56:aa:bb:cc\n\n[Network]\n"
+		   "DHCP=yes\n");
+	snprintf(path, sizeof(path), "%s/root/etc/machine-id", tmp);
+	spit(path, "0123456789abcdef0123456789abcdef\n");
+	snprintf(path, sizeof(path), "%s/root/var/lib/dbus/machine-id", tmp);
+	spit(path, "0123456789abcdef0123456789abcdef\n");
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/udev/rules.d/70-persistent-net.rules", tmp);
+	spit(path, "SUBSYSTEM==\"net\", NAME=\"ens192\"\n");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	rootfd = open(path, O_PATH | O_DIRECTORY);
+	CU_ASSERT_FATAL(rootfd >= 0);
+
+	gen_tune_init(&t, gen_target_by_name("kvm"));
+	t.tmpdir = tmp;
+	t.network_dhcp = true;
+	CU_ASSERT_EQUAL(gen_tune_network(&t, rootfd, &err), 0);
+	CU_ASSERT_EQUAL(gen_tune_generalise(&t, rootfd, &err), 0);
+	CU_ASSERT(t.renamed_nics);
+
+	snprintf(path, sizeof(path), "%s/root/etc/network/interfaces", tmp);
+	ifs = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ifs);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(ifs, "auto eth0\niface eth0 inet dhcp\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "# reforge (--network dhcp):     "
+					   "address 192.0.2.10/24"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "allow-hotplug eth1\n"
+					   "iface eth1 inet dhcp"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "iface lo inet loopback"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "auto br0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "bridge_ports eth1"));
+	CU_ASSERT_PTR_NULL(strstr(ifs, "ens192"));
+
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/systemd/network/10-lan.network", tmp);
+	nd = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(nd);
+	CU_ASSERT_PTR_NOT_NULL(strstr(nd, "\nName=eth* en*\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(nd, "# reforge: MACAddress="));
+
+	snprintf(path, sizeof(path), "%s/root/etc/machine-id", tmp);
+	mid = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mid);
+	CU_ASSERT_STRING_EQUAL(mid, "");
+	snprintf(path, sizeof(path), "%s/root/var/lib/dbus/machine-id", tmp);
+	CU_ASSERT(lstat(path, &st) < 0);
+	snprintf(path, sizeof(path), "%s/root/etc/ssh/ssh_host_ed25519_key",
+		 tmp);
+	CU_ASSERT(lstat(path, &st) < 0);
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/udev/rules.d/70-persistent-net.rules", tmp);
+	CU_ASSERT(lstat(path, &st) < 0);
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/systemd/system/"
+		 "reforge-ssh-hostkeys.service",
+		 tmp);
+	unit = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(unit);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(unit, "ExecStart=/usr/bin/ssh-keygen -A"));
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/systemd/system/"
+		 "multi-user.target.wants/reforge-ssh-hostkeys.service",
+		 tmp);
+	CU_ASSERT(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+	{
+		size_t found = 0;
+
+		for (size_t i = 0; i < t.nchanges; i++)
+			found +=
+				strcmp(t.changes[i].path,
+				       "/etc/network/interfaces") == 0 ||
+				strcmp(t.changes[i].path, "/etc/machine-id") ==
+					0 ||
+				strcmp(t.changes[i].path,
+				       "/etc/ssh/ssh_host_ed25519_key") == 0 ||
+				strcmp(t.changes[i].path,
+				       "/etc/systemd/network/10-lan.network") ==
+					0;
+		CU_ASSERT_EQUAL(found, 4);
+	}
+	gen_tune_release(&t);
+	free(ifs);
+	free(nd);
+	free(mid);
+	free(unit);
+	close(rootfd);
+	sh("rm -rf %s", tmp);
+}
+
+static void test_keep_switches(void)
+{
+	struct gen_tune t;
+	struct rf_error err = {0};
+	char path[512], *mid, *ifs;
+	int rootfd;
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(sh("mkdir -p %s/root/etc/network %s/root/etc/ssh "
+				 "%s/root/lib/systemd && touch "
+				 "%s/root/lib/systemd/systemd",
+				 tmp),
+			      0);
+	snprintf(path, sizeof(path), "%s/root/etc/ssh/ssh_host_rsa_key", tmp);
+	spit(path, "key\n");
+	snprintf(path, sizeof(path), "%s/root/etc/machine-id", tmp);
+	spit(path, "0123456789abcdef0123456789abcdef\n");
+	snprintf(path, sizeof(path), "%s/root/etc/network/interfaces", tmp);
+	spit(path,
+	     "auto eth0\niface eth0 inet static\n    address 192.0.2.9\n");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	rootfd = open(path, O_PATH | O_DIRECTORY);
+	CU_ASSERT_FATAL(rootfd >= 0);
+	gen_tune_init(&t, gen_target_by_name("vmware"));
+	t.tmpdir = tmp;
+	t.keep_machine_id = t.keep_ssh_keys = t.keep_net_rules = true;
+	CU_ASSERT_EQUAL(gen_tune_network(&t, rootfd, &err), 0);
+	CU_ASSERT_EQUAL(gen_tune_generalise(&t, rootfd, &err), 0);
+	snprintf(path, sizeof(path), "%s/root/etc/machine-id", tmp);
+	mid = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mid);
+	CU_ASSERT_STRING_EQUAL(mid, "0123456789abcdef0123456789abcdef\n");
+	snprintf(path, sizeof(path), "%s/root/etc/ssh/ssh_host_rsa_key", tmp);
+	CU_ASSERT(lstat(path, &st) == 0);
+	/* static stays static; eth0 is already the kernel's name */
+	snprintf(path, sizeof(path), "%s/root/etc/network/interfaces", tmp);
+	ifs = slurp(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ifs);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ifs, "iface eth0 inet static\n"
+					   "    address 192.0.2.9\n"));
+	CU_ASSERT_EQUAL(t.nchanges, 0);
+	/* eth0 is the kernel's name only with net.ifnames=0 */
+	CU_ASSERT(t.renamed_nics);
+	gen_tune_release(&t);
+	free(mid);
+	free(ifs);
+	close(rootfd);
+	sh("rm -rf %s", tmp);
+}
+
 static CU_TestInfo tests[] = {
+	{"network_and_generalise", test_network_and_generalise},
+	{"keep_switches", test_keep_switches},
 	{"registry", test_registry},
 	{"tables", test_tables},
 	{"deps_mention", test_deps_mention},
