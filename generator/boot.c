@@ -1323,7 +1323,8 @@ static int ifupdown_file(struct gen_tune *t, int rootfd, const char *path,
 				      map_nic(m, name, false), fam);
 			dropping = true;
 		}
-		if (line.len != len || memcmp(line.data, l, len) != 0)
+		if (line.len != len ||
+		    (len > 0 && memcmp(line.data, l, len) != 0))
 			changed = true;
 		rf_buf_add(&out, line.data ? line.data : "", line.len);
 		rf_buf_addch(&out, '\n');
@@ -1393,9 +1394,11 @@ static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
 				struct rf_buf nl = RF_BUF_INIT;
 
 				rename_words(m, l, ll, &nl);
-				changed |= nl.len != ll ||
-					   memcmp(nl.data, l, ll) != 0;
-				rf_buf_add(&out, nl.data, nl.len);
+				changed |=
+					nl.len != ll ||
+					(ll > 0 && memcmp(nl.data, l, ll) != 0);
+				rf_buf_add(&out, nl.data ? nl.data : "",
+					   nl.len);
 				rf_buf_addch(&out, '\n');
 				rf_buf_free(&nl);
 			} else {
@@ -2072,7 +2075,7 @@ static int default_grub(struct gen_tune *t, int rootfd, struct rf_error *err)
 	}
 	if (rc < 0)
 		goto out;
-	rf_buf_add(&out, in.data, in.len);
+	rf_buf_add(&out, in.data ? in.data : "", in.len);
 	if (out.len && out.data[out.len - 1] != '\n')
 		rf_buf_addch(&out, '\n');
 	rf_buf_printf(&out,
