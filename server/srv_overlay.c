@@ -536,7 +536,13 @@ static void *verifier(void *arg)
 		if (r == ARCHIVE_EOF) {
 			pthread_mutex_lock(&u->lock);
 			u->eof = true;
-			u->verified = u->rpos;
+			/*
+			 * Not past the end marker: should finishing the scan
+			 * fail (a database error), a resumed upload must
+			 * meet the end again, or it never completes.
+			 */
+			u->verified = u->base +
+				      (uint64_t)archive_read_header_position(a);
 			pthread_mutex_unlock(&u->lock);
 			break;
 		}
