@@ -28,3 +28,7 @@ EXTRA_DIST += tests/system/server-repo.sh
 # issue 7: image jobs in the server (reforge generate, images, image ...)
 TESTS += tests/system/server-gen.sh
 EXTRA_DIST += tests/system/server-gen.sh
+
+# RELIABILITY 9: the Nth write or rename of the server fails (EIO, ENOSPC)
+TESTS += tests/system/server-faults.sh
+EXTRA_DIST += tests/system/server-faults.sh tests/system/fault-shim.c
