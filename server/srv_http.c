@@ -86,6 +86,8 @@ struct request {
 	/* an answer decided while the body was still coming */
 	int status;
 	json_t *answer;
+	uint64_t answer_offset;
+	bool answer_with_offset;
 };
 
 /* ---- responses ---- */
@@ -1485,6 +1487,26 @@ static bool too_slow(struct srv_http *h, struct request *rq)
 	       rq->received / secs < h->cfg->min_rate;
 }
 
+/*
+ * An answer decided while the body is still coming. libmicrohttpd 0.9
+ * refuses to queue a response in the middle of a body (MHD_queue_response
+ * fails there, and the connection was dropped with no answer at all: a
+ * full disk looked like a broken network to the client, which retried
+ * until it gave up). So the answer waits: the rest of the body is read
+ * and dropped, and the answer goes when it has ended.
+ */
+static enum MHD_Result defer(struct request *rq, int status, json_t *body,
+			     uint64_t offset, bool with_offset)
+{
+	rq->kind = REQ_DONE;
+	rq->status = status;
+	json_decref(rq->answer);
+	rq->answer = body;
+	rq->answer_offset = offset;
+	rq->answer_with_offset = with_offset;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_body(struct MHD_Connection *c, struct srv_http *h,
 			       struct request *rq, const char *data,
 			       size_t *size)
@@ -1501,26 +1523,24 @@ static enum MHD_Result on_body(struct MHD_Connection *c, struct srv_http *h,
 			srv_object_abort(rq->w);
 			rq->w = NULL;
 			srv_gc_unlock();
-			rq->kind = REQ_DONE;
 			*size = 0;
-			return send_error(c, 413, "the report is larger than "
-					  "the server accepts");
+			return defer(rq, 413, error_body("the report is larger "
+				     "than the server accepts"), 0, false);
 		}
 		rc = srv_object_write(rq->w, data, *size, &err);
 		if (rc < 0) {
 			srv_object_abort(rq->w);
 			rq->w = NULL;
 			srv_gc_unlock();
-			rq->kind = REQ_DONE;
 			*size = 0;
-			return send_error(c, status_of(rc), err.msg);
+			return defer(rq, status_of(rc), error_body(err.msg), 0,
+				     false);
 		}
 	} else if (rq->kind == REQ_JSON) {
 		if (rq->body.len + *size > SRV_MAX_JSON_BODY) {
-			rq->kind = REQ_DONE;
 			*size = 0;
-			return send_error(c, 413, "the body is larger than the "
-					  "server accepts");
+			return defer(rq, 413, error_body("the body is larger "
+				     "than the server accepts"), 0, false);
 		}
 		rf_buf_add(&rq->body, data, *size);
 	} else if (rq->kind == REQ_OVERLAY) {
@@ -1532,10 +1552,9 @@ static enum MHD_Result on_body(struct MHD_Connection *c, struct srv_http *h,
 
 			srv_upload_end(rq->up, false, &done, &off, &ignored);
 			rq->up = NULL;
-			rq->kind = REQ_DONE;
 			*size = 0;
-			return send_json(c, status_of(rc), error_body(err.msg),
-					 off, true);
+			return defer(rq, status_of(rc), error_body(err.msg),
+				     off, true);
 		}
 	}
 	*size = 0;
@@ -1609,7 +1628,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return route(c, h, rq, url, method);
 	}
 	if (rq->kind == REQ_DONE) {
-		*size = 0; /* an answer was queued: the rest is dropped */
+		if (*size == 0 && rq->answer != NULL) {
+			json_t *a = rq->answer;
+
+			rq->answer = NULL;
+			return send_json(c, rq->status, a, rq->answer_offset,
+					 rq->answer_with_offset);
+		}
+		*size = 0; /* an answer is decided: the rest is dropped */
 		return MHD_YES;
 	}
 	if (*size > 0)
@@ -1648,6 +1674,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		srv_gc_unlock();
 	}
 	srv_repo_free(rq->repo);
+	json_decref(rq->answer);
 	sqlite3_close(rq->db);
 	free(rq->name);
 	rf_buf_free(&rq->body);
