@@ -32,3 +32,8 @@ EXTRA_DIST += tests/system/server-gen.sh
 # RELIABILITY 9: the Nth write or rename of the server fails (EIO, ENOSPC)
 TESTS += tests/system/server-faults.sh
 EXTRA_DIST += tests/system/server-faults.sh tests/system/fault-shim.c
+
+# RELIABILITY 10: the data directory's filesystem fills up (a tmpfs in a
+# mount namespace of the test's own)
+TESTS += tests/system/server-diskfull.sh
+EXTRA_DIST += tests/system/server-diskfull.sh
