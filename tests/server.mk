@@ -37,3 +37,14 @@ EXTRA_DIST += tests/system/server-faults.sh tests/system/fault-shim.c
 # mount namespace of the test's own)
 TESTS += tests/system/server-diskfull.sh
 EXTRA_DIST += tests/system/server-diskfull.sh
+
+# RELIABILITY 17: the overlay verifier on arbitrary tar bytes
+check_PROGRAMS += tests/fuzz/fuzz_srv_overlay
+tests_fuzz_fuzz_srv_overlay_SOURCES = tests/fuzz/fuzz_srv_overlay.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_srv_overlay_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/srv_overlay"'
+tests_fuzz_fuzz_srv_overlay_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
+tests_fuzz_fuzz_srv_overlay_LDADD = $(SRV_LIBS)
+TESTS += tests/fuzz/fuzz_srv_overlay
+EXTRA_DIST += tests/fuzz/corpus/srv_overlay
