@@ -54,7 +54,7 @@ round() {
 	done
 	end=$(date +%s.%N)
 	bytes=$(cat "$T"/scan.$1.* | sed -n 's/.*report \([0-9]*\) bytes.*overlay \([0-9]*\) bytes.*/\1 \2/p' |
-		awk '{s += $1 + $2} END {print s + 0}')
+		awk '{s += $1 + $2} END {printf "%.0f\n", s}')
 	secs=$(echo "$end - $start" | bc -l)
 	printf 'round %s: %d scans in %.1f s = %.1f scans/min, %d bytes sent per scan, %d failed\n' \
 		"$1" "$N" "$secs" "$(echo "$N * 60 / $secs" | bc -l)" \
