@@ -47,10 +47,10 @@ if [ ! -f "$C/root.tar" ]; then
 	rm -rf "$C/debs" && mkdir -p "$C/debs"
 	# the .deb files stay (essential/unlink skipped) and are synced out
 	# as the repository reforge-gen takes packages from; the target's
-	# guest agent is downloaded but not installed
+	# guest agent and GRUB for UEFI are downloaded but not installed
 	mmdebstrap --variant=minbase --skip=essential/unlink \
 		--include=systemd-sysv,linux-image-amd64,udev,ifupdown,isc-dhcp-client,openssh-server,nginx-light,grub-pc,open-vm-tools,iproute2 \
-		--customize-hook='chroot "$1" apt-get -y --download-only install qemu-guest-agent' \
+		--customize-hook='chroot "$1" apt-get -y --download-only install qemu-guest-agent grub-efi-amd64-bin' \
 		--customize-hook="sync-out /var/cache/apt/archives $C/debs" \
 		bookworm "$C/root.tar" - </etc/apt/sources.list.d/debian.sources \
 		>"$T/mmdebstrap.log" 2>&1
@@ -297,6 +297,10 @@ assert "vfat" in types and "bios-boot" not in types, types
 assert "/boot/efi/EFI/BOOT/BOOTX64.EFI" in [c["path"] for c in d["tuning"]]
 PY
 grep -q 'not added: cloud-init' "$T/efi.err" || fail "a cloud-init in no repository is not said"
+if [ ! -d "$R/usr/lib/grub/x86_64-efi" ]; then
+	grep -q 'added: grub-efi-amd64-bin' "$T/efi.err" ||
+		fail "GRUB for UEFI was not installed from the repository"
+fi
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd" || fail "no OVMF (package ovmf)"
 boot "$T/efi.qcow2" qcow2 openstack \
 	-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
