@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <linux/fs.h>
 
+#include "atomic.h"
 #include "buf.h"
 #include "error.h"
 #include "private.h"
@@ -342,167 +343,6 @@ int fmt_truncate(struct fmt_writer *w, uint64_t len, struct rf_error *err)
 	return 0;
 }
 
-static int split_path(const char *path, char **dir, char **base,
-		      struct rf_error *err)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL) {
-		*dir = rf_xstrdup(".");
-		*base = rf_xstrdup(path);
-	} else {
-		*dir = slash == path
-			       ? rf_xstrdup("/")
-			       : rf_xstrndup(path, (size_t)(slash - path));
-		*base = rf_xstrdup(slash + 1);
-	}
-	if (**base == '\0' || !strcmp(*base, ".") || !strcmp(*base, "..")) {
-		free(*dir);
-		free(*base);
-		*dir = *base = NULL;
-		return rf_error_set(err, -EINVAL, "'%s' does not name a file",
-				    path);
-	}
-	return 0;
-}
-
-static char *temp_name(const char *base)
-{
-	static unsigned counter;
-	struct rf_buf b = RF_BUF_INIT;
-
-	rf_buf_printf(&b, ".%s.tmp.%lx%04x", base,
-		      (unsigned long)(rf_now_ns() ^ (uint64_t)getpid() << 32),
-		      counter++ & 0xffffu);
-	return rf_buf_detach(&b);
-}
-
-static int open_output(struct fmt_writer *w, const char *path,
-		       struct rf_error *err)
-{
-	char *dir = NULL;
-	struct stat st;
-	int rc;
-
-	rc = split_path(path, &dir, &w->base, err);
-	if (rc < 0)
-		goto out;
-	w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0) {
-		rc = rf_error_errno(err, -errno,
-				    "Could not open directory "
-				    "'%s'",
-				    dir);
-		goto out;
-	}
-	/*
-	 * The output replaces a file; never a device node, a directory or a
-	 * socket, which a rename would silently swap for a regular file.
-	 */
-	if (fstatat(w->dirfd, w->base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-		rc = rf_error_set(err, -EINVAL,
-				  "'%s' exists and is not a regular file",
-				  path);
-		goto out;
-	}
-	/*
-	 * An unnamed file vanishes by itself if we are killed; fall back to
-	 * a hidden temporary name where the filesystem lacks O_TMPFILE.
-	 */
-	w->fd = openat(w->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
-	if (w->fd >= 0) {
-		w->unnamed = true;
-		rc = 0;
-		goto out;
-	}
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-		rc = rf_error_errno(err, -errno, "Could not create '%s'", path);
-		goto out;
-	}
-	for (int tries = 0; tries < 100; tries++) {
-		free(w->tmpname);
-		w->tmpname = temp_name(w->base);
-		w->fd = openat(w->dirfd, w->tmpname,
-			       O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0666);
-		if (w->fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (w->fd < 0) {
-		rc = rf_error_errno(err, -errno, "Could not create '%s'", path);
-		free(w->tmpname);
-		w->tmpname = NULL;
-		goto out;
-	}
-	rc = 0;
-out:
-	free(dir);
-	return rc;
-}
-
-/* Give the finished, synced output its final name, then sync the dir. */
-static int commit_output(struct fmt_writer *w, struct rf_error *err)
-{
-	int rc = -EIO;
-
-	if (w->sync && fsync(w->fd) < 0) {
-		rc = rf_error_errno(err, -errno, "Could not flush '%s'",
-				    w->path);
-		goto out;
-	}
-	if (w->unnamed) {
-		char proc[64];
-
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
-		/* Straight to the final name when nothing is there yet. */
-		if (linkat(AT_FDCWD, proc, w->dirfd, w->base,
-			   AT_SYMLINK_FOLLOW) == 0) {
-			w->unnamed = false;
-			goto synced;
-		}
-		if (errno != EEXIST) {
-			rc = rf_error_errno(err, -errno,
-					    "Could not create '%s'", w->path);
-			goto out;
-		}
-		for (int tries = 0; tries < 100; tries++) {
-			free(w->tmpname);
-			w->tmpname = temp_name(w->base);
-			if (linkat(AT_FDCWD, proc, w->dirfd, w->tmpname,
-				   AT_SYMLINK_FOLLOW) == 0 ||
-			    errno != EEXIST)
-				break;
-		}
-		if (faccessat(w->dirfd, w->tmpname, F_OK, AT_SYMLINK_NOFOLLOW) <
-		    0) {
-			rc = rf_error_errno(err, -errno,
-					    "Could not create '%s'", w->path);
-			free(w->tmpname);
-			w->tmpname = NULL;
-			goto out;
-		}
-		w->unnamed = false;
-	}
-	if (renameat(w->dirfd, w->tmpname, w->dirfd, w->base) < 0) {
-		rc = rf_error_errno(err, -errno, "Could not rename to '%s'",
-				    w->path);
-		goto out;
-	}
-	free(w->tmpname);
-	w->tmpname = NULL;
-synced:
-	if (w->sync && fsync(w->dirfd) < 0) {
-		rc = rf_error_errno(err, -errno,
-				    "Could not flush the "
-				    "directory of '%s'",
-				    w->path);
-		goto out;
-	}
-	rc = 0;
-out:
-	return rc;
-}
-
 /* ---- writer ---- */
 
 static struct fmt_writer *writer_alloc(const struct fmt_writer_ops *ops,
@@ -512,7 +352,7 @@ static struct fmt_writer *writer_alloc(const struct fmt_writer_ops *ops,
 
 	w->ops = ops;
 	w->fd = -1;
-	w->dirfd = -1;
+	w->out = (struct rf_atomic)RF_ATOMIC_INIT;
 	w->path = rf_xstrdup(path);
 	w->size = size;
 	w->virtual_size = size;
@@ -566,9 +406,10 @@ int fmt_writer_new(const char *format, const char *path, uint64_t size,
 	rc = fmt_options_parse(&w->opts, options, err);
 	if (rc < 0)
 		goto out;
-	rc = open_output(w, path, err);
+	rc = rf_atomic_open(&w->out, path, O_RDWR, 0666, err);
 	if (rc < 0)
 		goto out;
+	w->fd = w->out.fd;
 	rc = writer_start(w, err);
 	if (rc < 0)
 		goto out;
@@ -728,8 +569,8 @@ int fmt_writer_finish(struct fmt_writer *w, struct rf_error *err)
 	rc = w->ops->finish(w, err);
 	if (rc < 0)
 		goto out;
-	if (w->dirfd >= 0) {
-		rc = commit_output(w, err);
+	if (w->out.fd >= 0) {
+		rc = rf_atomic_commit(&w->out, w->sync, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -756,18 +597,11 @@ void fmt_writer_free(struct fmt_writer *w)
 		return;
 	if (w->ops->free != NULL)
 		w->ops->free(w);
-	/* A named temporary that never became the image goes away. */
-	if (w->tmpname != NULL && w->dirfd >= 0)
-		(void)unlinkat(w->dirfd, w->tmpname, 0);
-	if (w->dirfd >= 0) {
-		if (w->fd >= 0)
-			close(w->fd);
-		close(w->dirfd);
-	}
+	/* An output that never became the image goes away; a descriptor
+	 * lent by fmt_writer_new_fd() stays its owner's. */
+	rf_atomic_close(&w->out);
 	fmt_options_free(&w->opts);
-	free(w->tmpname);
 	free(w->stage);
-	free(w->base);
 	free(w->path);
 	free(w);
 }

@@ -53,7 +53,7 @@ struct ova_writer {
 
 static char *default_vm_name(const struct fmt_writer *w)
 {
-	const char *base = w->base ? w->base : w->path;
+	const char *base = w->out.base ? w->out.base : w->path;
 	size_t len = strlen(base);
 
 	if (len > 4 && strcmp(base + len - 4, ".ova") == 0)
@@ -92,7 +92,7 @@ static char *with_suffix(const char *s, const char *suffix)
 static int open_scratch(struct fmt_writer *w, struct rf_error *err)
 {
 	struct ova_writer *o = w->priv;
-	int dirfd = w->dirfd >= 0 ? w->dirfd : AT_FDCWD;
+	int dirfd = w->out.dirfd >= 0 ? w->out.dirfd : AT_FDCWD;
 
 	o->disk_fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (o->disk_fd >= 0)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "atomic.h"
 #include "image.h"
 
 /* Options parsed from "k=v,k=v"; each key must be consumed by open(). */
@@ -32,12 +33,9 @@ struct fmt_writer {
 	const struct fmt_writer_ops *ops;
 	void *priv; /* backend's own state */
 	struct fmt_options opts;
-	int fd;	       /* output, open read-write */
-	int dirfd;     /* destination directory */
-	char *path;    /* final path, for messages */
-	char *base;    /* final name inside dirfd */
-	char *tmpname; /* named temporary file, or NULL */
-	bool unnamed;  /* fd is an O_TMPFILE */
+	int fd;		   /* output, open read-write */
+	struct rf_atomic out; /* the output file when the writer made it */
+	char *path;	   /* final path, for messages */
 	bool finished;
 	bool failed;
 	bool sync;	       /* flush to disk before renaming */

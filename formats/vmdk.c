@@ -183,7 +183,7 @@ static int put_descriptor(struct fmt_writer *w, uint8_t *out,
 		      "ddb.toolsVersion = \"2147483647\"\n",
 		      random_cid(), subformats[v->stream],
 		      (unsigned long long)v->capacity,
-		      w->base ? w->base : w->path,
+		      w->out.base ? w->out.base : w->path,
 		      (unsigned long long)v->hwversion, (unsigned long long)cyl,
 		      (unsigned long long)heads, adapters[v->adapter]);
 	if (d.len >= VMDK_DESC_SECTORS * VMDK_SECTOR) {

@@ -8,6 +8,7 @@ lib_librfcommon_a_SOURCES = \
 	lib/progress.c lib/progress.h \
 	lib/rootfs.c lib/rootfs.h \
 	lib/acl.c lib/acl.h \
+	lib/atomic.c lib/atomic.h \
 	lib/report.c lib/report.h
 lib_librfcommon_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(LIBXML2_CFLAGS)
 RF_COMMON_LIBS = lib/librfcommon.a $(LIBCRYPTO_LIBS) $(LIBXML2_LIBS)

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +59,7 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 	struct stat st;
 
 	memset(out, 0, sizeof(*out));
+	out->file = (struct rf_atomic)RF_ATOMIC_INIT;
 	out->fd = -1;
 	if (path == NULL) {
 		ob = xmlOutputBufferCreateIO(null_write, fd_close, NULL, NULL);
@@ -81,34 +81,15 @@ int scan_report_open(struct scan_report_out *out, const char *path,
 		ob = xmlOutputBufferCreateIO(fd_write, fd_close, &out->fd,
 					     NULL);
 	} else {
-		struct rf_buf tmp = RF_BUF_INIT;
-
-		char *dir = rf_xstrdup(path);
-
-		rf_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 		/*
-		 * An unnamed file in the destination's directory: a scan
-		 * killed before the end leaves nothing at all behind. Where
-		 * the filesystem cannot, a named temporary file.
+		 * A file that gets its name only when complete: a scan
+		 * killed before the end leaves nothing at all behind.
 		 */
-		out->fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC,
-			       0600);
-		free(dir);
-		if (out->fd >= 0)
-			out->unnamed = true;
-		else
-			out->fd = open(tmp.data,
-				       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-				       0600);
-		if (out->fd < 0) {
-			int rc = rf_error_errno(err, -errno,
-						"cannot create '%s'", tmp.data);
+		int rc = rf_atomic_open(&out->file, path, O_WRONLY, 0600, err);
 
-			rf_buf_free(&tmp);
+		if (rc < 0)
 			return rc;
-		}
-		out->path = rf_xstrdup(path);
-		out->tmppath = rf_buf_detach(&tmp);
+		out->fd = out->file.fd;
 		if (fstat(out->fd, &st) == 0) {
 			out->fd_dev_valid = true;
 			out->dev = st.st_dev;
@@ -143,54 +124,12 @@ int scan_report_close(struct scan_report_out *out, bool commit,
 					    "cannot write the report");
 		out->fd = -1;
 	}
-	if (out->tmppath != NULL) {
-		if (rc == 0 && commit && fsync(out->fd) < 0)
-			rc = rf_error_errno(err, -errno, "cannot write '%s'",
-					    out->tmppath);
-		if (rc == 0 && commit && out->unnamed) {
-			char proc[64];
-
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
-				 out->fd);
-			if (linkat(AT_FDCWD, proc, AT_FDCWD, out->tmppath,
-				   AT_SYMLINK_FOLLOW) < 0 &&
-			    linkat(out->fd, "", AT_FDCWD, out->tmppath,
-				   AT_EMPTY_PATH) < 0)
-				rc = rf_error_errno(err, -errno,
-						    "cannot name '%s'",
-						    out->tmppath);
-			else
-				out->unnamed = false; /* it has a name now */
-		}
-		if (close(out->fd) < 0 && rc == 0 && commit)
-			rc = rf_error_errno(err, -errno, "cannot write '%s'",
-					    out->tmppath);
+	if (out->file.fd >= 0) {
+		if (rc == 0 && commit)
+			rc = rf_atomic_commit(&out->file, true, err);
+		rf_atomic_close(&out->file);
 		out->fd = -1;
-		if (rc == 0 && commit) {
-			if (rename(out->tmppath, out->path) < 0)
-				rc = rf_error_errno(
-					err, -errno,
-					"cannot rename '%s' to '%s'",
-					out->tmppath, out->path);
-			else {
-				/* make the rename itself durable */
-				char *dir = rf_xstrdup(out->path);
-				int dfd = open(dirname(dir),
-					       O_RDONLY | O_DIRECTORY);
-
-				if (dfd >= 0) {
-					fsync(dfd);
-					close(dfd);
-				}
-				free(dir);
-			}
-		}
-		if ((rc < 0 || !commit) && !out->unnamed)
-			unlink(out->tmppath);
 	}
-	free(out->path);
-	free(out->tmppath);
-	out->path = out->tmppath = NULL;
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 
 #include <libxml/xmlwriter.h>
 
+#include "atomic.h"
 #include "error.h"
 #include "pkgdb.h"
 #include "scan.h"
@@ -19,11 +20,9 @@
  */
 struct scan_report_out {
 	xmlTextWriterPtr writer;
-	int fd;	       /* where the writer writes; -1 for nowhere */
-	char *path;    /* final name; NULL for stdout or no report */
-	char *tmppath; /* temporary name while writing */
-	bool direct;   /* writing into an existing non-regular file */
-	bool unnamed;  /* an O_TMPFILE file, named only when complete */
+	int fd;		       /* where the writer writes; -1 for nowhere */
+	struct rf_atomic file; /* the report file, when it is one */
+	bool direct;	       /* writing into an existing non-regular file */
 	bool fd_dev_valid;
 	dev_t dev; /* of the temporary file, to skip it in the walk */
 	ino_t ino;

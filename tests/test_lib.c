@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "acl.h"
+#include "atomic.h"
 #include "buf.h"
 #include "digest.h"
 #include "error.h"
@@ -307,6 +309,97 @@ static void test_acl_to_text(void)
 	free(t);
 }
 
+/* Entries of dir, "." and ".." aside. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void read_back(const char *path, const char *want)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CU_ASSERT(n == (ssize_t)strlen(want));
+	CU_ASSERT_STRING_EQUAL(buf, want);
+}
+
+/*
+ * An atomic output: invisible until committed, gone when not, replaces an
+ * older file whole, refuses to replace what is not a regular file.
+ */
+static void test_atomic(void)
+{
+	char dir[] = "/tmp/rf-test-atomic-XXXXXX";
+	char path[512], node[512];
+	struct rf_atomic a = RF_ATOMIC_INIT;
+	struct rf_error err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out", dir);
+
+	/* abandoned: nothing is left, under any name */
+	CU_ASSERT_EQUAL_FATAL(rf_atomic_open(&a, path, O_WRONLY, 0644, &err),
+			      0);
+	CU_ASSERT(write(a.fd, "lost", 4) == 4);
+	rf_atomic_close(&a);
+	CU_ASSERT_EQUAL(count_entries(dir), 0);
+
+	/* committed: the content under the final name, nothing else */
+	CU_ASSERT_EQUAL_FATAL(rf_atomic_open(&a, path, O_RDWR, 0644, &err), 0);
+	CU_ASSERT(write(a.fd, "first", 5) == 5);
+	CU_ASSERT_EQUAL(count_entries(dir), 0); /* not visible yet */
+	CU_ASSERT_EQUAL(rf_atomic_commit(&a, true, &err), 0);
+	rf_atomic_close(&a);
+	read_back(path, "first");
+	CU_ASSERT_EQUAL(count_entries(dir), 1);
+
+	/* a second one replaces the first whole, and only when committed */
+	CU_ASSERT_EQUAL_FATAL(rf_atomic_open(&a, path, O_WRONLY, 0644, &err),
+			      0);
+	CU_ASSERT(write(a.fd, "2nd", 3) == 3);
+	read_back(path, "first");
+	CU_ASSERT_EQUAL(rf_atomic_commit(&a, false, &err), 0);
+	/* committing twice is refused, and the file stays */
+	CU_ASSERT_EQUAL(rf_atomic_commit(&a, false, &err), -EINVAL);
+	rf_atomic_close(&a);
+	read_back(path, "2nd");
+	CU_ASSERT_EQUAL(count_entries(dir), 1);
+
+	/* never replaces a fifo or a directory with a regular file */
+	snprintf(node, sizeof(node), "%s/fifo", dir);
+	CU_ASSERT_FATAL(mkfifo(node, 0600) == 0);
+	CU_ASSERT_EQUAL(rf_atomic_open(&a, node, O_WRONLY, 0644, &err),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
+	rf_atomic_close(&a); /* allowed after a failed open */
+	CU_ASSERT_EQUAL(rf_atomic_open(&a, dir, O_WRONLY, 0644, &err),
+			-EINVAL);
+	snprintf(node, sizeof(node), "%s/none/out", dir);
+	CU_ASSERT_EQUAL(rf_atomic_open(&a, node, O_WRONLY, 0644, &err),
+			-ENOENT);
+	CU_ASSERT_EQUAL(rf_atomic_open(&a, "", O_WRONLY, 0644, &err),
+			-EINVAL);
+	CU_ASSERT_EQUAL(count_entries(dir), 2);
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	CU_ASSERT(system(path) == 0);
+}
+
 static CU_TestInfo tests[] = {
 	{"escape table", test_escape_table},
 	{"unescape rejects malformed", test_unescape_rejects},
@@ -319,6 +412,7 @@ static CU_TestInfo tests[] = {
 	{"open inside root (openat2)", test_root_open},
 	{"open inside root (walk)", test_root_open_walk},
 	{"read file inside root", test_root_read_file},
+	{"atomic output files", test_atomic},
 	CU_TEST_INFO_NULL,
 };
 
