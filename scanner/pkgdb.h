@@ -57,6 +57,7 @@ enum scan_pkgfile_flag {
 	SCAN_PF_NOVERIFY_MODE = 1u << 15,
 	/* set by scan_pkgset_canonicalize(): another entry names this file */
 	SCAN_PF_ALIAS = 1u << 16,
+	SCAN_PF_HAS_RDEV = 1u << 17, /* a device node's rdev is known */
 };
 
 /* What a database says one path should be. Owned by the set. */
@@ -70,6 +71,7 @@ struct scan_pkgfile {
 	const char *group;
 	uint64_t size;		     /* see SCAN_PF_HAS_SIZE */
 	int64_t mtime;		     /* see SCAN_PF_HAS_MTIME */
+	dev_t rdev;		     /* see SCAN_PF_HAS_RDEV */
 	const char *link_target;     /* see SCAN_PF_HAS_TARGET */
 	enum rf_digest_algo algo;    /* RF_DIGEST_NONE when no digest */
 	const unsigned char *digest; /* rf_digest_len(algo) bytes */
@@ -174,6 +176,7 @@ enum scan_diff {
 	SCAN_DIFF_TYPE = 1u << 5,
 	SCAN_DIFF_TARGET = 1u << 6,
 	SCAN_DIFF_MTIME = 1u << 7,
+	SCAN_DIFF_RDEV = 1u << 8, /* a device node's major:minor */
 };
 
 struct stat;

@@ -20,8 +20,9 @@
  *   - %config(missingok) files are not reported missing either;
  *   - %verify(not ...) switches attributes off (FILEVERIFYFLAGS);
  *   - an mtime difference on a file that several packages own is ignored.
- * The device number (rdev), file capabilities and ACLs that rpm -V also
- * compares have no place in struct scan_pkgfile and are not verified.
+ *   - a device node's major:minor (rdev) is compared with the database's;
+ * the file capabilities and ACLs that rpm -V also compares are not
+ * verified.
  *
  * Where a package came from is not in the rpmdb; dnf's history database
  * (var/lib/dnf/history.sqlite, libdnf's "swdb") records the repository of
@@ -507,6 +508,10 @@ static void rpm_describe_file(struct rpm_load_state *st, rpmfi fi,
 			pf->algo = RF_DIGEST_NONE;
 		if (!(vflags & RPMVERIFY_FILEDIGEST))
 			pf->flags |= SCAN_PF_NOVERIFY_CONTENT;
+	}
+	if ((S_ISCHR(mode) || S_ISBLK(mode)) && (vflags & RPMVERIFY_RDEV)) {
+		pf->rdev = (dev_t)rpmfiFRdev(fi);
+		pf->flags |= SCAN_PF_HAS_RDEV;
 	}
 	if (S_ISLNK(mode) && (vflags & RPMVERIFY_LINKTO) &&
 	    rpmfiFLink(fi) != NULL) {

@@ -342,6 +342,14 @@ unsigned scan_pkgfile_verify(const struct scan_pkgfile *pf,
 		if (pf->group && !same_name(pf->group, group, st->st_gid))
 			diff |= SCAN_DIFF_GROUP;
 	}
+	/*
+	 * rpm -V compares device numbers only between two device nodes, and
+	 * only the 16 bits its database keeps (major << 8 | minor).
+	 */
+	if ((pf->flags & SCAN_PF_HAS_RDEV) &&
+	    (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) &&
+	    (pf->rdev & 0xffff) != (st->st_rdev & 0xffff))
+		diff |= SCAN_DIFF_RDEV;
 	if ((pf->flags & SCAN_PF_HAS_MTIME) && is_reg &&
 	    !(pf->flags & SCAN_PF_NOVERIFY_MTIME) &&
 	    (int64_t)st->st_mtime != pf->mtime)
@@ -353,7 +361,7 @@ const char *scan_diff_names(unsigned diff, char *buf, size_t size)
 {
 	static const char *const names[] = {"content", "size",	"mode",
 					    "owner",   "group", "type",
-					    "target",  "mtime"};
+					    "target",  "mtime", "rdev"};
 	size_t len = 0;
 
 	if (size == 0)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "pkgdb.h"
@@ -213,6 +214,24 @@ static void test_verify(void)
 	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, NULL, NULL, NULL),
 			SCAN_DIFF_TYPE);
 	CU_ASSERT_STRING_EQUAL(scan_diff_names(0, names, sizeof(names)), "");
+	/* device numbers, as rpm keeps them: 16 bits, major << 8 | minor */
+	memset(&pf, 0, sizeof(pf));
+	pf.flags = SCAN_PF_HAS_TYPE | SCAN_PF_HAS_RDEV;
+	pf.mode = S_IFCHR | 0666;
+	pf.rdev = 0x0103;
+	st.st_mode = S_IFCHR | 0666;
+	st.st_rdev = makedev(1, 3);
+	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, NULL, NULL, NULL),
+			0);
+	st.st_rdev = makedev(1, 7);
+	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, NULL, NULL, NULL),
+			SCAN_DIFF_RDEV);
+	CU_ASSERT_STRING_EQUAL(scan_diff_names(SCAN_DIFF_RDEV, names,
+					       sizeof(names)),
+			       "rdev");
+	st.st_mode = S_IFBLK | 0666;
+	CU_ASSERT_EQUAL(scan_pkgfile_verify(&pf, &st, NULL, NULL, NULL, NULL),
+			SCAN_DIFF_TYPE);
 }
 
 static int load_dpkg(struct scan_pkgset *set, struct rf_error *err)

@@ -72,6 +72,8 @@ touch $d/etc/rfsys/ghost.log $d/etc/rfsys/ghost2.log
 /usr/share/rfsys/tofile
 /usr/share/rfsys/shared
 %doc /usr/share/rfsys/README
+%dev(c, 1, 3) %attr(0666,root,root) /usr/share/rfsys/chr
+%dev(c, 1, 5) %attr(0666,root,root) /usr/share/rfsys/chrok
 %dir /var/lib/rfsys
 %attr(0640,rfuser,rfgroup) %verify(not md5 size mtime) /var/lib/rfsys/state
 EOF
@@ -164,6 +166,7 @@ echo x > "$root/etc/rfsys/ghost2.log"           # %ghost: content is free,
 chmod 600 "$root/etc/rfsys/ghost2.log"          # its mode is not
 rm "$s/README"                                  # %doc: missing
 echo more >> "$root/var/lib/rfsys/state"        # %verify(not md5 size mtime)
+rm "$s/chr" && mknod -m 0666 "$s/chr" c 1 7     # device number
 
 compare "after changes"
 cat > "$work/expected.txt" <<EOF
@@ -171,6 +174,7 @@ cat > "$work/expected.txt" <<EOF
 /etc/rfsys/ghost2.log
 /usr/bin/rfsys-link
 /usr/share/rfsys/README
+/usr/share/rfsys/chr
 /usr/share/rfsys/content
 /usr/share/rfsys/deleted
 /usr/share/rfsys/dir
@@ -214,5 +218,6 @@ check /usr/share/rfsys/dir 'modified type*'
 check /usr/share/rfsys/tofile 'modified type*'
 check /etc/rfsys/a.conf 'modified *content*conffile*'
 check /etc/rfsys/ghost2.log 'modified mode*'
+check /usr/share/rfsys/chr 'modified rdev'
 
 echo "PASS: reforge-scan and rpm -Va agree on $(wc -l < "$work/rpm.txt") paths"
