@@ -856,51 +856,410 @@ static int install_tools(struct gen_tune *t, int rootfd, const char *root,
 	return rc;
 }
 
-static int need_kernel(struct gen_tune *t, int rootfd, const char *root,
+/* --- the kernel for a source without one --- */
+
+/* dpkg's weight of one character of a non-digit part: '~' sorts before
+ * anything, even the end; letters before the other characters. */
+static int deb_order(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return 0;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return c;
+	if (c == '~')
+		return -1;
+	if (c != '\0')
+		return c + 256;
+	return 0;
+}
+
+static bool deb_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Compare the upstream or revision parts [a, ae) and [b, be), as
+ * deb-version(7) says: alternately a non-digit run, by deb_order(),
+ * and a digit run, as a number (of any length). */
+static int deb_part_cmp(const char *a, const char *ae, const char *b,
+			const char *be)
+{
+	while (a < ae || b < be) {
+		int first = 0;
+
+		while ((a < ae && !deb_digit((unsigned char)*a)) ||
+		       (b < be && !deb_digit((unsigned char)*b))) {
+			int ac = a < ae ? deb_order((unsigned char)*a) : 0;
+			int bc = b < be ? deb_order((unsigned char)*b) : 0;
+
+			if (ac != bc)
+				return ac < bc ? -1 : 1;
+			a++;
+			b++;
+		}
+		while (a < ae && *a == '0')
+			a++;
+		while (b < be && *b == '0')
+			b++;
+		while (a < ae && b < be && deb_digit((unsigned char)*a) &&
+		       deb_digit((unsigned char)*b)) {
+			if (first == 0 && *a != *b)
+				first = *a < *b ? -1 : 1;
+			a++;
+			b++;
+		}
+		if (a < ae && deb_digit((unsigned char)*a))
+			return 1;
+		if (b < be && deb_digit((unsigned char)*b))
+			return -1;
+		if (first != 0)
+			return first;
+	}
+	return 0;
+}
+
+/* A version's epoch (0 when none: digits then ':'), and where the rest
+ * begins; an epoch too large to be real counts as the largest. */
+static unsigned long deb_epoch(const char *v, const char **rest)
+{
+	const char *colon = strchr(v, ':');
+	unsigned long e = 0;
+
+	*rest = v;
+	if (colon == NULL)
+		return 0;
+	for (const char *p = v; p < colon; p++) {
+		if (!deb_digit((unsigned char)*p))
+			return 0; /* not an epoch: dpkg would refuse it */
+		e = e > 100000000ul ? e : e * 10 + (unsigned long)(*p - '0');
+	}
+	*rest = colon + 1;
+	return e;
+}
+
+int gen_deb_vercmp(const char *a, const char *b)
+{
+	const char *ua, *ub, *ra, *rb;
+	unsigned long ea = deb_epoch(a, &ua), eb = deb_epoch(b, &ub);
+	int c;
+
+	if (ea != eb)
+		return ea < eb ? -1 : 1;
+	ra = strrchr(ua, '-');
+	rb = strrchr(ub, '-');
+	c = deb_part_cmp(ua, ra ? ra : ua + strlen(ua), ub,
+			 rb ? rb : ub + strlen(ub));
+	if (c != 0)
+		return c;
+	ra = ra ? ra + 1 : "";
+	rb = rb ? rb + 1 : "";
+	return deb_part_cmp(ra, ra + strlen(ra), rb, rb + strlen(rb));
+}
+
+/* The Debian release a version is tagged for: "+deb12u1", "~deb12u1",
+ * "~bpo12+1" (backport: *bpo true), or 0 when untagged. */
+static unsigned deb_release_tag(const char *v, bool *bpo)
+{
+	static const char *const tags[] = {"~bpo", "+deb", "~deb", NULL};
+
+	*bpo = false;
+	for (size_t i = 0; tags[i] != NULL; i++) {
+		const char *p = strstr(v, tags[i]);
+		unsigned n = 0;
+
+		if (p == NULL || !deb_digit((unsigned char)p[4]))
+			continue;
+		for (p += 4; deb_digit((unsigned char)*p) && n < 10000; p++)
+			n = n * 10 + (unsigned)(*p - '0');
+		*bpo = i == 0;
+		return n;
+	}
+	return 0;
+}
+
+/* Packages built from the kernel's own source: their version is the
+ * kernel version the source's other packages were made with. */
+static bool from_kernel_source(const char *name)
+{
+	static const char *const prefixes[] = {
+		"linux-libc-dev",
+		"linux-headers-",
+		"linux-kbuild-",
+		"linux-image-",
+		"linux-modules-",
+		"linux-compiler-",
+		NULL,
+	};
+
+	for (size_t i = 0; prefixes[i] != NULL; i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What the source says of its release: the newest version of a package
+ * built from the kernel's source (*ref, NULL when none; it belongs to r),
+ * and the Debian release its packages are tagged for, or base-files'
+ * major version (0 when unknown).
+ */
+static unsigned source_release(const struct gen_report *r, const char **ref)
+{
+	unsigned rel = 0, base = 0;
+
+	*ref = NULL;
+	for (size_t i = 0; i < r->npkgs; i++) {
+		const struct gen_package *p = &r->pkgs[i];
+		bool bpo;
+		unsigned tag;
+
+		if (p->name == NULL || p->version == NULL)
+			continue;
+		if (from_kernel_source(p->name) &&
+		    (*ref == NULL || gen_deb_vercmp(p->version, *ref) > 0))
+			*ref = p->version;
+		tag = deb_release_tag(p->version, &bpo);
+		if (tag > 0 && !bpo && tag > rel)
+			rel = tag;
+		if (strcmp(p->name, "base-files") == 0 &&
+		    strstr(p->version, "ubuntu") == NULL)
+			base = (unsigned)strtoul(p->version, NULL, 10);
+	}
+	return base > 0 && base < 1000 ? base : rel;
+}
+
+/* The preferred metapackages, most usual first; %s is the architecture. */
+static const char *const kernel_metas[] = {
+	"linux-image-%s",	"linux-image-generic", "linux-image-virtual",
+	"linux-image-cloud-%s", "linux-image-kvm",     NULL,
+};
+
+static const char *kernel_meta(size_t i, const char *arch, char *out,
+			       size_t len)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(out, len, kernel_metas[i], arch ? arch : "amd64");
+#pragma GCC diagnostic pop
+	return out;
+}
+
+static unsigned kernel_name_rank(const char *name, const char *arch)
+{
+	for (unsigned i = 0; kernel_metas[i] != NULL; i++) {
+		char want[128];
+
+		if (strcmp(name, kernel_meta(i, arch, want, sizeof(want))) == 0)
+			return i;
+	}
+	return 100; /* a kernel of one ABI, not a metapackage */
+}
+
+struct kernel_key {
+	unsigned fit;  /* 0 tagged for the source's release, 1 untagged,
+			* 2 its backport, 3 older release, 4 newer */
+	bool newer;    /* newer than the source's kernel packages */
+	unsigned rank; /* kernel_name_rank() */
+};
+
+static struct kernel_key kernel_key(const struct gen_repo_entry *c,
+				    unsigned rel, const char *ref,
+				    const char *arch)
+{
+	struct kernel_key k = {.fit = 1};
+	bool bpo;
+	unsigned tag = deb_release_tag(c->version, &bpo);
+
+	if (tag != 0 && rel != 0 && tag != rel)
+		k.fit = tag < rel ? 3 : 4;
+	else if (tag != 0 && bpo)
+		k.fit = 2;
+	else if (tag != 0 && rel != 0)
+		k.fit = 0;
+	k.newer = ref != NULL && gen_deb_vercmp(c->version, ref) > 0;
+	k.rank = kernel_name_rank(c->name, arch);
+	return k;
+}
+
+/* <0 when a is the better kernel for the source. */
+static int kernel_better(const struct gen_repo_entry *a,
+			 const struct gen_repo_entry *b, unsigned rel,
+			 const char *ref, const char *arch)
+{
+	struct kernel_key ka = kernel_key(a, rel, ref, arch);
+	struct kernel_key kb = kernel_key(b, rel, ref, arch);
+	int v;
+
+	if (ka.fit != kb.fit)
+		return ka.fit < kb.fit ? -1 : 1;
+	if (ka.newer != kb.newer)
+		return ka.newer ? 1 : -1;
+	/* not newer: the highest is the closest; newer: the lowest */
+	v = gen_deb_vercmp(a->version, b->version);
+	if (v != 0)
+		return ka.newer ? v : -v;
+	if (ka.rank != kb.rank)
+		return ka.rank < kb.rank ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+void gen_kernel_order(const struct gen_report *r, const char *arch,
+		      struct gen_repo_entry *c, size_t n)
+{
+	const char *ref;
+	unsigned rel = source_release(r, &ref);
+
+	/* Debian's kernels in a stable release carry no release tag: with
+	 * no kernel package of its own, the source's release is what the
+	 * repositories' linux-image-ARCH says (earlier repositories win,
+	 * as for every package) */
+	for (size_t i = 0; i < n && ref == NULL; i++) {
+		struct kernel_key k = kernel_key(&c[i], rel, NULL, arch);
+
+		if (k.rank == 0 && k.fit <= 1)
+			ref = c[i].version;
+	}
+	/* insertion sort: a handful of candidates, and a stable order */
+	for (size_t i = 1; i < n; i++) {
+		struct gen_repo_entry e = c[i];
+		size_t j = i;
+
+		for (;
+		     j > 0 && kernel_better(&e, &c[j - 1], rel, ref, arch) < 0;
+		     j--)
+			c[j] = c[j - 1];
+		c[j] = e;
+	}
+}
+
+/* Add the package called name to the candidates, once. */
+static void kernel_candidate(const struct gen_repo *repo, const char *arch,
+			     const char *name, struct gen_repo_entry **c,
+			     size_t *n)
+{
+	struct gen_repo_entry e;
+
+	if (strncmp(name, "linux-image-", 12) != 0 ||
+	    strstr(name, "-dbg") != NULL)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*c)[i].name, name) == 0)
+			return;
+	/* by its own name only: what provides it is another package */
+	if (gen_repo_lookup(repo, name, arch, &e) < 0 ||
+	    strcmp(e.name, name) != 0)
+		return;
+	*c = rf_xrealloc(*c, (*n + 1) * sizeof(**c));
+	(*c)[(*n)++] = e;
+}
+
+/*
+ * The kernels the repositories offer for this source: the usual
+ * metapackages, the kernel each of them depends on, and the kernel of
+ * every linux-headers-ABI (or leftover linux-image-ABI) the source has.
+ */
+static size_t kernel_candidates(const struct gen_report *r,
+				const struct gen_repo *repo, const char *arch,
+				struct gen_repo_entry **out)
+{
+	struct gen_repo_entry *c = NULL;
+	size_t n = 0, metas;
+
+	for (size_t i = 0; kernel_metas[i] != NULL; i++) {
+		char name[128];
+
+		kernel_candidate(repo, arch,
+				 kernel_meta(i, arch, name, sizeof(name)), &c,
+				 &n);
+	}
+	metas = n;
+	for (size_t i = 0; i < metas; i++) {
+		const char *d = c[i].depends;
+
+		while (d != NULL && *d != '\0') {
+			char dn[256];
+			size_t len = strcspn(d, ",|");
+
+			dep_name(d, d + len, dn, sizeof(dn));
+			kernel_candidate(repo, arch, dn, &c, &n);
+			d += len;
+			d += *d != '\0';
+		}
+	}
+	for (size_t i = 0; i < r->npkgs; i++) {
+		const char *name = r->pkgs[i].name;
+		char want[300];
+
+		if (name == NULL)
+			continue;
+		if (strncmp(name, "linux-headers-", 14) == 0 &&
+		    deb_digit((unsigned char)name[14])) {
+			snprintf(want, sizeof(want), "linux-image-%s",
+				 name + 14);
+			kernel_candidate(repo, arch, want, &c, &n);
+		} else if (strncmp(name, "linux-image-", 12) == 0) {
+			kernel_candidate(repo, arch, name, &c, &n);
+		}
+	}
+	*out = c;
+	return n;
+}
+
+static int need_kernel(struct gen_tune *t, const struct gen_report *r,
+		       int rootfd, const char *root,
 		       const struct gen_repo *repo, struct installed *in,
 		       struct rf_error *err)
 {
-	static const char *const metas[] = {
-		"linux-image-amd64",
-		"linux-image-generic",
-		"linux-image-virtual",
-		"linux-image-cloud-amd64",
-		NULL,
-	};
+	struct gen_repo_entry *c = NULL;
 	struct rf_buf tried = RF_BUF_INIT;
+	size_t n = 0;
 	int rc = 0;
 
 	find_kernels(t, rootfd);
 	if (t->nkernels > 0)
 		return 0;
-	for (size_t i = 0; metas[i] != NULL && t->nkernels == 0; i++) {
+	if (in->have_dpkg) {
+		n = kernel_candidates(r, repo, in->arch, &c);
+		gen_kernel_order(r, in->arch, c, n);
+	}
+	for (size_t i = 0; i < n && t->nkernels == 0; i++) {
 		struct rf_error why = {0};
+		char *name = rf_xstrdup(c[i].name);
 
-		rf_buf_printf(&tried, "%s%s", i ? ", " : "", metas[i]);
-		if (!in->have_dpkg)
-			break;
-		rc = install_pkgs(t, rootfd, root, repo, in, metas[i],
-				  "the source had no kernel", &why);
+		rf_buf_printf(&tried, "%s%s %s", i ? ", " : "", c[i].name,
+			      c[i].version);
+		rc = install_pkgs(t, rootfd, root, repo, in, name,
+				  "the source had no kernel; the closest "
+				  "to its release",
+				  &why);
+		free(name);
 		if (rc < 0) {
 			rf_error_set(err, rc,
 				     "the source has no kernel, and "
 				     "installing %s failed: %s",
-				     metas[i], why.msg);
+				     c[i].name, why.msg);
 			goto out;
 		}
+		if (rc == 0)
+			note(t, "kernel: not %s (%s)", c[i].name, why.msg);
 		find_kernels(t, rootfd);
 	}
 	if (t->nkernels == 0) {
 		rc = rf_error_set(err, -ENOENT,
 				  "the source has no kernel in /boot (a "
 				  "container or a paravirtualised guest?) and "
-				  "no repository has one (looked for %s)",
-				  in->have_dpkg ? tried.data
-						: "nothing: no dpkg database");
+				  "no repository has one%s%s%s",
+				  !in->have_dpkg ? " (no dpkg database)"
+				  : n > 0	 ? " that installs (tried "
+						 : "",
+				  n > 0 ? tried.data : "", n > 0 ? ")" : "");
 		goto out;
 	}
+	note(t, "kernel: %s from the repositories (%zu candidate%s)",
+	     t->kernels[0], n, n == 1 ? "" : "s");
 	rc = 0;
 out:
+	free(c);
 	rf_buf_free(&tried);
 	return rc;
 }
@@ -1560,7 +1919,7 @@ int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 	} else {
 		note(t, "guest tools: not changed (only dpkg systems so far)");
 	}
-	rc = need_kernel(t, rootfd, root.data, repo, &in, err);
+	rc = need_kernel(t, r, rootfd, root.data, repo, &in, err);
 	if (rc < 0)
 		goto out;
 	rc = need_grub(t, rootfd, root.data, repo, &in, err);

@@ -90,6 +90,24 @@ int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 int gen_tune_generalise(struct gen_tune *t, int rootfd, struct rf_error *err);
 int gen_tune_network(struct gen_tune *t, int rootfd, struct rf_error *err);
 
+/* dpkg's order of two versions (deb-version(7)): <0, 0 or >0, as
+ * `dpkg --compare-versions a lt|eq|gt b` says. */
+int gen_deb_vercmp(const char *a, const char *b);
+
+/*
+ * Sort the kernels c[0..n) the repositories offer, best first, for a
+ * source without a kernel (report r, dpkg architecture arch): those of
+ * the source's own Debian release (its packages' +debNNu tags or
+ * base-files' version) before its backports (~bpoNN) before other
+ * releases; then the highest version not newer than the source's
+ * packages built from the kernel's source (linux-libc-dev,
+ * linux-headers-ABI ...), or the lowest newer one when none is older;
+ * then the distribution's usual metapackage (linux-image-ARCH) before
+ * the kernel of one ABI.
+ */
+void gen_kernel_order(const struct gen_report *r, const char *arch,
+		      struct gen_repo_entry *c, size_t n);
+
 int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 		  struct gen_layout *l, const char *stage,
 		  struct rf_error *err);

@@ -539,7 +539,189 @@ static void test_keep_switches(void)
 	sh("rm -rf %s", tmp);
 }
 
+/* gen_deb_vercmp() against dpkg itself, on the cases deb-version(7)
+ * makes hard: epochs, '~' before the end, digit runs as numbers, letters
+ * before other characters, the last '-' splitting the revision. */
+static void test_deb_vercmp(void)
+{
+	static const char *const v[] = {
+		"1.0",
+		"1.0-1",
+		"1.0~rc1",
+		"1.0~rc1-1",
+		"1:0.9",
+		"0:1.0",
+		"1.0a",
+		"1.0+a",
+		"1.0.1",
+		"1.00",
+		"1.0-1~bpo12+1",
+		"1.0-1+deb12u1",
+		"6.1.123-1",
+		"6.1.119-1",
+		"6.11.5-1~bpo12+1",
+		"6.12.9-1",
+		"5.10.226-1",
+		"10",
+		"9",
+		"1.0-a-b",
+		"1.0-a-c",
+		"~",
+		"~~",
+		"",
+		"a",
+		"1.0-0",
+		"2:1",
+		"12.4+deb12u5",
+		"1.0+dfsg-2",
+		"1.0-2",
+		"1.0.~1",
+		"00001.2",
+		"1.2",
+		"99999999999999999999",
+	};
+	size_t n = sizeof(v) / sizeof(v[0]);
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			char cmd[300];
+			int mine = gen_deb_vercmp(v[i], v[j]);
+			const char *op = mine < 0   ? "lt"
+					 : mine > 0 ? "gt"
+						    : "eq";
+
+			/* dpkg refuses an empty version: only ours then */
+			if (v[i][0] == '\0' || v[j][0] == '\0') {
+				CU_ASSERT((i == j) == (mine == 0));
+				continue;
+			}
+			snprintf(cmd, sizeof(cmd),
+				 "dpkg --compare-versions '%s' %s '%s' "
+				 "2>/dev/null",
+				 v[i], op, v[j]);
+			if (system(cmd) != 0) {
+				fprintf(stderr, "\n%s %s %s: dpkg says no\n",
+					v[i], op, v[j]);
+				CU_FAIL("gen_deb_vercmp disagrees with dpkg");
+			}
+		}
+}
+
+static struct gen_package pkg(const char *name, const char *version)
+{
+	struct gen_package p = {.db = "dpkg",
+				.name = (char *)name,
+				.version = (char *)version,
+				.arch = "amd64",
+				.status = "installed"};
+
+	return p;
+}
+
+static const char *first_kernel(struct gen_package *pkgs, size_t npkgs,
+				struct gen_repo_entry *c, size_t n)
+{
+	struct gen_report r = {.pkgs = pkgs, .npkgs = npkgs};
+
+	gen_kernel_order(&r, "amd64", c, n);
+	return c[0].name;
+}
+
+/* Several kernels on offer (bookworm, its backports and security, the
+ * next release, an older one); the choice follows the source. */
+static void test_kernel_choice(void)
+{
+	const struct gen_repo_entry all[] = {
+		{.name = "linux-image-amd64", .version = "6.1.123-1"},
+		{.name = "linux-image-6.1.0-29-amd64", .version = "6.1.123-1"},
+		{.name = "linux-image-6.1.0-28-amd64", .version = "6.1.119-1"},
+		{.name = "linux-image-6.11.5+bpo-amd64",
+		 .version = "6.11.5-1~bpo12+1"},
+		{.name = "linux-image-6.12.9-amd64", .version = "6.12.9-1"},
+		{.name = "linux-image-5.10.0-33-amd64",
+		 .version = "5.10.226-1~deb11u1"},
+		{.name = "linux-image-cloud-amd64", .version = "6.1.123-1"},
+		{.name = "linux-image-6.6.0-bpo-amd64",
+		 .version = "6.6.13-1~bpo13+1"},
+	};
+	struct gen_repo_entry c[8];
+	struct gen_package bookworm[] = {
+		pkg("base-files", "12.4+deb12u9"),
+		pkg("libc6", "2.36-9+deb12u9"),
+	};
+	struct gen_package headers[] = {
+		pkg("base-files", "12.4+deb12u9"),
+		pkg("linux-headers-6.1.0-28-amd64", "6.1.119-1"),
+		pkg("linux-libc-dev", "6.1.119-1"),
+	};
+	struct gen_package libc_dev_between[] = {
+		pkg("base-files", "12.4+deb12u9"),
+		pkg("linux-libc-dev", "6.1.120-1"),
+	};
+	struct gen_package bullseye[] = {
+		pkg("base-files", "11.1+deb11u11"),
+		pkg("openssl", "1.1.1w-0+deb11u2"),
+	};
+	struct gen_package tagged_only[] = {
+		pkg("libc6", "2.36-9+deb12u9"),
+		pkg("openssl", "3.0.15-1~deb12u1"),
+	};
+	struct gen_package old_libc_dev[] = {
+		pkg("base-files", "12.4+deb12u9"),
+		pkg("linux-libc-dev", "6.0.1-1"),
+	};
+
+	/* bookworm: its own metapackage, not the backport, not trixie's
+	 * higher version, not the cloud flavour of the same version */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(bookworm, 2, c, 8),
+			       "linux-image-amd64");
+	CU_ASSERT_STRING_EQUAL(c[1].name, "linux-image-cloud-amd64");
+	CU_ASSERT_STRING_EQUAL(c[2].name, "linux-image-6.1.0-29-amd64");
+	CU_ASSERT_STRING_EQUAL(c[3].name, "linux-image-6.1.0-28-amd64");
+	/* the release tags alone say bookworm */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(tagged_only, 2, c, 8),
+			       "linux-image-amd64");
+	/* headers of 6.1.0-28 installed: that very kernel */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(headers, 3, c, 8),
+			       "linux-image-6.1.0-28-amd64");
+	/* between two: the highest not newer */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(libc_dev_between, 2, c, 8),
+			       "linux-image-6.1.0-28-amd64");
+	/* older than all of the release's: the lowest newer one */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(old_libc_dev, 2, c, 8),
+			       "linux-image-6.1.0-28-amd64");
+	/* bullseye: the kernel tagged for bullseye, not bookworm's */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(bullseye, 2, c, 8),
+			       "linux-image-5.10.0-33-amd64");
+	/* nothing known of the source: the usual metapackage */
+	memcpy(c, all, sizeof(all));
+	CU_ASSERT_STRING_EQUAL(first_kernel(NULL, 0, c, 8),
+			       "linux-image-amd64");
+	/* no metapackage, no tag of the source: the highest */
+	memcpy(c, all + 1, sizeof(all[0]) * 5);
+	CU_ASSERT_STRING_EQUAL(first_kernel(NULL, 0, c, 5),
+			       "linux-image-6.12.9-amd64");
+	/* the backport of the source's release before other releases' */
+	c[0] = all[3];
+	c[1] = all[5];
+	c[2] = all[7];
+	CU_ASSERT_STRING_EQUAL(first_kernel(bookworm, 2, c, 3),
+			       "linux-image-6.11.5+bpo-amd64");
+	/* one candidate: itself */
+	c[0] = all[4];
+	CU_ASSERT_STRING_EQUAL(first_kernel(bookworm, 2, c, 1),
+			       "linux-image-6.12.9-amd64");
+}
+
 static CU_TestInfo tests[] = {
+	{"deb_vercmp", test_deb_vercmp},
+	{"kernel_choice", test_kernel_choice},
 	{"network_and_generalise", test_network_and_generalise},
 	{"keep_switches", test_keep_switches},
 	{"registry", test_registry},
