@@ -48,8 +48,11 @@ struct gen_file {
 	char *acl_access, *acl_default; /* short text form */
 };
 
+/* A <package>: version as its database spells it (dpkg: with the epoch;
+ * rpm and alpm: epoch and, for rpm, release apart; NULL when absent). */
 struct gen_package {
 	char *db, *name, *version, *arch, *status;
+	char *epoch, *release;
 };
 
 /* A <filesystem kind="disk"> of <storage>. */

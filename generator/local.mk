@@ -9,6 +9,11 @@ generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(ZLIB_CFLAGS) \
 	$(LIBXML2_CFLAGS) $(LIBCRYPTO_CFLAGS)
 RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) $(ZLIB_LIBS) \
 	$(LIBXML2_LIBS) $(LIBCRYPTO_LIBS)
+# kinds of package: one table each, registry in repo.c
+generator_libgen_a_SOURCES += generator/pkg_kind.h generator/pkg_deb.c \
+	generator/pkg_rpm.c generator/pkg_pacman.c
+generator_libgen_a_CFLAGS += $(LIBRPM_CFLAGS)
+RF_GEN_LIBS += $(LIBRPM_LIBS)
 generator_libgen_a_SOURCES += generator/disk.c generator/disk.h
 generator_libgen_a_SOURCES += generator/target.c generator/target.h \
 	generator/target-kvm.c generator/target-vmware.c \

@@ -328,12 +328,6 @@ int main(int argc, char **argv)
 
 		if (p->status != NULL && strcmp(p->status, "installed") != 0)
 			continue; /* nothing of it is on disk */
-		if (strcmp(p->db, "dpkg") != 0) {
-			fprintf(stderr, "reforge-gen: %s: %s packages are not "
-				"supported yet\n", p->name, p->db);
-			missing++;
-			continue;
-		}
 		rf_progress_update(&prog, false, "unpacking %zu/%zu: %s",
 				   i + 1, r->npkgs, p->name);
 		rc = gen_repo_unpack(repo, p, rootfd, &lim, &err);

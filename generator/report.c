@@ -313,6 +313,8 @@ static int walk(xmlTextReaderPtr rd, struct gen_report *r,
 			p->version = attr_bytes(rd, "version");
 			p->arch = attr_bytes(rd, "arch");
 			p->status = attr_bytes(rd, "status");
+			p->epoch = attr_bytes(rd, "epoch");
+			p->release = attr_bytes(rd, "release");
 			if (p->db == NULL || p->name == NULL ||
 			    p->version == NULL)
 				return rf_error_set(err, -EINVAL,
@@ -420,6 +422,8 @@ void gen_report_free(struct gen_report *r)
 		free(r->pkgs[i].version);
 		free(r->pkgs[i].arch);
 		free(r->pkgs[i].status);
+		free(r->pkgs[i].epoch);
+		free(r->pkgs[i].release);
 	}
 	free(r->pkgs);
 	for (size_t i = 0; i < r->nfs; i++) {
