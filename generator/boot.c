@@ -1782,34 +1782,432 @@ static int networkd_files(struct gen_tune *t, int rootfd, struct nic_map *m,
 	return rc;
 }
 
+/* --- netplan --- */
+
+/* One line of a block-style YAML file, as far as netplan's needs go. */
+struct yaml_line {
+	size_t indent;
+	char key[64];	   /* "" when the line is no "key:" */
+	const char *value; /* after "key:" and its spaces */
+	size_t vlen;
+	bool item; /* "- ..." */
+};
+
+static void yaml_parse_line(const char *l, size_t len, struct yaml_line *y)
+{
+	size_t i = 0, k = 0;
+
+	memset(y, 0, sizeof(*y));
+	while (i < len && l[i] == ' ')
+		i++;
+	y->indent = i;
+	if (i < len && l[i] == '-' && (i + 1 == len || l[i + 1] == ' ')) {
+		y->item = true;
+		return;
+	}
+	while (i < len && k + 1 < sizeof(y->key) &&
+	       (l[i] == '_' || l[i] == '-' || l[i] == '.' || l[i] == '"' ||
+		(l[i] >= 'a' && l[i] <= 'z') || (l[i] >= 'A' && l[i] <= 'Z') ||
+		(l[i] >= '0' && l[i] <= '9')))
+		if (l[i++] != '"')
+			y->key[k++] = l[i - 1];
+	y->key[k] = '\0';
+	if (k == 0 || i >= len || l[i] != ':' ||
+	    (i + 1 < len && l[i + 1] != ' ' && l[i + 1] != '\t')) {
+		y->key[0] = '\0';
+		return;
+	}
+	for (i++; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
+		;
+	y->value = l + i;
+	y->vlen = len - i;
+	/* a comment after the value is not the value */
+	for (size_t j = 0; j < y->vlen; j++)
+		if (y->value[j] == '#' && j > 0 && y->value[j - 1] == ' ') {
+			y->vlen = j;
+			break;
+		}
+	while (y->vlen > 0 &&
+	       (y->value[y->vlen - 1] == ' ' || y->value[y->vlen - 1] == '\t' ||
+		y->value[y->vlen - 1] == '\r'))
+		y->vlen--;
+}
+
+static bool yaml_true(const struct yaml_line *y)
+{
+	static const char *const yes[] = {"true", "yes", "on", "True",
+					  "TRUE", "y",	 NULL};
+
+	for (size_t i = 0; yes[i] != NULL; i++)
+		if (y->vlen == strlen(yes[i]) &&
+		    strncmp(y->value, yes[i], y->vlen) == 0)
+			return true;
+	return false;
+}
+
+/* The device sections of netplan whose entries are interfaces. */
+static bool netplan_devices(const char *key)
+{
+	return strcmp(key, "ethernets") == 0 || strcmp(key, "bonds") == 0 ||
+	       strcmp(key, "bridges") == 0 || strcmp(key, "vlans") == 0;
+}
+
+/* Static settings that DHCP replaces. */
+static bool netplan_static_key(const char *key)
+{
+	return strcmp(key, "addresses") == 0 || strcmp(key, "gateway4") == 0 ||
+	       strcmp(key, "gateway6") == 0 || strcmp(key, "routes") == 0 ||
+	       strcmp(key, "nameservers") == 0;
+}
+
+#define NETPLAN_DEPTH 8
+#define NETPLAN_IFACES 32
+
+struct netplan_iface {
+	char section[64], name[64];
+	bool has_addresses, has_dhcp4;
+};
+
+struct netplan_walk {
+	size_t indent[NETPLAN_DEPTH];
+	char key[NETPLAN_DEPTH][64];
+	size_t depth;
+};
+
+/* Push y (a key line) onto the path of keys that leads to it; the path
+ * of an item or a scalar line is only popped. */
+static void netplan_path(struct netplan_walk *w, const struct yaml_line *y)
+{
+	while (w->depth > 0 && w->indent[w->depth - 1] >= y->indent)
+		w->depth--;
+	if (y->key[0] != '\0' && w->depth < NETPLAN_DEPTH) {
+		w->indent[w->depth] = y->indent;
+		snprintf(w->key[w->depth], sizeof(w->key[0]), "%s", y->key);
+		w->depth++;
+	}
+}
+
+static struct netplan_iface *netplan_find(struct netplan_iface *ifs, size_t n,
+					  const char *section, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ifs[i].section, section) == 0 &&
+		    strcmp(ifs[i].name, name) == 0)
+			return &ifs[i];
+	return NULL;
+}
+
+/*
+ * A netplan file: interfaces named by the kernel (ethN; its keys, what
+ * names them in other devices' lists), a match on the source's MAC
+ * address or driver replaced by the new name, set-name dropped, and with
+ * --network dhcp an interface with addresses gets DHCP instead. Block
+ * style only: a file in flow style is left as it is (and said so).
+ */
+static int netplan_file(struct gen_tune *t, int rootfd, const char *path,
+			struct nic_map *m, struct rf_error *err)
+{
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT;
+	struct netplan_iface ifs[NETPLAN_IFACES];
+	struct netplan_walk w = {.depth = 0};
+	size_t nifs = 0, drop_above = (size_t)-1;
+	bool changed = false, named = false;
+	int rc = root_read(rootfd, path, &in, err);
+
+	if (rc < 0 || in.data == NULL) {
+		rc = rc == -ENOENT ? 0 : rc;
+		goto out;
+	}
+	/* first pass: the interfaces, and which are static */
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l) : strlen(l);
+		struct yaml_line y;
+		bool skip;
+
+		yaml_parse_line(l, len, &y);
+		skip = len == y.indent || l[y.indent] == '#';
+		l = eol ? eol + 1 : NULL;
+		if (skip)
+			continue;
+		netplan_path(&w, &y);
+		if (y.key[0] == '\0' || w.depth < 3 ||
+		    strcmp(w.key[0], "network") != 0 ||
+		    !netplan_devices(w.key[1]))
+			continue;
+		if (w.depth == 3 && nifs < NETPLAN_IFACES) {
+			memset(&ifs[nifs], 0, sizeof(ifs[0]));
+			snprintf(ifs[nifs].section, sizeof(ifs[0].section),
+				 "%s", w.key[1]);
+			snprintf(ifs[nifs].name, sizeof(ifs[0].name), "%s",
+				 w.key[2]);
+			nifs++;
+			if (strcmp(w.key[1], "ethernets") == 0)
+				map_nic(m, w.key[2], true);
+		} else if (w.depth == 4) {
+			struct netplan_iface *f =
+				netplan_find(ifs, nifs, w.key[1], w.key[2]);
+
+			if (f != NULL && strcmp(y.key, "addresses") == 0)
+				f->has_addresses = true;
+			if (f != NULL && strcmp(y.key, "dhcp4") == 0)
+				f->has_dhcp4 = true;
+		}
+	}
+	if (m->n > 0)
+		t->renamed_nics = true;
+	w.depth = 0;
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l) : strlen(l);
+		struct yaml_line y;
+		struct netplan_iface *f = NULL;
+		const char *nic = NULL;
+		size_t at = out.len;
+
+		yaml_parse_line(l, len, &y);
+		if (len == y.indent || l[y.indent] == '#') {
+			rf_buf_add(&out, l, len);
+			rf_buf_addch(&out, '\n');
+			l = eol ? eol + 1 : NULL;
+			continue;
+		}
+		/* what the dropped key holds: deeper lines, or a sequence
+		 * at its own indent */
+		if (drop_above != (size_t)-1 &&
+		    (y.indent > drop_above ||
+		     (y.item && y.indent == drop_above))) {
+			rf_buf_printf(&out,
+				      "# reforge (--network dhcp): %.*s\n",
+				      (int)len, l);
+			changed = true;
+			l = eol ? eol + 1 : NULL;
+			continue;
+		}
+		drop_above = (size_t)-1;
+		netplan_path(&w, &y);
+		if (w.depth >= 3 && strcmp(w.key[0], "network") == 0 &&
+		    netplan_devices(w.key[1])) {
+			f = netplan_find(ifs, nifs, w.key[1], w.key[2]);
+			if (strcmp(w.key[1], "ethernets") == 0)
+				nic = map_nic(m, w.key[2], false);
+		}
+		if (w.depth == 3 && y.key[0] != '\0')
+			named = false;
+		if (f != NULL && w.depth == 5 && y.key[0] != '\0' &&
+		    strcmp(w.key[3], "match") == 0 &&
+		    (strcmp(y.key, "macaddress") == 0 ||
+		     strcmp(y.key, "driver") == 0)) {
+			rf_buf_printf(&out, "%*s# reforge: %.*s\n",
+				      (int)y.indent, "", (int)(len - y.indent),
+				      l + y.indent);
+			if (nic != NULL && !named)
+				rf_buf_printf(&out, "%*sname: %s\n",
+					      (int)y.indent, "", nic);
+			named = true;
+		} else if (f != NULL && w.depth == 4 && y.key[0] != '\0' &&
+			   strcmp(y.key, "set-name") == 0) {
+			rf_buf_printf(&out, "%*s# reforge: %.*s\n",
+				      (int)y.indent, "", (int)(len - y.indent),
+				      l + y.indent);
+		} else if (f != NULL && f->has_addresses && t->network_dhcp &&
+			   w.depth == 4 && netplan_static_key(y.key)) {
+			if (strcmp(y.key, "addresses") == 0 && !f->has_dhcp4)
+				rf_buf_printf(&out, "%*sdhcp4: true\n",
+					      (int)y.indent, "");
+			rf_buf_printf(&out,
+				      "# reforge (--network dhcp): %.*s\n",
+				      (int)len, l);
+			drop_above = y.indent;
+		} else if (f != NULL && f->has_addresses && t->network_dhcp &&
+			   w.depth == 4 && strcmp(y.key, "dhcp4") == 0 &&
+			   !yaml_true(&y)) {
+			rf_buf_printf(&out, "%*sdhcp4: true\n", (int)y.indent,
+				      "");
+		} else {
+			rename_words(m, l, len, &out);
+			rf_buf_addch(&out, '\n');
+		}
+		if (out.len - at != len + 1 ||
+		    memcmp(out.data + at, l, len) != 0)
+			changed = true;
+		l = eol ? eol + 1 : NULL;
+	}
+	if (!changed)
+		goto out;
+	rc = root_write(rootfd, path, out.data, out.len, 0600, err);
+	if (rc == 0)
+		record(t, path,
+		       "netplan: interfaces named as the target's kernel "
+		       "names them (net.ifnames=0), no match on the source's "
+		       "MAC address%s",
+		       t->network_dhcp ? ", static addresses to DHCP" : "");
+out:
+	rf_buf_free(&in);
+	rf_buf_free(&out);
+	return rc;
+}
+
+/* --- NetworkManager keyfiles --- */
+
+/*
+ * A keyfile of NetworkManager: interface-name to the kernel's name,
+ * mac-address (of [ethernet] or anywhere) commented out, and with
+ * --network dhcp a manual method becomes auto, its addresses, gateway,
+ * routes and DNS servers commented out.
+ */
+static int nm_file(struct gen_tune *t, int rootfd, const char *path,
+		   struct nic_map *m, struct rf_error *err)
+{
+	struct rf_buf in = RF_BUF_INIT, out = RF_BUF_INIT;
+	char section[32] = "";
+	bool changed = false;
+	int rc = root_read(rootfd, path, &in, err);
+
+	if (rc < 0 || in.data == NULL) {
+		rc = rc == -ENOENT ? 0 : rc;
+		goto out;
+	}
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n');
+
+		if (strncmp(l, "interface-name=", 15) == 0) {
+			char name[64];
+			size_t n = strcspn(l + 15, "\n\r");
+
+			if (n < sizeof(name)) {
+				memcpy(name, l + 15, n);
+				name[n] = '\0';
+				map_nic(m, name, true);
+			}
+		}
+		l = eol ? eol + 1 : NULL;
+	}
+	if (m->n > 0)
+		t->renamed_nics = true;
+	for (char *l = in.data; l != NULL && *l;) {
+		char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l) : strlen(l);
+		size_t at = out.len;
+		bool ip = strcmp(section, "ipv4") == 0 ||
+			  strcmp(section, "ipv6") == 0;
+
+		if (l[0] == '[') {
+			size_t n = strcspn(l + 1, "]\n");
+
+			snprintf(section, sizeof(section), "%.*s",
+				 (int)(n < 31 ? n : 31), l + 1);
+			rf_buf_add(&out, l, len);
+			rf_buf_addch(&out, '\n');
+		} else if (strncmp(l, "mac-address=", 12) == 0) {
+			rf_buf_printf(&out, "# reforge: %.*s\n", (int)len, l);
+		} else if (ip && t->network_dhcp &&
+			   strncmp(l, "method=manual", 13) == 0) {
+			rf_buf_addstr(&out, "method=auto\n");
+		} else if (ip && t->network_dhcp &&
+			   (strncmp(l, "address", 7) == 0 ||
+			    strncmp(l, "gateway=", 8) == 0 ||
+			    strncmp(l, "route", 5) == 0 ||
+			    strncmp(l, "dns=", 4) == 0 ||
+			    strncmp(l, "dns-search=", 11) == 0)) {
+			/* static settings of this section: its method line
+			 * may come after them */
+			rf_buf_printf(&out,
+				      "# reforge (--network dhcp): %.*s\n",
+				      (int)len, l);
+		} else {
+			rename_words(m, l, len, &out);
+			rf_buf_addch(&out, '\n');
+		}
+		if (out.len - at != len + 1 ||
+		    memcmp(out.data + at, l, len) != 0)
+			changed = true;
+		l = eol ? eol + 1 : NULL;
+	}
+	if (!changed)
+		goto out;
+	rc = root_write(rootfd, path, out.data, out.len, 0600, err);
+	if (rc == 0)
+		record(t, path,
+		       "NetworkManager: the connection names the target's "
+		       "NIC as the kernel names it (net.ifnames=0), not the "
+		       "source's MAC address%s",
+		       t->network_dhcp ? ", static addresses to DHCP" : "");
+out:
+	rf_buf_free(&in);
+	rf_buf_free(&out);
+	return rc;
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file of dir (in the tree) whose name ends in suffix
+ * through fn, in name order so that NICs are numbered the same on every
+ * run. */
+static int each_file(struct gen_tune *t, int rootfd, const char *dir,
+		     const char *suffix, struct nic_map *m,
+		     int (*fn)(struct gen_tune *, int, const char *,
+			       struct nic_map *, struct rf_error *),
+		     struct rf_error *err)
+{
+	int dfd = rf_root_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
+	char **names = NULL;
+	size_t n = 0, sl = strlen(suffix);
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (dfd < 0)
+		return 0;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] == '.' || len <= sl ||
+		    strcmp(de->d_name + len - sl, suffix) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		names = rf_xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = rf_xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), strp_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char p[600];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		rc = fn(t, rootfd, p, m, err);
+	}
+	free_strv(names, n);
+	return rc;
+}
+
 int gen_tune_network(struct gen_tune *t, int rootfd, struct rf_error *err)
 {
 	struct nic_map m = {.n = 0};
 	int rc = ifupdown_file(t, rootfd, "etc/network/interfaces", &m, err);
-	int dfd;
 
-	if (rc < 0)
-		return rc;
-	dfd = rf_root_open(rootfd, "etc/network/interfaces.d",
-			   O_RDONLY | O_DIRECTORY);
-	if (dfd >= 0) {
-		DIR *d = fdopendir(dfd);
-		struct dirent *de;
-
-		while (d != NULL && rc == 0 && (de = readdir(d)) != NULL) {
-			char p[512];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "etc/network/interfaces.d/%s",
-				 de->d_name);
-			rc = ifupdown_file(t, rootfd, p, &m, err);
-		}
-		if (d != NULL)
-			closedir(d);
-		else
-			close(dfd);
-	}
+	if (rc == 0)
+		rc = each_file(t, rootfd, "etc/network/interfaces.d", "", &m,
+			       ifupdown_file, err);
+	if (rc == 0)
+		rc = each_file(t, rootfd, "etc/netplan", ".yaml", &m,
+			       netplan_file, err);
+	if (rc == 0)
+		rc = each_file(t, rootfd,
+			       "etc/NetworkManager/system-connections", "", &m,
+			       nm_file, err);
 	if (rc == 0)
 		rc = networkd_files(t, rootfd, &m, err);
 	for (size_t i = 0; i < m.n && rc == 0; i++)

@@ -719,7 +719,222 @@ static void test_kernel_choice(void)
 			       "linux-image-6.12.9-amd64");
 }
 
+static char *tree_file(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/root/%s", tmp, rel);
+	return slurp(path);
+}
+
+static bool changed(const struct gen_tune *t, const char *path)
+{
+	for (size_t i = 0; i < t->nchanges; i++)
+		if (strcmp(t->changes[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+/* netplan: interface keys, a MAC or driver match, set-name, the names in
+ * a bridge's list; with --network dhcp the static interfaces (and only
+ * those: a bridge member keeps dhcp4: false) get DHCP. */
+static void test_netplan(void)
+{
+	static const char yaml[] = "# written by the installer\n"
+				   "network:\n"
+				   "  version: 2\n"
+				   "  renderer: networkd\n"
+				   "  ethernets:\n"
+				   "    ens3:\n"
+				   "      match:\n"
+				   "        macaddress: \"52:54:00:12:34:56\"\n"
+				   "      set-name: ens3\n"
+				   "      dhcp4: true\n"
+				   "    enp0s8:\n"
+				   "      dhcp4: no\n"
+				   "      addresses:\n"
+				   "      - 192.0.2.10/24\n"
+				   "      routes:\n"
+				   "        - to: default\n"
+				   "          via: 192.0.2.1\n"
+				   "      nameservers:\n"
+				   "        addresses: [192.0.2.53]\n"
+				   "    enp0s9:\n"
+				   "      match:\n"
+				   "        driver: vmxnet3\n"
+				   "      dhcp4: false\n"
+				   "  bridges:\n"
+				   "    br0:\n"
+				   "      interfaces: [enp0s9]\n"
+				   "      addresses: [198.51.100.2/24]\n"
+				   "      gateway4: 198.51.100.1\n";
+	struct gen_tune t;
+	struct rf_error err = {0};
+	char path[512], *np, *kept;
+	int rootfd;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(sh("mkdir -p %s/root/etc/netplan", tmp), 0);
+	snprintf(path, sizeof(path), "%s/root/etc/netplan/50-cloud-init.yaml",
+		 tmp);
+	spit(path, yaml);
+	snprintf(path, sizeof(path), "%s/root/etc/netplan/60-kept.yaml", tmp);
+	spit(path, "network:\n  version: 2\n  renderer: networkd\n");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	rootfd = open(path, O_PATH | O_DIRECTORY);
+	CU_ASSERT_FATAL(rootfd >= 0);
+	gen_tune_init(&t, gen_target_by_name("kvm"));
+	t.tmpdir = tmp;
+	t.network_dhcp = true;
+	CU_ASSERT_EQUAL(gen_tune_network(&t, rootfd, &err), 0);
+	CU_ASSERT(t.renamed_nics);
+	np = tree_file("etc/netplan/50-cloud-init.yaml");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(np);
+	CU_ASSERT_PTR_NOT_NULL(strstr(np, "# written by the installer\n"
+					  "network:\n  version: 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		np, "    eth0:\n      match:\n"
+		    "        # reforge: macaddress: \"52:54:00:12:34:56\"\n"
+		    "        name: eth0\n"
+		    "      # reforge: set-name: ens3\n"
+		    "      dhcp4: true\n"
+		    "    eth1:\n      dhcp4: true\n"
+		    "# reforge (--network dhcp):       addresses:\n"
+		    "# reforge (--network dhcp):       - 192.0.2.10/24\n"
+		    "# reforge (--network dhcp):       routes:\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(np, "# reforge (--network dhcp): "
+					  "          via: 192.0.2.1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(np, "# reforge (--network dhcp): "
+					  "        addresses: [192.0.2.53]\n"
+					  "    eth2:\n      match:\n"
+					  "        # reforge: driver: vmxnet3\n"
+					  "        name: eth2\n"
+					  "      dhcp4: false\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(np, "    br0:\n"
+					  "      interfaces: [eth2]\n"
+					  "      dhcp4: true\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(np, "# reforge (--network dhcp): "
+					  "      gateway4: 198.51.100.1\n"));
+	CU_ASSERT_PTR_NULL(strstr(np, "ens3:"));
+	CU_ASSERT_PTR_NULL(strstr(np, "enp0s"));
+	CU_ASSERT(changed(&t, "/etc/netplan/50-cloud-init.yaml"));
+	/* nothing to change there: not written, not listed */
+	kept = tree_file("etc/netplan/60-kept.yaml");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(kept);
+	CU_ASSERT_STRING_EQUAL(
+		kept, "network:\n  version: 2\n  renderer: networkd\n");
+	CU_ASSERT(!changed(&t, "/etc/netplan/60-kept.yaml"));
+	gen_tune_release(&t);
+	free(np);
+	free(kept);
+	close(rootfd);
+	sh("rm -rf %s", tmp);
+}
+
+/* NetworkManager keyfiles: interface-name and mac-address; static kept
+ * without --network dhcp, made auto with it. */
+static void test_networkmanager(void)
+{
+	static const char lan[] = "[connection]\n"
+				  "id=lan\n"
+				  "type=ethernet\n"
+				  "interface-name=enp1s0\n"
+				  "\n"
+				  "[ethernet]\n"
+				  "mac-address=52:54:00:AA:BB:CC\n"
+				  "\n"
+				  "[ipv4]\n"
+				  "address1=192.0.2.20/24,192.0.2.1\n"
+				  "dns=192.0.2.53;\n"
+				  "method=manual\n"
+				  "\n"
+				  "[ipv6]\n"
+				  "addr-gen-mode=stable-privacy\n"
+				  "method=auto\n";
+	struct gen_tune t;
+	struct rf_error err = {0};
+	char path[512], *a = NULL, *b = NULL, *c = NULL;
+	int rootfd;
+	struct stat st;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/rf-target.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	CU_ASSERT_EQUAL_FATAL(
+		sh("mkdir -p %s/root/etc/NetworkManager/system-connections",
+		   tmp),
+		0);
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/NetworkManager/system-connections/"
+		 "lan.nmconnection",
+		 tmp);
+	spit(path, lan);
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/NetworkManager/system-connections/"
+		 "Wired connection 2",
+		 tmp);
+	spit(path, "[connection]\nid=Wired connection 2\ntype=ethernet\n"
+		   "[ethernet]\nmac-address=52:54:00:AA:BB:CD\n"
+		   "[ipv4]\nmethod=auto\n");
+	snprintf(path, sizeof(path), "%s/root", tmp);
+	rootfd = open(path, O_PATH | O_DIRECTORY);
+	CU_ASSERT_FATAL(rootfd >= 0);
+
+	/* static stays static */
+	gen_tune_init(&t, gen_target_by_name("vmware"));
+	t.tmpdir = tmp;
+	CU_ASSERT_EQUAL(gen_tune_network(&t, rootfd, &err), 0);
+	CU_ASSERT(t.renamed_nics);
+	a = tree_file("etc/NetworkManager/system-connections/lan.nmconnection");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "interface-name=eth0\n\n[ethernet]\n"
+					 "# reforge: mac-address=52:54:00:AA:"
+					 "BB:CC\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "address1=192.0.2.20/24,192.0.2.1\n"
+					 "dns=192.0.2.53;\nmethod=manual\n"));
+	CU_ASSERT(changed(&t, "/etc/NetworkManager/system-connections/"
+			      "lan.nmconnection"));
+	/* NetworkManager ignores a keyfile others can read */
+	snprintf(path, sizeof(path),
+		 "%s/root/etc/NetworkManager/system-connections/"
+		 "lan.nmconnection",
+		 tmp);
+	CU_ASSERT(stat(path, &st) == 0 && (st.st_mode & 077) == 0);
+	b = tree_file("etc/NetworkManager/system-connections/"
+		      "Wired connection 2");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(b, "[connection]\nid=Wired connection 2\n"
+				  "type=ethernet\n[ethernet]\n"
+				  "# reforge: mac-address=52:54:00:AA:BB:CD\n"
+				  "[ipv4]\nmethod=auto\n");
+	gen_tune_release(&t);
+
+	/* --network dhcp */
+	gen_tune_init(&t, gen_target_by_name("vmware"));
+	t.tmpdir = tmp;
+	t.network_dhcp = true;
+	CU_ASSERT_EQUAL(gen_tune_network(&t, rootfd, &err), 0);
+	c = tree_file("etc/NetworkManager/system-connections/lan.nmconnection");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c, "[ipv4]\n"
+					 "# reforge (--network dhcp): address1="
+					 "192.0.2.20/24,192.0.2.1\n"
+					 "# reforge (--network dhcp): dns="
+					 "192.0.2.53;\nmethod=auto\n\n[ipv6]\n"
+					 "addr-gen-mode=stable-privacy\n"
+					 "method=auto\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(c, "interface-name=eth0\n"));
+	gen_tune_release(&t);
+	free(a);
+	free(b);
+	free(c);
+	close(rootfd);
+	sh("rm -rf %s", tmp);
+}
+
 static CU_TestInfo tests[] = {
+	{"netplan", test_netplan},
+	{"networkmanager", test_networkmanager},
 	{"deb_vercmp", test_deb_vercmp},
 	{"kernel_choice", test_kernel_choice},
 	{"network_and_generalise", test_network_and_generalise},
