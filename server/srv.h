@@ -113,6 +113,25 @@ int64_t srv_token_check(sqlite3 *db, const char *secret);
 /* Run sql (no rows); 0 or -EIO with err set. */
 int srv_db_exec(sqlite3 *db, const char *sql, struct rf_error *err);
 
+/*
+ * Writers take turns here, not in SQLite. Every writer of the server is in
+ * this one process, and SQLite's busy handler is neither fair nor bounded
+ * in a useful way: writers that sleep and poll for the lock can lose to
+ * newcomers until their timeout ends in "database is locked". So each
+ * write (a transaction, or one statement in autocommit mode) holds this
+ * lock, a ticket lock served in the order of arrival, and keeps it short:
+ * the slow parts (reading a report, looking packages up) are done before.
+ * The lock is innermost: its holder waits for nothing else.
+ */
+void srv_db_write_lock(void);
+void srv_db_write_unlock(void);
+/* srv_db_write_lock(), then BEGIN IMMEDIATE; unlocked again on failure. */
+int srv_db_begin_write(sqlite3 *db, struct rf_error *err);
+/* COMMIT (ROLLBACK when it fails), then unlock; 0 or -EIO. */
+int srv_db_commit(sqlite3 *db, struct rf_error *err);
+/* ROLLBACK, then unlock. */
+void srv_db_rollback(sqlite3 *db);
+
 /* ---- report ingest: srv_report.c ---- */
 
 struct srv_ingest_result {

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -87,6 +88,57 @@ int srv_db_exec(sqlite3 *db, const char *sql, struct rf_error *err)
 	return rc;
 }
 
+/* The writers' ticket lock: served in the order tickets were drawn. */
+static pthread_mutex_t write_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t write_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t write_next, write_serving;
+
+void srv_db_write_lock(void)
+{
+	uint64_t ticket;
+
+	pthread_mutex_lock(&write_mutex);
+	ticket = write_next++;
+	while (write_serving != ticket)
+		pthread_cond_wait(&write_cond, &write_mutex);
+	pthread_mutex_unlock(&write_mutex);
+}
+
+void srv_db_write_unlock(void)
+{
+	pthread_mutex_lock(&write_mutex);
+	write_serving++;
+	pthread_cond_broadcast(&write_cond);
+	pthread_mutex_unlock(&write_mutex);
+}
+
+int srv_db_begin_write(sqlite3 *db, struct rf_error *err)
+{
+	int rc;
+
+	srv_db_write_lock();
+	rc = srv_db_exec(db, "BEGIN IMMEDIATE", err);
+	if (rc < 0)
+		srv_db_write_unlock();
+	return rc;
+}
+
+int srv_db_commit(sqlite3 *db, struct rf_error *err)
+{
+	int rc = srv_db_exec(db, "COMMIT", err);
+
+	if (rc < 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	srv_db_write_unlock();
+	return rc;
+}
+
+void srv_db_rollback(sqlite3 *db)
+{
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	srv_db_write_unlock();
+}
+
 int srv_db_open(struct srv_store *st, sqlite3 **out, struct rf_error *err)
 {
 	struct rf_buf path = RF_BUF_INIT;
@@ -102,6 +154,11 @@ int srv_db_open(struct srv_store *st, sqlite3 **out, struct rf_error *err)
 				  db ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}
+	/*
+	 * The server's own writers take turns in srv_db_write_lock(); the
+	 * timeout is for the rest (a 'token create' run beside the server,
+	 * a checkpoint), never how requests queue.
+	 */
 	sqlite3_busy_timeout(db, 60000);
 	/*
 	 * synchronous=FULL: a committed transaction (a complete scan, a
@@ -142,7 +199,7 @@ int srv_token_create(sqlite3 *db, const char *name, char *secret_out,
 	unsigned char raw[32];
 	struct rf_buf secret = RF_BUF_INIT, hash = RF_BUF_INIT;
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc, step;
 
 	if (name[0] == '\0' || strlen(name) > 128) {
 		rc = rf_error_set(err, -EINVAL, "a token name has 1 to 128 "
@@ -163,7 +220,10 @@ int srv_token_create(sqlite3 *db, const char *name, char *secret_out,
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash.data, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
-	switch (sqlite3_step(st)) {
+	srv_db_write_lock();
+	step = sqlite3_step(st);
+	srv_db_write_unlock();
+	switch (step) {
 	case SQLITE_DONE:
 		rc = 0;
 		memcpy(secret_out, secret.data, 65);
@@ -185,6 +245,7 @@ out:
 int srv_token_revoke(sqlite3 *db, const char *name, struct rf_error *err)
 {
 	sqlite3_stmt *st = NULL;
+	bool changed;
 	int rc;
 
 	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE name = ?", -1,
@@ -193,11 +254,15 @@ int srv_token_revoke(sqlite3 *db, const char *name, struct rf_error *err)
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	srv_db_write_lock();
+	rc = sqlite3_step(st);
+	changed = sqlite3_changes(db) > 0;
+	srv_db_write_unlock();
+	if (rc != SQLITE_DONE) {
 		rc = rf_error_set(err, -EIO, "database: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	rc = sqlite3_changes(db) ? 0
+	rc = changed ? 0
 				 : rf_error_set(err, -ENOENT,
 						"no token named '%s'", name);
 out:

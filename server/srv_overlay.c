@@ -171,7 +171,9 @@ static int persist(struct srv_upload *u, struct rf_error *err)
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)ver);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(st, 4, u->scan_id);
+	srv_db_write_lock();
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(u->db, err);
+	srv_db_write_unlock();
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -390,9 +392,11 @@ static int store_content(struct srv_upload *u, struct archive *a,
 	sqlite3_bind_text(ins_obj, 1, an->sha, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(ins_obj, 2, (sqlite3_int64)an->size);
 	sqlite3_bind_int64(ins_obj, 3, (sqlite3_int64)time(NULL));
+	srv_db_write_lock();
 	rc = sqlite3_step(ins_obj) == SQLITE_DONE ? 0
 						  : db_fail(u->vdb, &u->verr);
 	sqlite3_reset(ins_obj);
+	srv_db_write_unlock();
 out:
 	srv_gc_unlock();
 	srv_object_abort(w);
@@ -797,7 +801,7 @@ static int finish_scan(struct srv_upload *u, bool *done, struct rf_error *err)
 	int rc;
 
 	*done = false;
-	rc = srv_db_exec(u->db, "BEGIN IMMEDIATE", err);
+	rc = srv_db_begin_write(u->db, err);
 	if (rc < 0)
 		return rc;
 	if (sqlite3_prepare_v2(u->db, "SELECT COUNT(*) FROM needs n WHERE "
@@ -868,7 +872,7 @@ commit:
 	sqlite3_finalize(q);
 	q = NULL;
 	{
-		int crc = srv_db_exec(u->db, "COMMIT", err);
+		int crc = srv_db_commit(u->db, err);
 
 		if (crc < 0) {
 			*done = false;
@@ -878,7 +882,7 @@ commit:
 	return rc;
 out:
 	sqlite3_finalize(q);
-	sqlite3_exec(u->db, "ROLLBACK", NULL, NULL, NULL);
+	srv_db_rollback(u->db);
 	return rc;
 }
 

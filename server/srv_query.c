@@ -37,7 +37,7 @@ int srv_scan_delete(struct srv_store *st, sqlite3 *db, int64_t id,
 	int rc;
 
 	srv_gc_lock_exclusive();
-	rc = srv_db_exec(db, "BEGIN IMMEDIATE", err);
+	rc = srv_db_begin_write(db, err);
 	if (rc < 0)
 		goto out;
 	began = true;
@@ -79,10 +79,10 @@ int srv_scan_delete(struct srv_store *st, sqlite3 *db, int64_t id,
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	rc = srv_db_exec(db, "COMMIT", err);
+	began = false;
+	rc = srv_db_commit(db, err);
 	if (rc < 0)
 		goto out;
-	began = false;
 	/* after the commit: a crash now leaves orphans, never dangling rows */
 	for (size_t i = 0; i < ngone; i++)
 		if (srv_is_sha256_hex(gone[i]))
@@ -93,7 +93,7 @@ int srv_scan_delete(struct srv_store *st, sqlite3 *db, int64_t id,
 out:
 	sqlite3_finalize(q);
 	if (began)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		srv_db_rollback(db);
 	srv_gc_unlock();
 	for (size_t i = 0; i < ngone; i++)
 		free(gone[i]);

@@ -2,8 +2,15 @@
 /*
  * Report ingest: a report (plain XML, gzip or zstd) is read as a stream by
  * libxml2's xmlTextReader through a decompressing read callback, so that
- * neither the report nor its decompressed text is ever whole in memory, and
- * its packages and file elements go into the database as they are met.
+ * neither the report nor its decompressed text is ever whole in memory.
+ *
+ * Two steps, so that the store's write lock is held briefly: the report's
+ * packages, file elements and repository files are first staged, as they
+ * are met, in TEMP tables of the request's own connection (SQLite keeps
+ * them apart from the main database: no lock on it), and the repositories
+ * are asked about its packages; then one short write transaction makes the
+ * scan from the staged rows with a few INSERT ... SELECT statements. Many
+ * reports can be read at once while their scans are made one at a time.
  */
 #include "config.h"
 
@@ -170,16 +177,47 @@ static void source_fini(struct source *s)
 
 /* ---- the walk over the report ---- */
 
+struct missing_pkg {
+	char *name, *evr, *arch;
+};
+
 struct ingest {
 	sqlite3 *db;
 	xmlTextReaderPtr r;
-	sqlite3_stmt *ins_pkg, *ins_entry, *has_obj, *ins_need, *ins_repo;
+	sqlite3_stmt *ins_pkg, *ins_entry, *ins_repo;
 	int64_t scan_id;
 	struct srv_ingest_result *res;
 	uint64_t announced, announced_bytes;
 	struct rf_buf path, target, content;
+	char *created;          /* the root's attributes */
+	struct rf_buf root;
+	bool has_root;
+	struct missing_pkg *missing; /* packages no repository has */
+	size_t nmissing;
 	struct rf_error *err;
 };
+
+/*
+ * The staging tables. Dropped first: a connection (the tests') may ingest
+ * more than once. temp.* lives in the connection's temporary database.
+ */
+static const char stage_schema[] =
+	"DROP TABLE IF EXISTS temp.stage_packages;"
+	"DROP TABLE IF EXISTS temp.stage_entries;"
+	"DROP TABLE IF EXISTS temp.stage_repo;"
+	"CREATE TEMP TABLE stage_packages(db TEXT, name TEXT NOT NULL,"
+	" epoch TEXT, version TEXT, release TEXT, arch TEXT);"
+	"CREATE TEMP TABLE stage_entries(path BLOB NOT NULL UNIQUE, type TEXT,"
+	" class TEXT NOT NULL, mode INTEGER, uid INTEGER, gid INTEGER,"
+	" size INTEGER, mtime TEXT, sha256 TEXT, target BLOB, package TEXT,"
+	" link_group INTEGER, need INTEGER NOT NULL);"
+	"CREATE TEMP TABLE stage_repo(path BLOB NOT NULL UNIQUE,"
+	" content BLOB NOT NULL);";
+
+static const char stage_drop[] =
+	"DROP TABLE IF EXISTS temp.stage_packages;"
+	"DROP TABLE IF EXISTS temp.stage_entries;"
+	"DROP TABLE IF EXISTS temp.stage_repo;";
 
 static int db_fail(struct ingest *in)
 {
@@ -262,13 +300,12 @@ static int on_package(struct ingest *in)
 		goto out;
 	}
 	sqlite3_reset(in->ins_pkg);
-	sqlite3_bind_int64(in->ins_pkg, 1, in->scan_id);
-	bind_attr(in, in->ins_pkg, 2, "db");
-	sqlite3_bind_text(in->ins_pkg, 3, name, -1, SQLITE_TRANSIENT);
-	bind_attr(in, in->ins_pkg, 4, "epoch");
-	bind_attr(in, in->ins_pkg, 5, "version");
-	bind_attr(in, in->ins_pkg, 6, "release");
-	bind_attr(in, in->ins_pkg, 7, "arch");
+	bind_attr(in, in->ins_pkg, 1, "db");
+	sqlite3_bind_text(in->ins_pkg, 2, name, -1, SQLITE_TRANSIENT);
+	bind_attr(in, in->ins_pkg, 3, "epoch");
+	bind_attr(in, in->ins_pkg, 4, "version");
+	bind_attr(in, in->ins_pkg, 5, "release");
+	bind_attr(in, in->ins_pkg, 6, "arch");
 	if (sqlite3_step(in->ins_pkg) != SQLITE_DONE) {
 		rc = db_fail(in);
 		goto out;
@@ -294,33 +331,6 @@ static bool one_of(const char *v, const char *const *set)
 	return false;
 }
 
-/* A content the scan needs: recorded unless the store has it. */
-static int need(struct ingest *in, const char *sha, uint64_t size)
-{
-	int has;
-
-	in->announced++;
-	in->announced_bytes += size;
-	sqlite3_reset(in->has_obj);
-	sqlite3_bind_text(in->has_obj, 1, sha, -1, SQLITE_STATIC);
-	has = sqlite3_step(in->has_obj);
-	if (has == SQLITE_ROW)
-		return 0;
-	if (has != SQLITE_DONE)
-		return db_fail(in);
-	sqlite3_reset(in->ins_need);
-	sqlite3_bind_int64(in->ins_need, 1, in->scan_id);
-	sqlite3_bind_text(in->ins_need, 2, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(in->ins_need, 3, (sqlite3_int64)size);
-	if (sqlite3_step(in->ins_need) != SQLITE_DONE)
-		return db_fail(in);
-	if (sqlite3_changes(in->db) > 0) {
-		in->res->needed++;
-		in->res->needed_bytes += size;
-	}
-	return 0;
-}
-
 static int on_file(struct ingest *in)
 {
 	char *type = attr(in, "type"), *cls = attr(in, "class");
@@ -329,6 +339,7 @@ static int on_file(struct ingest *in)
 	char *sha = attr(in, "sha256"), *lg = attr(in, "link-group");
 	sqlite3_stmt *st = in->ins_entry;
 	uint64_t n, sz = 0;
+	bool needed;
 	int rc;
 
 	rc = attr_bytes(in, "path", &in->path);
@@ -353,31 +364,34 @@ static int on_file(struct ingest *in)
 		rc = bad(in, "a file with a bad target");
 		goto out;
 	}
+	/* the contents an overlay brings: modified and unowned regular files */
+	needed = sha != NULL && type != NULL && strcmp(type, "file") == 0 &&
+		 (strcmp(cls, "modified") == 0 || strcmp(cls, "unowned") == 0);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	sqlite3_bind_int64(st, 1, in->scan_id);
-	sqlite3_bind_blob(st, 2, in->path.data, (int)in->path.len,
+	sqlite3_bind_blob(st, 1, in->path.data, (int)in->path.len,
 			  SQLITE_STATIC);
 	if (type != NULL)
-		sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, cls, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, cls, -1, SQLITE_STATIC);
 	if (mode != NULL)
-		sqlite3_bind_int64(st, 5, strtol(mode, NULL, 8));
+		sqlite3_bind_int64(st, 4, strtol(mode, NULL, 8));
 	if (parse_u64(uid, &n) == 0)
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)n);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)n);
 	if (parse_u64(gid, &n) == 0)
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)n);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)n);
 	if (size != NULL)
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)sz);
-	bind_attr(in, st, 9, "mtime");
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)sz);
+	bind_attr(in, st, 8, "mtime");
 	if (sha != NULL)
-		sqlite3_bind_text(st, 10, sha, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, sha, -1, SQLITE_STATIC);
 	if (rc > 0)
-		sqlite3_bind_blob(st, 11, in->target.data, (int)in->target.len,
+		sqlite3_bind_blob(st, 10, in->target.data, (int)in->target.len,
 				  SQLITE_STATIC);
-	bind_attr(in, st, 12, "package");
+	bind_attr(in, st, 11, "package");
 	if (parse_u64(lg, &n) == 0)
-		sqlite3_bind_int64(st, 13, (sqlite3_int64)n);
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)n);
+	sqlite3_bind_int(st, 13, needed);
 	switch (sqlite3_step(st)) {
 	case SQLITE_DONE:
 		break;
@@ -389,11 +403,11 @@ static int on_file(struct ingest *in)
 		goto out;
 	}
 	in->res->files++;
+	if (needed) {
+		in->announced++;
+		in->announced_bytes += sz;
+	}
 	rc = 0;
-	/* the contents an overlay brings: modified and unowned regular files */
-	if (sha != NULL && type != NULL && strcmp(type, "file") == 0 &&
-	    (strcmp(cls, "modified") == 0 || strcmp(cls, "unowned") == 0))
-		rc = need(in, sha, sz);
 out:
 	xmlFree(type);
 	xmlFree(cls);
@@ -428,16 +442,15 @@ static int on_repo_file(struct ingest *in)
 		return bad(in, "a repository file with bad or oversized "
 			       "content");
 	if (in->ins_repo == NULL) {
-		rc = prepare(in, "INSERT INTO scan_repo_files(scan_id, path, "
-				 "content) VALUES(?, ?, ?)", &in->ins_repo);
+		rc = prepare(in, "INSERT INTO temp.stage_repo(path, content) "
+				 "VALUES(?, ?)", &in->ins_repo);
 		if (rc < 0)
 			return rc;
 	}
 	sqlite3_reset(in->ins_repo);
-	sqlite3_bind_int64(in->ins_repo, 1, in->scan_id);
-	sqlite3_bind_blob(in->ins_repo, 2, in->path.data, (int)in->path.len,
+	sqlite3_bind_blob(in->ins_repo, 1, in->path.data, (int)in->path.len,
 			  SQLITE_STATIC);
-	sqlite3_bind_blob(in->ins_repo, 3, in->content.data ? in->content.data
+	sqlite3_bind_blob(in->ins_repo, 2, in->content.data ? in->content.data
 							  : "",
 			  (int)in->content.len, SQLITE_STATIC);
 	switch (sqlite3_step(in->ins_repo)) {
@@ -453,25 +466,24 @@ static int on_repo_file(struct ingest *in)
 }
 
 /*
- * The packages of the scan that no repository has: recorded, and every
- * content of their regular files needed (the store may have some already).
- * Runs inside the ingest's transaction, so the index read is one snapshot.
+ * The staged packages that no repository has, into in->missing. Before the
+ * write transaction: the repositories' index is a database of its own, read
+ * in one transaction there (one snapshot of it).
  */
 static int reconcile(struct ingest *in, struct srv_repo *repo)
 {
 	struct srv_repo_query *q = NULL;
 	bool *missing = NULL;
-	sqlite3_stmt *sel = NULL, *ins = NULL;
+	sqlite3_stmt *sel = NULL;
 	size_t n = 0, cap = 0, i;
 	char evr[1024];
 	int rc;
 
 	rc = prepare(in, "SELECT name, epoch, version, release, "
-			 "COALESCE(arch, '') FROM packages WHERE scan_id = ?",
+			 "COALESCE(arch, '') FROM temp.stage_packages",
 		     &sel);
 	if (rc < 0)
 		goto out;
-	sqlite3_bind_int64(sel, 1, in->scan_id);
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -497,22 +509,59 @@ static int reconcile(struct ingest *in, struct srv_repo *repo)
 	rc = srv_repo_reconcile(repo, q, n, missing, in->err);
 	if (rc < 0)
 		goto out;
-	rc = prepare(in, "INSERT OR IGNORE INTO scan_missing(scan_id, name, "
-			 "evr, arch) VALUES(?, ?, ?, ?)", &ins);
-	if (rc < 0)
-		goto out;
+	in->missing = rf_xcalloc(n ? n : 1, sizeof(*in->missing));
 	for (i = 0; i < n; i++) {
+		struct missing_pkg *m = &in->missing[in->nmissing];
+
 		if (!missing[i])
 			continue;
 		if (srv_repo_evr(q[i].epoch, q[i].version, q[i].release, evr,
 				 sizeof(evr)) < 0)
 			snprintf(evr, sizeof(evr), "%s",
 				 q[i].version ? q[i].version : "");
+		m->name = rf_xstrdup(q[i].name);
+		m->evr = rf_xstrdup(evr);
+		m->arch = rf_xstrdup(q[i].arch ? q[i].arch : "");
+		in->nmissing++;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free((char *)q[i].name);
+		free((char *)q[i].epoch);
+		free((char *)q[i].version);
+		free((char *)q[i].release);
+		free((char *)q[i].arch);
+	}
+	free(q);
+	free(missing);
+	sqlite3_finalize(sel);
+	return rc;
+}
+
+/*
+ * In the write transaction: the missing packages recorded, and every
+ * content of their regular files needed (the store may have some already).
+ */
+static int record_missing(struct ingest *in)
+{
+	sqlite3_stmt *ins = NULL;
+	size_t i;
+	int rc;
+
+	rc = prepare(in, "INSERT OR IGNORE INTO scan_missing(scan_id, name, "
+			 "evr, arch) VALUES(?, ?, ?, ?)", &ins);
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < in->nmissing; i++) {
 		sqlite3_reset(ins);
 		sqlite3_bind_int64(ins, 1, in->scan_id);
-		sqlite3_bind_text(ins, 2, q[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, evr, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 4, q[i].arch, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, in->missing[i].name, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, in->missing[i].evr, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, in->missing[i].arch, -1,
+				  SQLITE_STATIC);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			rc = db_fail(in);
 			goto out;
@@ -534,40 +583,93 @@ static int reconcile(struct ingest *in, struct srv_repo *repo)
 	if (rc < 0)
 		goto out;
 	sqlite3_bind_int64(ins, 1, in->scan_id);
-	if (sqlite3_step(ins) != SQLITE_DONE) {
-		rc = db_fail(in);
-		goto out;
-	}
+	rc = sqlite3_step(ins) == SQLITE_DONE ? 0 : db_fail(in);
+out:
 	sqlite3_finalize(ins);
-	ins = NULL;
+	return rc;
+}
+
+/* Run sql with ?1 bound to the scan's id (no rows); 0 or -EIO. */
+static int scan_exec(struct ingest *in, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = prepare(in, sql, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, in->scan_id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(in);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The staged report becomes scan in->scan_id: its rows copied, the
+ * contents that no stored object has recorded as needed (the first size
+ * announced for a digest wins, as the report lists them), and the
+ * missing packages' files added to those.
+ */
+static int make_scan(struct ingest *in)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t before;
+	int rc;
+
+	rc = scan_exec(in, "INSERT INTO packages(scan_id, db, name, epoch, "
+			   "version, release, arch) SELECT ?1, db, name, "
+			   "epoch, version, release, arch FROM "
+			   "temp.stage_packages ORDER BY rowid");
+	if (rc == 0)
+		rc = scan_exec(in, "INSERT INTO entries(scan_id, path, type, "
+				   "class, mode, uid, gid, size, mtime, sha256, "
+				   "target, package, link_group) SELECT ?1, "
+				   "path, type, class, mode, uid, gid, size, "
+				   "mtime, sha256, target, package, link_group "
+				   "FROM temp.stage_entries ORDER BY path");
+	if (rc == 0)
+		rc = scan_exec(in, "INSERT OR IGNORE INTO needs(scan_id, "
+				   "sha256, size) SELECT ?1, s.sha256, s.size "
+				   "FROM temp.stage_entries s WHERE s.need "
+				   "AND NOT EXISTS (SELECT 1 FROM objects o "
+				   "WHERE o.sha256 = s.sha256) ORDER BY "
+				   "s.rowid");
+	if (rc == 0)
+		rc = scan_exec(in, "INSERT INTO scan_repo_files(scan_id, "
+				   "path, content) SELECT ?1, path, content "
+				   "FROM temp.stage_repo ORDER BY rowid");
+	if (rc < 0)
+		return rc;
 	rc = prepare(in, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM needs "
-			 "WHERE scan_id = ?", &ins);
+			 "WHERE scan_id = ?", &st);
 	if (rc < 0)
 		goto out;
-	sqlite3_bind_int64(ins, 1, in->scan_id);
-	if (sqlite3_step(ins) != SQLITE_ROW) {
+	sqlite3_bind_int64(st, 1, in->scan_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
 		rc = db_fail(in);
 		goto out;
 	}
-	in->announced += (uint64_t)sqlite3_column_int64(ins, 0) -
-			 in->res->needed;
-	in->announced_bytes += (uint64_t)sqlite3_column_int64(ins, 1) -
-			       in->res->needed_bytes;
-	in->res->needed = (uint64_t)sqlite3_column_int64(ins, 0);
-	in->res->needed_bytes = (uint64_t)sqlite3_column_int64(ins, 1);
-	rc = 0;
-out:
-	for (i = 0; i < n; i++) {
-		free((char *)q[i].name);
-		free((char *)q[i].epoch);
-		free((char *)q[i].version);
-		free((char *)q[i].release);
-		free((char *)q[i].arch);
+	in->res->needed = (uint64_t)sqlite3_column_int64(st, 0);
+	in->res->needed_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	if (in->nmissing == 0)
+		goto out;
+	rc = record_missing(in);
+	if (rc < 0)
+		goto out;
+	sqlite3_reset(st);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(in);
+		goto out;
 	}
-	free(q);
-	free(missing);
-	sqlite3_finalize(sel);
-	sqlite3_finalize(ins);
+	/* what the missing packages added is announced too */
+	before = in->res->needed;
+	in->res->needed = (uint64_t)sqlite3_column_int64(st, 0);
+	in->announced += in->res->needed - before;
+	before = in->res->needed_bytes;
+	in->res->needed_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	in->announced_bytes += in->res->needed_bytes - before;
+out:
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -606,9 +708,10 @@ static int new_scan(struct ingest *in, const char *name, int64_t token,
 	sqlite3_finalize(st);
 	st = NULL;
 	rc = prepare(in, "INSERT INTO scans(machine_id, seq, token_id, state, "
-			 "created, report_sha, files, packages, needed, "
-			 "needed_bytes, announced, announced_bytes) "
-			 "VALUES(?, ?, ?, 'pending', ?, ?, 0, 0, 0, 0, 0, 0)",
+			 "created, report_sha, report_created, root, files, "
+			 "packages, needed, needed_bytes, announced, "
+			 "announced_bytes) VALUES(?, ?, ?, 'pending', ?, ?, "
+			 "?, ?, 0, 0, 0, 0, 0, 0)",
 		     &st);
 	if (rc < 0)
 		goto out;
@@ -617,6 +720,10 @@ static int new_scan(struct ingest *in, const char *name, int64_t token,
 	sqlite3_bind_int64(st, 3, token);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 5, report_sha, -1, SQLITE_STATIC);
+	if (in->created != NULL)
+		sqlite3_bind_text(st, 6, in->created, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, in->root.data ? in->root.data : "",
+			  (int)in->root.len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_fail(in);
 		goto out;
@@ -633,7 +740,6 @@ static int on_root(struct ingest *in)
 {
 	char *ver = attr(in, "format-version"), *created = attr(in, "created");
 	const xmlChar *ns = xmlTextReaderConstNamespaceUri(in->r);
-	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (ns == NULL || strcmp((const char *)ns, RF_REPORT_NS) != 0 ||
@@ -642,23 +748,16 @@ static int on_root(struct ingest *in)
 			     RF_REPORT_FORMAT_VERSION);
 		goto out;
 	}
-	rc = attr_bytes(in, "root", &in->path);
+	rc = attr_bytes(in, "root", &in->root);
 	if (rc < 0) {
 		rc = bad(in, "bad root");
 		goto out;
 	}
-	rc = prepare(in, "UPDATE scans SET report_created = ?, root = ? "
-			 "WHERE id = ?", &st);
-	if (rc < 0)
-		goto out;
-	if (created != NULL)
-		sqlite3_bind_text(st, 1, created, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, in->path.data ? in->path.data : "",
-			  (int)in->path.len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, in->scan_id);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(in);
+	free(in->created);
+	in->created = created ? rf_xstrdup(created) : NULL;
+	in->has_root = true;
+	rc = 0;
 out:
-	sqlite3_finalize(st);
 	xmlFree(ver);
 	xmlFree(created);
 	return rc;
@@ -732,7 +831,7 @@ int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
 	struct ingest in;
 	struct source src;
 	sqlite3_stmt *st = NULL;
-	bool began = false;
+	bool staging = false, writing = false;
 	int rc;
 
 	memset(&in, 0, sizeof(in));
@@ -745,29 +844,22 @@ int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
 		rf_error_errno(err, rc, "cannot read the report");
 		goto out;
 	}
-	rc = srv_db_exec(db, "BEGIN IMMEDIATE", err);
+	/* step 1: the report into the staging tables, no lock on the store */
+	rc = srv_db_exec(db, stage_schema, err);
+	if (rc == 0)
+		rc = srv_db_exec(db, "BEGIN", err);
 	if (rc < 0)
 		goto out;
-	began = true;
-	rc = new_scan(&in, name, token, report_sha);
-	if (rc < 0)
-		goto out;
-	rc = prepare(&in, "INSERT INTO packages(scan_id, db, name, epoch, "
-			  "version, release, arch) VALUES(?,?,?,?,?,?,?)",
+	staging = true;
+	rc = prepare(&in, "INSERT INTO temp.stage_packages(db, name, epoch, "
+			  "version, release, arch) VALUES(?,?,?,?,?,?)",
 		     &in.ins_pkg);
 	if (rc == 0)
-		rc = prepare(&in, "INSERT INTO entries(scan_id, path, type, "
+		rc = prepare(&in, "INSERT INTO temp.stage_entries(path, type, "
 				  "class, mode, uid, gid, size, mtime, sha256, "
-				  "target, package, link_group) "
+				  "target, package, link_group, need) "
 				  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			     &in.ins_entry);
-	if (rc == 0)
-		rc = prepare(&in, "SELECT 1 FROM objects WHERE sha256 = ?",
-			     &in.has_obj);
-	if (rc == 0)
-		rc = prepare(&in, "INSERT OR IGNORE INTO needs(scan_id, "
-				  "sha256, size) VALUES(?, ?, ?)",
-			     &in.ins_need);
 	if (rc < 0)
 		goto out;
 	/* no network, no entity expansion, no DTD: outside input */
@@ -782,8 +874,24 @@ int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
 	if (rc == 0 && src.error)
 		rc = rf_error_set(err, -EBADMSG, "the report's compressed "
 				  "stream is corrupt or truncated");
-	if (rc == 0 && repo != NULL)
+	if (rc == 0)
+		rc = srv_db_exec(db, "COMMIT", err);
+	if (rc < 0)
+		goto out;
+	staging = false;
+	if (repo != NULL) {
 		rc = reconcile(&in, repo);
+		if (rc < 0)
+			goto out;
+	}
+	/* step 2: the scan made from the staged rows, in turn with writers */
+	rc = srv_db_begin_write(db, err);
+	if (rc < 0)
+		goto out;
+	writing = true;
+	rc = new_scan(&in, name, token, report_sha);
+	if (rc == 0)
+		rc = make_scan(&in);
 	if (rc < 0)
 		goto out;
 	rc = prepare(&in, "UPDATE scans SET files = ?, packages = ?, "
@@ -828,23 +936,34 @@ int srv_ingest_report_repo(sqlite3 *db, struct srv_repo *repo, int fd,
 		rc = db_fail(&in);
 		goto out;
 	}
-	rc = srv_db_exec(db, "COMMIT", err);
-	if (rc == 0)
-		began = false;
-out:
-	if (began)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_finalize(st);
+	st = NULL;
+	writing = false;
+	rc = srv_db_commit(db, err);
+out:
+	sqlite3_finalize(st);
+	if (writing)
+		srv_db_rollback(db);
+	if (staging)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_finalize(in.ins_pkg);
 	sqlite3_finalize(in.ins_entry);
-	sqlite3_finalize(in.has_obj);
-	sqlite3_finalize(in.ins_need);
 	sqlite3_finalize(in.ins_repo);
+	/* the staged rows go: a connection of the tests may be reused */
+	sqlite3_exec(db, stage_drop, NULL, NULL, NULL);
 	if (in.r != NULL)
 		xmlFreeTextReader(in.r);
 	source_fini(&src);
 	rf_buf_free(&in.path);
 	rf_buf_free(&in.target);
 	rf_buf_free(&in.content);
+	rf_buf_free(&in.root);
+	free(in.created);
+	for (size_t i = 0; i < in.nmissing; i++) {
+		free(in.missing[i].name);
+		free(in.missing[i].evr);
+		free(in.missing[i].arch);
+	}
+	free(in.missing);
 	return rc;
 }

@@ -48,3 +48,12 @@ tests_fuzz_fuzz_srv_overlay_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
 tests_fuzz_fuzz_srv_overlay_LDADD = $(SRV_LIBS)
 TESTS += tests/fuzz/fuzz_srv_overlay
 EXTRA_DIST += tests/fuzz/corpus/srv_overlay
+
+# The store's writers take turns in the process, never in SQLite's busy
+# wait: concurrent ingests and token writes with a 1 ms busy timeout
+check_PROGRAMS += tests/test_srv_writers
+tests_test_srv_writers_SOURCES = tests/test_srv_writers.c
+tests_test_srv_writers_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
+tests_test_srv_writers_CFLAGS = $(TEST_CUNIT_CFLAGS) $(SQLITE3_CFLAGS)
+tests_test_srv_writers_LDADD = $(SRV_LIBS) $(TEST_CUNIT_LIBS)
+TESTS += tests/test_srv_writers
