@@ -23,6 +23,7 @@
 #include "disk.h"
 #include "extract.h"
 #include "formats/image.h"
+#include "progress.h"
 
 #define MiB (1ULL << 20)
 #define SECTOR 512ULL
@@ -693,7 +694,7 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 	size_t bufsize = 4 * MiB;
 	unsigned char *buf = rf_xmalloc(bufsize);
 	struct fmt_writer *w = NULL;
-	uint64_t last;
+	uint64_t last, t0 = rf_now_ns();
 	int rc;
 
 	for (size_t i = 0; i < l->nparts; i++) {
@@ -706,6 +707,8 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 			goto out;
 		}
 	}
+	l->mkfs_ns = rf_now_ns() - t0;
+	t0 = rf_now_ns();
 	rc = tables(l, mbr, array, head, backup, err);
 	if (rc < 0)
 		goto out;
@@ -745,6 +748,7 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 	}
 	if (rc == 0)
 		rc = fmt_writer_finish(w, err);
+	l->write_ns = rf_now_ns() - t0;
 out:
 	fmt_writer_free(w);
 	free(buf);

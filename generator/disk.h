@@ -54,6 +54,9 @@ struct gen_layout {
 	unsigned char *core;
 	size_t core_len;
 	uint64_t core_offset;
+	/* wall time gen_disk_write() spent making the filesystems and
+	 * writing the image */
+	uint64_t mkfs_ns, write_ns;
 };
 
 struct gen_disk_opts {

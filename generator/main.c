@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -23,10 +25,12 @@
 #include "gen.h"
 #include "progress.h"
 #include "target.h"
+#include "unpack.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WARN = 3 };
 
 #define STAGE_PREFIX "reforge-gen."
+#define SHM_DIR "/dev/shm"
 
 static void usage(FILE *f)
 {
@@ -43,7 +47,9 @@ static void usage(FILE *f)
 		"none]\n"
 		"                   [--network keep|dhcp] [--keep-machine-id] "
 		"[--keep-ssh-keys]\n"
-		"                   [--keep-net-rules]\n"
+		"                   [--keep-net-rules] [--jobs N] "
+		"[--stage-in-memory auto|always|never]\n"
+		"                   [--verbose]\n"
 		"\n"
 		"Rebuilds the scanned host's files into a disk image: every "
 		"package of the\n"
@@ -67,6 +73,24 @@ static void usage(FILE *f)
 		"and persistent net rules generalised. --target none leaves "
 		"the files\n"
 		"as the source had them and installs no boot loader.\n"
+		"\n"
+		"Packages are unpacked on --jobs threads (default: one per "
+		"core, at most 8),\n"
+		"each into its own directory, and merged in report order, so "
+		"a later\n"
+		"package's file replaces an earlier one's as in a sequential "
+		"unpack.\n"
+		"\n"
+		"Staging (the tree and the filesystem files) goes to --tmpdir, "
+		"else $TMPDIR,\n"
+		"else /var/tmp. With neither given and --stage-in-memory auto "
+		"(default),\n"
+		"it goes to /dev/shm when that is a tmpfs and the estimate "
+		"(twice the\n"
+		"report's data) is under a quarter of MemAvailable and under "
+		"half of\n"
+		"/dev/shm's free space; always: /dev/shm whatever the size; "
+		"never: on disk.\n"
 		"\n"
 		"Exit status: 0 done; 1 failed; 2 bad usage; 3 done with "
 		"warnings.\n");
@@ -160,6 +184,82 @@ static void print_log(const struct gen_tune *t)
 	print_log_from(t, 0);
 }
 
+struct unpack_ctx {
+	struct rf_progress *prog;
+	const struct gen_report *r;
+};
+
+static void unpack_event(void *ctx, size_t i, size_t n, int rc,
+			 const struct rf_error *err)
+{
+	struct unpack_ctx *uc = ctx;
+
+	if (rc == -ENOENT) {
+		rf_progress_done(uc->prog);
+		fprintf(stderr, "reforge-gen: %s\n", err->msg);
+	} else if (rc == 0) {
+		rf_progress_update(uc->prog, false, "unpacked %zu/%zu: %s",
+				   i + 1, n, uc->r->pkgs[i].name);
+	}
+}
+
+/* Bytes the staged tree and its filesystem images will take, from the
+ * report: data rounded to blocks plus a block per other inode, twice. */
+static uint64_t stage_estimate(const struct gen_report *r)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < r->nfiles; i++) {
+		const struct gen_file *f = &r->files[i];
+
+		b += S_ISREG(f->type) ? (f->size + 4095) / 4096 * 4096 : 4096;
+	}
+	return 2 * b;
+}
+
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kb = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/*
+ * Whether to stage in SHM_DIR (tmpfs) rather than on disk: only when the
+ * staging space was not chosen (no --tmpdir, no TMPDIR), SHM_DIR is a
+ * tmpfs, and the estimate takes under a quarter of the available memory
+ * and under half of the tmpfs's free space, so a busy host is never
+ * pushed into swapping or the OOM killer by an image build. *why says why
+ * not, for -v.
+ */
+static bool stage_fits_memory(uint64_t need, const char **why)
+{
+	struct statfs sf;
+	uint64_t avail = mem_available();
+
+	if (statfs(SHM_DIR, &sf) < 0 || sf.f_type != TMPFS_MAGIC) {
+		*why = SHM_DIR " is not a tmpfs";
+		return false;
+	}
+	if (avail == 0 || need > avail / 4) {
+		*why = "over a quarter of the available memory";
+		return false;
+	}
+	if (need > (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize / 2) {
+		*why = "over half of the free space of " SHM_DIR;
+		return false;
+	}
+	return true;
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
@@ -188,6 +288,9 @@ int main(int argc, char **argv)
 		{"keep-machine-id", no_argument, NULL, 'M'},
 		{"keep-ssh-keys", no_argument, NULL, 'K'},
 		{"keep-net-rules", no_argument, NULL, 'P'},
+		{"jobs", required_argument, NULL, 'J'},
+		{"stage-in-memory", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -203,7 +306,9 @@ int main(int argc, char **argv)
 	struct gen_extract_stats ost = {0};
 	struct rf_progress prog;
 	char stage[4096] = "";
-	bool missing_ok = false, json = false, quiet = false;
+	bool missing_ok = false, json = false, quiet = false, verbose = false;
+	const char *in_memory = "auto";
+	unsigned jobs = 0;
 	uint64_t warnings = 0, tree_warnings = 0, missing = 0, unpacked = 0;
 	uint64_t t0 = rf_now_ns();
 	int ret = EXIT_FAIL, rc, c, rootfd = -1, lockfd = -1;
@@ -211,10 +316,13 @@ int main(int argc, char **argv)
 	const char *target_name = "kvm";
 	struct gen_tune tune;
 	bool tuned = false;
+	/* wall time of each phase, for --json and the benchmark */
+	uint64_t t_unpack = 0, t_overlay = 0, t_meta = 0, t_tune = 0,
+		 t_plan = 0, t_phase;
 
 	gen_tune_init(&tune, NULL);
 	gen_limits_default(&lim);
-	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': report = optarg; break;
 		case 'O': overlay = optarg; break;
@@ -255,6 +363,31 @@ int main(int argc, char **argv)
 		case 'M': tune.keep_machine_id = true; break;
 		case 'K': tune.keep_ssh_keys = true; break;
 		case 'P': tune.keep_net_rules = true; break;
+		case 'J': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || v < 1 || v > 64 || optarg[0] == '-') {
+				fprintf(stderr, "reforge-gen: --jobs is 1 to "
+					"64\n");
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			jobs = (unsigned)v;
+			break;
+		}
+		case 'S':
+			if (strcmp(optarg, "auto") != 0 &&
+			    strcmp(optarg, "always") != 0 &&
+			    strcmp(optarg, "never") != 0) {
+				fprintf(stderr, "reforge-gen: --stage-in-memory "
+					"is auto, always or never\n");
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			in_memory = optarg;
+			break;
+		case 'v': verbose = true; break;
 		case 'h': usage(stdout); ret = 0; goto out;
 		case 'V': printf("reforge-gen %s\n", PACKAGE_VERSION); ret = 0;
 			  goto out;
@@ -277,9 +410,6 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (tmpdir == NULL)
-		tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	tune.tmpdir = tmpdir;
 	rf_progress_init(&prog, stderr);
 	if (quiet)
 		prog.enabled = false;
@@ -295,6 +425,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reforge-gen: %s: %s\n", report, err.msg);
 		goto out;
 	}
+	if (strcmp(in_memory, "always") == 0) {
+		tmpdir = SHM_DIR;
+	} else if (tmpdir == NULL && getenv("TMPDIR") == NULL &&
+		   strcmp(in_memory, "auto") == 0) {
+		uint64_t need = stage_estimate(r);
+		const char *why = NULL;
+
+		if (stage_fits_memory(need, &why))
+			tmpdir = SHM_DIR;
+		if (verbose && tmpdir != NULL)
+			fprintf(stderr, "reforge-gen: staging about %llu MiB "
+				"in memory (" SHM_DIR ")\n",
+				(unsigned long long)(need >> 20));
+		else if (verbose)
+			fprintf(stderr, "reforge-gen: staging about %llu MiB "
+				"on disk (in memory: %s)\n",
+				(unsigned long long)(need >> 20), why);
+	}
+	if (tmpdir == NULL)
+		tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	tune.tmpdir = tmpdir;
 	reclaim_stale(tmpdir);
 	snprintf(stage, sizeof(stage), "%s/" STAGE_PREFIX "XXXXXX", tmpdir);
 	if (mkdtemp(stage) == NULL) {
@@ -318,30 +469,26 @@ int main(int argc, char **argv)
 		}
 	}
 
+	t_phase = rf_now_ns();
 	rc = gen_tree_prepare(r, rootfd, &err);
 	if (rc < 0) {
 		fprintf(stderr, "reforge-gen: %s\n", err.msg);
 		goto out;
 	}
-	for (size_t i = 0; i < r->npkgs && !stop_signal; i++) {
-		const struct gen_package *p = &r->pkgs[i];
+	{
+		struct unpack_ctx uc = {&prog, r};
+		struct gen_unpack_opts uo = {.jobs = jobs, .lim = &lim,
+					     .stage = stage,
+					     .stop = &stop_signal,
+					     .event = unpack_event, .ctx = &uc};
 
-		if (p->status != NULL && strcmp(p->status, "installed") != 0)
-			continue; /* nothing of it is on disk */
-		rf_progress_update(&prog, false, "unpacking %zu/%zu: %s",
-				   i + 1, r->npkgs, p->name);
-		rc = gen_repo_unpack(repo, p, rootfd, &lim, &err);
-		if (rc == -ENOENT) {
-			fprintf(stderr, "reforge-gen: %s\n", err.msg);
-			missing++;
-			continue;
-		}
-		if (rc < 0) {
-			rf_progress_done(&prog);
+		rc = gen_unpack_all(r, repo, rootfd, &uo, &unpacked, &missing,
+				    &err);
+		rf_progress_done(&prog);
+		if (rc < 0 && rc != -EINTR) {
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
 			goto out;
 		}
-		unpacked++;
 	}
 	if (missing > 0 && !missing_ok) {
 		fprintf(stderr, "reforge-gen: %llu packages are in no "
@@ -350,6 +497,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	warnings += missing;
+	t_unpack = rf_now_ns() - t_phase;
+	t_phase = rf_now_ns();
 	if (overlay != NULL && !stop_signal) {
 		rf_progress_update(&prog, true, "applying the overlay");
 		rc = gen_overlay_unpack(overlay, rootfd, &lim, &ost, &err);
@@ -359,6 +508,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	t_overlay = rf_now_ns() - t_phase;
+	t_phase = rf_now_ns();
 	if (!stop_signal) {
 		rf_progress_update(&prog, true, "setting owners, modes, times");
 		struct rf_buf absent = RF_BUF_INIT;
@@ -378,6 +529,8 @@ int main(int argc, char **argv)
 		rf_buf_free(&absent);
 		warnings += tree_warnings;
 	}
+	t_meta = rf_now_ns() - t_phase;
+	t_phase = rf_now_ns();
 	if (!stop_signal && tune.target != NULL) {
 		rf_progress_update(&prog, true, "tuning for %s",
 				   tune.target->name);
@@ -395,8 +548,12 @@ int main(int argc, char **argv)
 	if (!stop_signal) {
 		size_t logged = tune.log.len;
 
+		t_tune = rf_now_ns() - t_phase;
+		t_phase = rf_now_ns();
 		rf_progress_update(&prog, true, "making the filesystems");
 		rc = gen_disk_plan(r, stage, &dopts, &layout, &err);
+		t_plan = rf_now_ns() - t_phase;
+		t_phase = rf_now_ns();
 		if (rc == 0 && tuned) {
 			rc = gen_tune_boot(&tune, r, layout, stage, &err);
 			if (rc < 0)
@@ -407,6 +564,7 @@ int main(int argc, char **argv)
 				print_log_from(&tune, logged);
 			}
 		}
+		t_tune += rf_now_ns() - t_phase;
 		if (rc == 0)
 			rc = gen_disk_write(layout, &dopts, tmpdir, &err);
 		rf_progress_done(&prog);
@@ -431,6 +589,16 @@ int main(int argc, char **argv)
 		       (unsigned long long)ost.entries,
 		       (unsigned long long)warnings,
 		       (double)(rf_now_ns() - t0) / 1e9);
+		printf("\"phases\":{\"unpack\":%.3f,\"overlay\":%.3f,"
+		       "\"metadata\":%.3f,\"tuning\":%.3f,\"plan\":%.3f,"
+		       "\"mkfs\":%.3f,\"write\":%.3f},",
+		       (double)t_unpack / 1e9, (double)t_overlay / 1e9,
+		       (double)t_meta / 1e9, (double)t_tune / 1e9,
+		       (double)t_plan / 1e9, (double)layout->mkfs_ns / 1e9,
+		       (double)layout->write_ns / 1e9);
+		printf("\"staging\":");
+		json_str(tmpdir);
+		printf(",");
 		printf("\"target\":");
 		json_str(tune.target ? tune.target->name : "none");
 		printf(",\"tuning\":[");
