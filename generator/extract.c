@@ -257,6 +257,41 @@ out:
 	return rc;
 }
 
+/*
+ * The data a hardlink entry carries (cpio's newc format, as in rpm
+ * payloads, puts it on the last link of a file) goes into the file just
+ * linked: base in pfd, opened without following anything, and only when it
+ * is a regular file. The target was found inside the root, so this writes
+ * nowhere else.
+ */
+static int link_data(struct archive *a, struct archive_entry *e, int pfd,
+		     const char *base, const char *name,
+		     const struct gen_limits *lim, uint64_t *total,
+		     struct rf_error *err)
+{
+	int64_t size = archive_entry_size(e);
+	struct stat st;
+	int fd, rc;
+
+	if ((uint64_t)size > lim->max_file_size)
+		return rf_error_set(err, -EFBIG,
+				    "%s: size %lld over the cap of %llu", name,
+				    (long long)size,
+				    (unsigned long long)lim->max_file_size);
+	fd = openat(pfd, base, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return rf_error_errno(err, -errno, "open %s", name);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = rf_error_set(err, -EINVAL, "%s: data for a hardlink to "
+				  "what is not a regular file", name);
+		goto out;
+	}
+	rc = write_data(a, fd, (uint64_t)size, lim, total, err, name);
+out:
+	close(fd);
+	return rc;
+}
+
 static int extract_one(struct archive *a, struct archive_entry *e,
 		       int rootfd, const char *name, const struct gen_limits *lim,
 		       uint64_t *total, struct rf_error *err)
@@ -298,10 +333,15 @@ static int extract_one(struct archive *a, struct archive_entry *e,
 		if (rc == 0 && linkat(tfd, tbase, pfd, base, 0) < 0)
 			rc = -errno;
 		close(tfd);
-		if (rc < 0)
+		if (rc < 0) {
 			rc = rf_error_errno(err, rc, "link %s to %s", name,
 					    hname);
-		goto out; /* any data of the entry is never written */
+			goto out;
+		}
+		if (archive_entry_size_is_set(e) &&
+		    archive_entry_size(e) > 0)
+			rc = link_data(a, e, pfd, base, name, lim, total, err);
+		goto out;
 	}
 	rc = make_room(pfd, base, type, &keep);
 	if (rc < 0) {

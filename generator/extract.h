@@ -25,8 +25,11 @@
  *     existing symlink where the entry is a directory is kept as it is
  *     (dpkg keeps a usr-merge /bin -> usr/bin);
  *   - hardlinks: the target is resolved inside the root like any name and
- *     linked with linkat() without following it; the data an entry may
- *     carry with a hardlink is never written (libarchive CVE-2016-5418);
+ *     linked with linkat() without following it; data the entry carries
+ *     (cpio's newc, rpm's payload format, puts a file's data on its last
+ *     link) is written into the file just linked, opened with O_NOFOLLOW
+ *     and only when it is a regular file, so never through a symlink to
+ *     the host (libarchive CVE-2016-5418);
  *   - device nodes, FIFOs and sockets are created as the archive says:
  *     they are files of the image. The staging root is mode 0700, so only
  *     root on the generator can reach them;

@@ -26,3 +26,7 @@ TESTS += tests/test_target
 tests_test_target_SOURCES = tests/test_target.c
 tests_test_target_CFLAGS = $(TEST_CUNIT_CFLAGS)
 tests_test_target_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
+
+# rpm and pacman packages: fidelity on fixture roots, bad input
+TESTS += tests/system/gen-rpm.sh
+EXTRA_DIST += tests/system/gen-rpm.sh
