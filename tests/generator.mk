@@ -30,3 +30,5 @@ tests_test_target_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
 # rpm and pacman packages: fidelity on fixture roots, bad input
 TESTS += tests/system/gen-rpm.sh
 EXTRA_DIST += tests/system/gen-rpm.sh
+TESTS += tests/system/gen-pacman.sh
+EXTRA_DIST += tests/system/gen-pacman.sh

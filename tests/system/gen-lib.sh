@@ -110,7 +110,7 @@ TYPES = {'fifo': 'FIFO', 'socket': 'socket', 'chardev': 'character special',
 want = {}
 for f in ET.parse(sys.argv[1]).getroot().iter(N + 'file'):
     p, t, m = f.get('path'), f.get('type'), f.get('mode')
-    if p is None or f.get('class') == 'missing' or '"' in p:
+    if p is None or m is None or f.get('class') == 'missing' or '"' in p:
         continue
     if t in ('fifo', 'socket', 'chardev', 'blockdev') or int(m, 8) & 0o7000:
         want[p] = f
