@@ -912,6 +912,35 @@ static int cmd_images(struct client *c)
 	return EXIT_OK;
 }
 
+/* What tuning changed in the image: a table of path and why; a path's
+ * control characters escaped as C does (file names are the source's). */
+static void image_tuning(json_t *list)
+{
+	struct rf_buf p = RF_BUF_INIT;
+	size_t i, width = 4;
+	json_t *e;
+
+	if (!json_is_array(list))
+		return;
+	printf("tuning:    %zu change%s\n", json_array_size(list),
+	       json_array_size(list) == 1 ? "" : "s");
+	json_array_foreach(list, i, e) {
+		size_t n = strlen(str(e, "path"));
+
+		if (n > width && n <= 48)
+			width = n;
+	}
+	if (json_array_size(list) > 0)
+		printf("  %-*s  %s\n", (int)width, "PATH", "WHY");
+	json_array_foreach(list, i, e) {
+		rf_buf_reset(&p);
+		rf_escape_c(&p, str(e, "path"), strlen(str(e, "path")));
+		printf("  %-*s  %s\n", (int)width, p.data ? p.data : "",
+		       str(e, "why"));
+	}
+	rf_buf_free(&p);
+}
+
 static int cmd_image_show(struct client *c, const char *id)
 {
 	struct rf_buf p = RF_BUF_INIT;
@@ -941,6 +970,7 @@ static int cmd_image_show(struct client *c, const char *id)
 		printf("finished:  %s\n", t);
 		if (json_is_integer(json_object_get(j, "image_size")))
 			printf("size:      %lld bytes\n", num(j, "image_size"));
+		image_tuning(json_object_get(j, "tuning"));
 		if (json_is_string(json_object_get(j, "log")))
 			printf("log:\n%s", str(j, "log"));
 	}

@@ -1185,7 +1185,7 @@ static enum MHD_Result show_image(struct MHD_Connection *c,
 				  struct srv_http *h, sqlite3 *db, int64_t id)
 {
 	json_t *r = query_rows(db, JOB_COLUMNS "WHERE id = ?", id, 0);
-	json_t *job;
+	json_t *job, *tuning;
 	char *log;
 
 	if (r == NULL)
@@ -1199,6 +1199,13 @@ static enum MHD_Result show_image(struct MHD_Connection *c,
 	log = srv_job_log_path(h->cfg->jobs, id);
 	json_object_set_new(job, "log", log_tail(log));
 	free(log);
+	/* what tuning changed, as the job kept it beside the image */
+	log = srv_job_tuning_path(h->cfg->jobs, id);
+	tuning = json_load_file(log, 0, NULL);
+	free(log);
+	if (json_is_array(tuning))
+		json_object_set(job, "tuning", tuning);
+	json_decref(tuning);
 	return send_json(c, 200, job, 0, false);
 }
 

@@ -34,6 +34,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <jansson.h>
 #include <libxml/xmlreader.h>
 
 #include "buf.h"
@@ -126,6 +127,11 @@ static char *path_of(const struct srv_jobs *jobs, const char *fmt, ...)
 char *srv_job_log_path(struct srv_jobs *jobs, int64_t id)
 {
 	return path_of(jobs, "job-logs/%lld.log", (long long)id);
+}
+
+char *srv_job_tuning_path(struct srv_jobs *jobs, int64_t id)
+{
+	return path_of(jobs, "images/%lld.tuning.json", (long long)id);
 }
 
 static void job_log(struct job *j, const char *fmt, ...)
@@ -911,6 +917,76 @@ out:
 	return rc;
 }
 
+/*
+ * The changes tuning made (the "tuning" list of reforge-gen's --json
+ * output, DIR/gen.json) kept beside the image as images/ID.tuning.json,
+ * synced under its final name before the image appears: the record of
+ * the image's intended differences from the source. A job without a
+ * target has an empty list.
+ */
+static int keep_tuning(struct job *j, struct rf_error *err)
+{
+	struct rf_buf p = RF_BUF_INIT, tmp = RF_BUF_INIT;
+	json_error_t jerr;
+	json_t *gen = NULL, *list;
+	char *text = NULL;
+	struct stat sb;
+	int fd = -1, rc = 0;
+
+	rf_buf_printf(&p, "%s/gen.json", j->dir);
+	if (stat(p.data, &sb) < 0 || sb.st_size > (64 << 20)) {
+		rc = rf_error_set(err, -EIO, "reforge-gen's --json output is "
+				  "missing or too large");
+		goto out;
+	}
+	gen = json_load_file(p.data, 0, &jerr);
+	if (gen == NULL) {
+		rc = rf_error_set(err, -EIO, "reforge-gen's --json output: "
+				  "%s", jerr.text);
+		goto out;
+	}
+	list = json_object_get(gen, "tuning");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(gen, "tuning", list);
+	}
+	text = json_dumps(list, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	rf_buf_reset(&p);
+	rf_buf_printf(&p, "%s/images/%lld.tuning.json", j->jobs->cfg->data,
+		      (long long)j->id);
+	rf_buf_printf(&tmp, "%s.part", p.data);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || text == NULL) {
+		rc = rf_error_errno(err, fd < 0 ? -errno : -ENOMEM,
+				    "cannot write '%s'", tmp.data);
+		goto out;
+	}
+	for (size_t off = 0, len = strlen(text); off < len;) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = rf_error_errno(err, n < 0 ? -errno : -EIO,
+					    "cannot write '%s'", tmp.data);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (srv_fsync(j->jobs->st, fd) < 0 || rename(tmp.data, p.data) < 0)
+		rc = rf_error_errno(err, -errno, "cannot write '%s'", p.data);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && tmp.data != NULL)
+		unlink(tmp.data);
+	free(text);
+	json_decref(gen);
+	rf_buf_free(&p);
+	rf_buf_free(&tmp);
+	return rc;
+}
+
 /* ---- one job ---- */
 
 enum outcome { OUT_DONE, OUT_FAILED, OUT_CANCELLED, OUT_REQUEUE };
@@ -995,6 +1071,9 @@ static enum outcome run_job(struct job *j, char *msg, size_t msize,
 	}
 	if (WEXITSTATUS(status) == 3)
 		job_log(j, "reforge-gen finished with warnings (see above)");
+	rc = keep_tuning(j, &err);
+	if (rc < 0)
+		goto out;
 	/* the image appears under its final name only complete */
 	rf_buf_printf(&from, "%s/image.%s", j->dir, j->format);
 	rf_buf_printf(&img, "%s/images/%lld.%s", j->jobs->cfg->data,
@@ -1243,6 +1322,9 @@ static int recover(struct srv_jobs *jobs, sqlite3 *db, struct rf_error *err)
 				    (long long)sqlite3_column_int64(q, 0),
 				    fmt ? fmt : "");
 
+		unlink(img);
+		free(img);
+		img = srv_job_tuning_path(jobs, sqlite3_column_int64(q, 0));
 		unlink(img);
 		free(img);
 	}
@@ -1540,6 +1622,9 @@ int srv_job_delete(struct srv_jobs *jobs, sqlite3 *db, int64_t id,
 	unlink(p);
 	free(p);
 	p = srv_job_log_path(jobs, id);
+	unlink(p);
+	free(p);
+	p = srv_job_tuning_path(jobs, id);
 	unlink(p);
 	free(p);
 	rc = 0;

@@ -16,6 +16,8 @@
  *                   (--tmpdir), its --json output. Removed when the job
  *                   ends, however it ends.
  *   images/ID.FMT   the image; reforge-gen makes it appear only complete.
+ *   images/ID.tuning.json  what tuning changed in it (path, why), a JSON
+ *                   array written before the image appears.
  *   job-logs/ID.log what the job did, reforge-gen's messages included.
  *
  * Restarts: a job that was "running" when the server died is marked failed
@@ -89,6 +91,10 @@ int srv_job_delete(struct srv_jobs *jobs, sqlite3 *db, int64_t id,
  */
 int srv_job_image_path(struct srv_jobs *jobs, sqlite3 *db, int64_t id,
 		       char **path, struct rf_error *err);
+
+/* The tuning record of a job's image (which may not exist); caller
+ * frees. */
+char *srv_job_tuning_path(struct srv_jobs *jobs, int64_t id);
 
 /* The log file of a job (which may not exist yet); caller frees. */
 char *srv_job_log_path(struct srv_jobs *jobs, int64_t id);

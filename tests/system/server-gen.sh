@@ -22,12 +22,24 @@ trap '[ -n "$SPID" ] && kill $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' E
 
 # the generator the server runs: reforge-gen itself, or, while $T/hold
 # exists, a stand-in that waits (in the job's process group) so that a
-# test can act on a running job
+# test can act on a running job; while $T/tuned exists, reforge-gen whose
+# --json output gets the tuning list of $T/tuning.json (this fixture has
+# no kernel to tune: boot-kvm.sh checks reforge-gen's own list; here the
+# server must keep and show whatever list reforge-gen printed)
 cat >"$T/gen" <<EOF
 #!/bin/sh
 if [ -e "$T/hold" ]; then
 	echo \$\$ >"$T/held.pid"
 	exec sleep 30
+fi
+if [ -e "$T/tuned" ]; then
+	"$GEN" "\$@" >"$T/gen.out"
+	rc=\$?
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["tuning"] = json.load(open(sys.argv[2]))
+print(json.dumps(d))' "$T/gen.out" "$T/tuning.json" || exit 1
+	exit \$rc
 fi
 exec "$GEN" "\$@"
 EOF
@@ -180,6 +192,28 @@ debugfs -R "stat /srv/null" "$T/fs.img" 2>/dev/null | grep -q "character special
 "$SCAN" -q --root "$T/ex" --report "$T/gen.xml" >/dev/null 2>&1 || fail "scan of the image"
 compare_reports "$T/src.xml" "$T/gen.xml" || fail "the image differs from the source"
 
+# --- what tuning changed: kept beside the image, shown with the job --------
+$R image show "$J" | grep -q "^tuning: *0 changes" ||
+	fail "no target, no tuning: $($R image show "$J")"
+cat >"$T/tuning.json" <<'EOF'
+[{"path": "/etc/fstab", "why": "root and /boot on the new UUIDs"},
+ {"path": "/etc/netplan/50-cloud-init.yaml", "why": "netplan: ethN"},
+ {"path": "/etc/odd\nname", "why": "a name with a newline"}]
+EOF
+touch "$T/tuned"
+J6=$($R --json generate "$S" --format qcow2 --target none | jq 'j["id"]')
+wait_state "$J6" done failed
+rm -f "$T/tuned"
+[ "$(state "$J6")" = done ] || fail "the tuned job: $($R image show "$J6")"
+[ -s "$D/images/$J6.tuning.json" ] || fail "no tuning record beside the image"
+$R image show "$J6" >"$T/show" || fail "image show"
+grep -q "^tuning: *3 changes" "$T/show" || fail "tuning count: $(cat "$T/show")"
+grep -q "^  /etc/fstab  *root and /boot on the new UUIDs$" "$T/show" ||
+	fail "the record lacks etc/fstab: $(cat "$T/show")"
+grep -qF '  /etc/odd\nname ' "$T/show" || fail "a control character printed raw"
+[ "$($R --json image show "$J6" | jq 'j["tuning"][0]["path"]')" = /etc/fstab ] ||
+	fail "image show --json: $($R --json image show "$J6")"
+
 # --- cancel a running job ---------------------------------------------------
 touch "$T/hold"
 J2=$($R --json generate "$S" --format raw --target none | jq 'j["id"]')
@@ -216,6 +250,8 @@ start_server
 $R --json image show "$J3" | jq 'j["error"]' | grep -q "server restarted" ||
 	fail "the crash is not said"
 [ ! -e "$D/jobs/$J3" ] || fail "the crashed job's staging is left"
+$R --json image show "$J6" | jq '[c["path"] for c in j["tuning"]]' |
+	grep -q "'/etc/fstab'" || fail "the tuning record did not survive the restart"
 # the pool still works after the restart
 J4=$($R --json generate "$S" --format raw --disk-size 200M --target none |
 	jq 'j["id"]')
@@ -241,6 +277,8 @@ $R image delete "$J4" >/dev/null || fail "delete"
 [ ! -e "$D/images/$J4.raw" ] || fail "a deleted job's image is left"
 $R image show "$J4" 2>"$T/err" && fail "a deleted job is shown"
 grep -q 404 "$T/err" || fail "deleted: $(cat "$T/err")"
+$R image delete "$J6" >/dev/null || fail "delete the tuned job"
+[ ! -e "$D/images/$J6.tuning.json" ] || fail "a deleted job's tuning record is left"
 kill $SPID
 wait $SPID || fail "the server's exit status on SIGTERM: $?"
 SPID=
