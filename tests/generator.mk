@@ -31,4 +31,4 @@ tests_test_target_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
 TESTS += tests/system/gen-rpm.sh
 EXTRA_DIST += tests/system/gen-rpm.sh
 TESTS += tests/system/gen-pacman.sh
-EXTRA_DIST += tests/system/gen-pacman.sh
+EXTRA_DIST += tests/system/gen-pacman.sh tests/system/gen-pkg-server.sh

@@ -13,6 +13,7 @@
 # writes through an absolute symlink; each fails or stays inside the
 # staging root, and nothing is written outside it.
 . "$(dirname "$0")/gen-lib.sh"
+. "$(dirname "$0")/gen-pkg-server.sh"
 need pacman repo-add bsdtar zstd debugfs e2fsck setfattr python3
 [ "$(id -u)" -eq 0 ] || skip "pacman --root and owners need root"
 scratch
@@ -173,4 +174,15 @@ evil_pkg "$T/bad3" "lnk=$T/outside" lnk/pwned usr/lib/beta/lib.txt
 	--tmpdir "$T" -o "$T/sym.raw" 2>"$T/sym.err"
 [ -z "$(ls -A "$T/outside")" ] || fail "a package wrote through a symlink onto the host"
 ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
+
+# --- through the server: rfalpha from its pacman repository (rfbeta is in
+# none, so its files come with the scan) ---
+server_gen "$R" --kind pacman --url "file://$T/repo1" --suite rftest
+grep -q "packages: 1 from the repositories, 1 in no" "$T/job.log" ||
+	fail "the server's job: $(cat "$T/job.log")"
+for f in usr/share/alpha/data.txt usr/share/alpha/data-link.txt \
+	usr/share/alpha/private/key etc/alpha.conf usr/lib/beta/lib.txt; do
+	cmp "$R/$f" "$T/srv-ex/$f" || fail "the server's image: /$f differs"
+done
+[ -e "$T/srv-ex/.PKGINFO" ] && fail "the server's image has a .PKGINFO"
 echo "gen-pacman: all checks passed"

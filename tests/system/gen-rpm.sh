@@ -12,6 +12,7 @@
 # whose bytes differ from primary's checksum, a truncated payload, a
 # damaged header; each fails with a clear message and writes no image.
 . "$(dirname "$0")/gen-lib.sh"
+. "$(dirname "$0")/gen-pkg-server.sh"
 need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3
 [ "$(id -u)" -eq 0 ] || skip "rpm --root and owners need root"
 scratch
@@ -203,4 +204,14 @@ printf '\0' >>"$p"
 gen_bad primary "$T/bad4" "$T/repo2"
 grep -q 'differs from the one repomd.xml gives' "$T/primary.err" ||
 	fail "unclear message for a bad primary: $(cat "$T/primary.err")"
+
+# --- through the server: rf-alpha from its rpm-md repository (rf-beta is
+# in none, so its files come with the scan) ---
+server_gen "$R" --kind rpm-md --url "file://$T/repo1"
+grep -q "packages: 1 from the repositories, 1 in no" "$T/job.log" ||
+	fail "the server's job: $(cat "$T/job.log")"
+for f in usr/share/alpha/data.txt usr/share/alpha/data-link.txt \
+	usr/share/alpha/private/key etc/alpha/alpha.conf usr/lib/beta/lib.txt; do
+	cmp "$R/$f" "$T/srv-ex/$f" || fail "the server's image: /$f differs"
+done
 echo "gen-rpm: all checks passed"
