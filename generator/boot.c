@@ -1264,6 +1264,31 @@ out:
 	return rc;
 }
 
+/* The target's cloud-init settings, when the tree has cloud-init (its
+ * own or installed above). */
+static int cloud_init_config(struct gen_tune *t, int rootfd,
+			     struct rf_error *err)
+{
+	static const char path[] =
+		"etc/cloud/cloud.cfg.d/90-reforge-target.cfg";
+	int rc;
+
+	if (t->target->cloud_init == NULL ||
+	    !root_exists(rootfd, "etc/cloud/cloud.cfg"))
+		return 0;
+	rc = root_write(rootfd, path, t->target->cloud_init,
+			strlen(t->target->cloud_init), 0644, err);
+	if (rc == 0) {
+		record(t, path,
+		       "cloud-init: the %s target's datasource, no wait "
+		       "for a metadata service elsewhere",
+		       t->target->name);
+		note(t, "cloud-init: datasource of the %s target",
+		     t->target->name);
+	}
+	return rc;
+}
+
 static int need_grub(struct gen_tune *t, int rootfd, const char *root,
 		     const struct gen_repo *repo, struct installed *in,
 		     struct rf_error *err)
@@ -2338,6 +2363,9 @@ int gen_tune_tree(struct gen_tune *t, const struct gen_report *r,
 		if (rc < 0)
 			goto out;
 	}
+	rc = cloud_init_config(t, rootfd, err);
+	if (rc < 0)
+		goto out;
 	rc = drivers_config(t, rootfd, tool, err);
 	if (rc == 0)
 		rc = gen_tune_generalise(t, rootfd, err);

@@ -37,12 +37,18 @@ static const char *const drivers[] = {
 	"hv_utils", "scsi_transport_fc", NULL,
 };
 
+/* Azure's datasource finds the platform by the DMI chassis asset
+ * tag; elsewhere it stops at once and None is used. */
+static const char cloud_init[] = "# reforge: target azure\n"
+				 "datasource_list: [ Azure, None ]\n";
+
 const struct gen_target gen_target_azure = {
 	.name = "azure",
 	.description = "Microsoft Azure",
 	.remove = remove_tools,
 	.install = install_tools,
 	.drivers = drivers,
+	.cloud_init = cloud_init,
 	.serial = "ttyS0",
 	.firmware = "bios",
 	.uefi_capable = true,

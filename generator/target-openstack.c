@@ -42,12 +42,23 @@ static const char *const drivers[] = {
 	"virtio_pci", "virtio_console", NULL,
 };
 
+/* The metadata service or a config drive; both are found by what the
+ * platform shows (DMI, a "config-2" filesystem), not by waiting. */
+static const char cloud_init[] =
+	"# reforge: target openstack\n"
+	"datasource_list: [ OpenStack, ConfigDrive, None ]\n"
+	"datasource:\n"
+	"  OpenStack:\n"
+	"    timeout: 10\n"
+	"    max_wait: 60\n";
+
 const struct gen_target gen_target_openstack = {
 	.name = "openstack",
 	.description = "OpenStack (KVM compute)",
 	.remove = remove_tools,
 	.install = install_tools,
 	.drivers = drivers,
+	.cloud_init = cloud_init,
 	.serial = "ttyS0",
 	.firmware = "bios",
 	.uefi_capable = true,

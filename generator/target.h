@@ -23,6 +23,12 @@ struct gen_target {
 	/* Kernel modules the initramfs must hold to find the root disk and
 	 * the network on this platform. */
 	const char *const *drivers;
+	/* cloud-init's settings for this platform (a file of
+	 * /etc/cloud/cloud.cfg.d), written when the tree has cloud-init, or
+	 * NULL. They must name the platform's datasource and let a first
+	 * boot anywhere else go on at once rather than wait minutes for a
+	 * metadata service that is not there. */
+	const char *cloud_init;
 	/* Serial console the platform shows (kernel console= argument), or
 	 * NULL for none. */
 	const char *serial;

@@ -89,6 +89,24 @@ static void test_tables(void)
 	CU_ASSERT(listed(gen_target_by_name("azure")->remove, "walinuxagent"));
 	CU_ASSERT(
 		!listed(gen_target_by_name("azure")->remove, "hyperv-daemons"));
+	CU_ASSERT(listed(gen_target_by_name("azure")->drivers, "hv_vmbus"));
+	CU_ASSERT(listed(gen_target_by_name("azure")->drivers, "hv_storvsc"));
+	CU_ASSERT(listed(gen_target_by_name("azure")->drivers, "hv_netvsc"));
+	CU_ASSERT(listed(gen_target_by_name("aws")->drivers, "nvme"));
+	CU_ASSERT(listed(gen_target_by_name("aws")->drivers, "ena"));
+	/* a platform with cloud-init names its datasource; without the
+	 * fallback None, a first boot elsewhere would have none */
+	for (size_t i = 0; gen_targets[i] != NULL; i++) {
+		const struct gen_target *t = gen_targets[i];
+
+		CU_ASSERT((t->cloud_init != NULL) ==
+			  listed(t->install, "cloud-init"));
+		if (t->cloud_init != NULL)
+			CU_ASSERT_PTR_NOT_NULL(
+				strstr(t->cloud_init, ", None ]"));
+	}
+	CU_ASSERT_PTR_NOT_NULL(strstr(gen_target_by_name("aws")->cloud_init,
+				      "strict_id: true"));
 }
 
 static void test_deps_mention(void)
