@@ -8,12 +8,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <ftw.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +128,26 @@ static int measure(struct gen_part *p, struct rf_error *err)
 	return 0;
 }
 
+/* Whether the program name is in PATH. */
+static bool have_tool(const char *name)
+{
+	const char *path = getenv("PATH");
+	bool found = false;
+	char *copy, *save = NULL;
+
+	copy = rf_xstrdup(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+	for (char *dir = strtok_r(copy, ":", &save); dir && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
+		struct rf_buf b = RF_BUF_INIT;
+
+		rf_buf_printf(&b, "%s/%s", dir, name);
+		found = access(b.data, X_OK) == 0;
+		rf_buf_free(&b);
+	}
+	free(copy);
+	return found;
+}
+
 static bool is_ext(const char *t)
 {
 	return t && (strcmp(t, "ext2") == 0 || strcmp(t, "ext3") == 0 ||
@@ -229,13 +253,27 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 				p->kind = GEN_PART_ESP;
 				have_esp = true;
 			}
+		} else if (is_ext(fs->type) ||
+			   (strcmp(fs->type, "xfs") == 0 &&
+			    have_tool("mkfs.xfs")) ||
+			   (strcmp(fs->type, "btrfs") == 0 &&
+			    have_tool("mkfs.btrfs"))) {
+			p->fstype = rf_xstrdup(fs->type);
 		} else {
-			/* ext4 for every other disk type for now (xfs, btrfs:
-			 * see the README); the table records the change */
-			p->fstype = rf_xstrdup(is_ext(fs->type) ? fs->type
-								: "ext4");
-			if (!is_ext(fs->type))
-				p->source_type = rf_xstrdup(fs->type);
+			/* ext4 for any other disk type, or when the type's
+			 * tools are not installed; the note says so */
+			struct rf_buf note = RF_BUF_INIT;
+
+			p->fstype = rf_xstrdup("ext4");
+			p->source_type = rf_xstrdup(fs->type);
+			rf_buf_printf(&note, "%s was %s on the source; made "
+				      "ext4 (%s)", fs->mountpoint, fs->type,
+				      strcmp(fs->type, "xfs") == 0
+					      ? "mkfs.xfs is not installed"
+				      : strcmp(fs->type, "btrfs") == 0
+					      ? "mkfs.btrfs is not installed"
+					      : "no maker for that type");
+			p->note = rf_buf_detach(&note);
 		}
 		if (fs->label != NULL)
 			p->label = rf_xstrdup(fs->label);
@@ -296,12 +334,24 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 			rc = measure(p, err);
 			if (rc < 0)
 				goto out;
-			/* data, its metadata, the journal, then headroom */
-			p->size = p->data + p->inodes * 256 + p->data / 16 +
-				  64 * MiB;
+			bool xfs = strcmp(p->fstype, "xfs") == 0;
+			bool btrfs = strcmp(p->fstype, "btrfs") == 0;
+
+			/* data, its metadata, the journal, then headroom;
+			 * xfs has 512-byte inodes, btrfs keeps two copies
+			 * of its metadata on one device */
+			p->size = p->data +
+				  p->inodes * (btrfs ? 1024 : xfs ? 512 : 256) +
+				  p->data / (btrfs ? 8 : 16) +
+				  (btrfs ? 128 : 64) * MiB;
 			p->size += p->size * o->headroom / 100;
 			if (p->kind == GEN_PART_ESP && p->size < 64 * MiB)
 				p->size = 64 * MiB;
+			/* mkfs.xfs refuses less than 300 MiB */
+			if (xfs && p->size < 320 * MiB)
+				p->size = 320 * MiB;
+			if (btrfs && p->size < 256 * MiB)
+				p->size = 256 * MiB;
 			p->size = round_up(p->size, MiB);
 		}
 		/* every filesystem's UUID is known from the plan on: fstab
@@ -351,6 +401,7 @@ void gen_layout_free(struct gen_layout *l)
 		free(l->parts[i].source_type);
 		free(l->parts[i].label);
 		free(l->parts[i].dir);
+		free(l->parts[i].note);
 		if (l->parts[i].fd >= 0)
 			close(l->parts[i].fd);
 	}
@@ -360,7 +411,9 @@ void gen_layout_free(struct gen_layout *l)
 	free(l);
 }
 
-int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err)
+/* gen_run() in the directory cwd (NULL: the current one). */
+static int run_in(char *const argv[], const char *cwd, const char *tmpdir,
+		  struct rf_error *err)
 {
 	int log = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	pid_t pid;
@@ -380,6 +433,8 @@ int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err)
 		setenv("MTOOLS_SKIP_CHECK", "1", 1);
 		setenv("E2FSPROGS_FAKE_TIME", "", 0);
 		unsetenv("E2FSPROGS_FAKE_TIME");
+		if (cwd != NULL && chdir(cwd) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -402,6 +457,11 @@ int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err)
 out:
 	close(log);
 	return rc;
+}
+
+int gen_run(char *const argv[], const char *tmpdir, struct rf_error *err)
+{
+	return run_in(argv, NULL, tmpdir, err);
 }
 
 /* An unnamed file of size bytes in tmpdir, inherited by the tools (no
@@ -465,6 +525,352 @@ static int copy_to_fat(const char *dir, const char *dev, const char *tmpdir,
 	return rc;
 }
 
+/*
+ * xfs from a protofile (mkfs.xfs -p, see xfs_mkfs(8)): one line per entry,
+ * "name mode uid gid [source]", a directory's entries after its line and
+ * a "$" line closing it. The protofile is a list of whitespace-separated
+ * tokens, a token starting with ':' begins a comment, and its mode field
+ * has no sticky bit; xfsprogs 6.1 carries no times, xattrs or hardlinks
+ * and makes no socket. So: names and link targets it cannot express are
+ * left out and named in the note, sticky bits are set afterwards with
+ * xfs_db, and the note counts what was lost (a hardlinked file becomes
+ * copies, xattrs and ACLs are dropped); times are those of the mkfs run.
+ */
+struct proto {
+	struct rf_buf out;   /* the protofile */
+	struct rf_buf fixes; /* xfs_db commands */
+	struct rf_buf lost;  /* the first names left out, one a line */
+	void *inodes;        /* tsearch() set of hardlinked inodes seen */
+	uint64_t names, links, xattrs, sockets;
+};
+
+struct seen_inode {
+	dev_t dev;
+	ino_t ino;
+};
+
+static int inode_cmp(const void *a, const void *b)
+{
+	const struct seen_inode *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static bool proto_token(const char *s)
+{
+	if (s[0] == '\0' || s[0] == ':' || strcmp(s, "$") == 0)
+		return false;
+	for (; *s != '\0'; s++)
+		if (isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static void proto_lost(struct proto *ps, const char *rel)
+{
+	if (ps->names++ < 5)
+		rf_buf_printf(&ps->lost, "\n  /%s", rel);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of the directory dfd (taken over: closed here), at rel in
+ * the partition ("" for its root), into ps, sorted by name. */
+static int proto_dir(struct proto *ps, int dfd, const char *rel, int depth,
+		     struct rf_error *err)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (d == NULL) {
+		close(dfd);
+		return rf_error_errno(err, -errno, "cannot read /%s", rel);
+	}
+	if (depth > 256) {
+		closedir(d);
+		return rf_error_set(err, -ELOOP, "/%s: too deep", rel);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		names = rf_xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = rf_xstrdup(de->d_name);
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *name = names[i];
+		struct rf_buf path = RF_BUF_INIT;
+		char proc[64], target[4096];
+		struct stat st;
+		char type;
+		ssize_t len;
+
+		rf_buf_printf(&path, "%s%s%s", rel, rel[0] ? "/" : "", name);
+		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = rf_error_errno(err, -errno, "stat /%s", path.data);
+			goto next;
+		}
+		if (!proto_token(name)) {
+			proto_lost(ps, path.data);
+			goto next;
+		}
+		switch (st.st_mode & S_IFMT) {
+		case S_IFREG: type = '-'; break;
+		case S_IFDIR: type = 'd'; break;
+		case S_IFLNK: type = 'l'; break;
+		case S_IFCHR: type = 'c'; break;
+		case S_IFBLK: type = 'b'; break;
+		case S_IFIFO: type = 'p'; break;
+		default:
+			ps->sockets++;
+			goto next;
+		}
+		if (type == 'l') {
+			len = readlinkat(dirfd(d), name, target,
+					 sizeof(target) - 1);
+			if (len < 0) {
+				rc = rf_error_errno(err, -errno, "readlink /%s",
+						    path.data);
+				goto next;
+			}
+			target[len] = '\0';
+			if (!proto_token(target)) {
+				proto_lost(ps, path.data);
+				goto next;
+			}
+		}
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/", dirfd(d));
+		{
+			struct rf_buf x = RF_BUF_INIT;
+
+			rf_buf_printf(&x, "%s%s", proc, name);
+			if (llistxattr(x.data, NULL, 0) > 0)
+				ps->xattrs++;
+			rf_buf_free(&x);
+		}
+		if (type == '-' && st.st_nlink > 1) {
+			struct seen_inode *k = rf_xmalloc(sizeof(*k));
+			void *found;
+
+			k->dev = st.st_dev;
+			k->ino = st.st_ino;
+			found = tsearch(k, &ps->inodes, inode_cmp);
+			if (found == NULL)
+				abort(); /* out of memory, as rf_xmalloc */
+			if (*(struct seen_inode **)found != k) {
+				ps->links++;
+				free(k);
+			}
+		}
+		rf_buf_printf(&ps->out, "%s %c%c%c%03o %u %u", name, type,
+			      st.st_mode & S_ISUID ? 'u' : '-',
+			      st.st_mode & S_ISGID ? 'g' : '-',
+			      (unsigned)(st.st_mode & 0777),
+			      (unsigned)st.st_uid, (unsigned)st.st_gid);
+		if (type == '-')
+			rf_buf_printf(&ps->out, " %s", path.data);
+		else if (type == 'l')
+			rf_buf_printf(&ps->out, " %s", target);
+		else if (type == 'c' || type == 'b')
+			rf_buf_printf(&ps->out, " %u %u", major(st.st_rdev),
+				      minor(st.st_rdev));
+		rf_buf_addch(&ps->out, '\n');
+		if (st.st_mode & S_ISVTX)
+			rf_buf_printf(&ps->fixes, "path /%s\nwrite core.mode "
+				      "0%o\n", path.data,
+				      (unsigned)st.st_mode);
+		if (type == 'd') {
+			int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY |
+							 O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				rc = rf_error_errno(err, -errno, "open /%s",
+						    path.data);
+				goto next;
+			}
+			rc = proto_dir(ps, sub, path.data, depth + 1, err);
+			rf_buf_addstr(&ps->out, "$\n");
+		}
+next:
+		rf_buf_free(&path);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+/* A file of tmpdir holding buf, inherited by the tools (no O_CLOEXEC). */
+static int scratch_text(const char *tmpdir, const struct rf_buf *buf,
+			struct rf_error *err)
+{
+	int fd = scratch_file(tmpdir, 0, err);
+	size_t done = 0;
+
+	while (fd >= 0 && done < buf->len) {
+		ssize_t n = write(fd, buf->data + done, buf->len - done);
+
+		if (n < 0) {
+			int rc = rf_error_errno(err, -errno, "write in %s",
+						tmpdir);
+
+			close(fd);
+			return rc;
+		}
+		done += (size_t)n;
+	}
+	return fd;
+}
+
+static int make_xfs(struct gen_part *p, const char *dev, const char *tmpdir,
+		    struct rf_error *err)
+{
+	struct proto ps = {RF_BUF_INIT, RF_BUF_INIT, RF_BUF_INIT, NULL,
+			   0, 0, 0, 0};
+	struct stat st;
+	char uuid[64], label[16], protopath[64], fixpath[80];
+	int dfd, pfd = -1, ffd = -1, rc;
+
+	dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		rc = rf_error_errno(err, -errno, "open %s", p->dir);
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	/* the boot image line (none), the size line (mkfs decides), the
+	 * root directory */
+	rf_buf_printf(&ps.out, "/dev/null\n0 0\nd%c%c%03o %u %u\n",
+		      st.st_mode & S_ISUID ? 'u' : '-',
+		      st.st_mode & S_ISGID ? 'g' : '-',
+		      (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid,
+		      (unsigned)st.st_gid);
+	if (st.st_mode & S_ISVTX)
+		rf_buf_printf(&ps.fixes, "path /\nwrite core.mode 0%o\n",
+			      (unsigned)st.st_mode);
+	rc = proto_dir(&ps, dfd, "", 0, err);
+	if (rc < 0)
+		goto out;
+	rf_buf_addstr(&ps.out, "$\n");
+	pfd = scratch_text(tmpdir, &ps.out, err);
+	if (pfd < 0) {
+		rc = pfd;
+		goto out;
+	}
+	snprintf(protopath, sizeof(protopath), "/proc/self/fd/%d", pfd);
+	snprintf(uuid, sizeof(uuid), "uuid=%s", p->uuid);
+	/* an xfs label holds 12 bytes */
+	snprintf(label, sizeof(label), "%.12s", p->label ? p->label : "");
+	{
+		char *argv[] = {"mkfs.xfs", "-q", "-f", "-m", uuid, "-p",
+				protopath, label[0] ? "-L" : (char *)dev,
+				label[0] ? label : NULL, label[0] ? (char *)dev
+								  : NULL,
+				NULL};
+
+		rc = run_in(argv, p->dir, tmpdir, err);
+	}
+	if (rc < 0 || ps.fixes.len == 0)
+		goto notes;
+	ffd = scratch_text(tmpdir, &ps.fixes, err);
+	if (ffd < 0) {
+		rc = ffd;
+		goto out;
+	}
+	snprintf(fixpath, sizeof(fixpath), "source /proc/self/fd/%d", ffd);
+	{
+		char *argv[] = {"xfs_db", "-x", "-c", fixpath, (char *)dev,
+				NULL};
+
+		rc = run_in(argv, NULL, tmpdir, err);
+		if (rc < 0)
+			rf_error_prefix(err, "setting sticky bits");
+	}
+notes:
+	if (rc == 0 && (ps.names || ps.links || ps.xattrs || ps.sockets ||
+			(p->label && strlen(p->label) > 12))) {
+		struct rf_buf note = RF_BUF_INIT;
+		const char *sep = " ";
+
+		rf_buf_printf(&note, "xfs (mkfs.xfs -p) could not carry all "
+			      "of %s:", p->mountpoint);
+		if (ps.links) {
+			rf_buf_printf(&note, "%s%llu hardlinks became copies",
+				      sep, (unsigned long long)ps.links);
+			sep = "; ";
+		}
+		if (ps.xattrs) {
+			rf_buf_printf(&note, "%s%llu files lost their xattrs, "
+				      "ACLs or capabilities", sep,
+				      (unsigned long long)ps.xattrs);
+			sep = "; ";
+		}
+		if (ps.sockets) {
+			rf_buf_printf(&note, "%s%llu sockets left out", sep,
+				      (unsigned long long)ps.sockets);
+			sep = "; ";
+		}
+		if (p->label && strlen(p->label) > 12) {
+			rf_buf_printf(&note, "%sthe label cut to '%s'", sep,
+				      label);
+			sep = "; ";
+		}
+		if (ps.names)
+			rf_buf_printf(&note, "%s%llu names or link targets "
+				      "with blanks left out, among them:%s",
+				      sep, (unsigned long long)ps.names,
+				      ps.lost.data);
+		else
+			rf_buf_addch(&note, '.');
+		p->note = rf_buf_detach(&note);
+	}
+out:
+	if (pfd >= 0)
+		close(pfd);
+	if (ffd >= 0)
+		close(ffd);
+	tdestroy(ps.inodes, free);
+	rf_buf_free(&ps.out);
+	rf_buf_free(&ps.fixes);
+	rf_buf_free(&ps.lost);
+	return rc;
+}
+
+/* btrfs: mkfs.btrfs --rootdir copies the tree with owners, modes, times,
+ * xattrs and hardlinks. */
+static int make_btrfs(struct gen_part *p, const char *dev, const char *tmpdir,
+		      struct rf_error *err)
+{
+	char *argv[12];
+	int n = 0;
+
+	argv[n++] = "mkfs.btrfs";
+	argv[n++] = "-q";
+	argv[n++] = "-f";
+	argv[n++] = "-U";
+	argv[n++] = p->uuid;
+	if (p->label != NULL) {
+		argv[n++] = "-L";
+		argv[n++] = p->label;
+	}
+	argv[n++] = "--rootdir";
+	argv[n++] = p->dir;
+	argv[n++] = (char *)dev;
+	argv[n] = NULL;
+	return run_in(argv, NULL, tmpdir, err);
+}
+
 static int make_fs(struct gen_part *p, const char *tmpdir,
 		   struct rf_error *err)
 {
@@ -501,6 +907,10 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 			rc = copy_to_fat(p->dir, dev, tmpdir, err);
 		return rc;
 	}
+	if (strcmp(p->fstype, "xfs") == 0)
+		return make_xfs(p, dev, tmpdir, err);
+	if (strcmp(p->fstype, "btrfs") == 0)
+		return make_btrfs(p, dev, tmpdir, err);
 	snprintf(size, sizeof(size), "%lluk",
 		 (unsigned long long)(p->size / 1024));
 	snprintf(inodes, sizeof(inodes), "%llu",

@@ -5,8 +5,9 @@
 /*
  * From a staged tree to a disk image, without mounting anything and
  * without loop devices: each filesystem is made by its own tools into an
- * unnamed temporary file (mke2fs -d for ext2/3/4, mkfs.vfat + mcopy for an
- * EFI system partition, mkswap for swap), the partition table is written
+ * unnamed temporary file (mke2fs -d for ext2/3/4, mkfs.xfs -p with a
+ * protofile made from the tree for xfs, mkfs.btrfs --rootdir for btrfs,
+ * mkfs.vfat + mcopy for an EFI system partition, mkswap for swap), the partition table is written
  * by hand (partition.txt), and the allocated extents of each filesystem
  * file (SEEK_DATA/SEEK_HOLE) stream through formats/ into the requested
  * format. Nothing is left on disk but the image, which appears under its
@@ -39,6 +40,9 @@ struct gen_part {
 	uint64_t inodes;
 	char *dir;            /* its staged tree */
 	int fd;               /* the filesystem, once made */
+	/* what its filesystem could not carry of the staged tree (xfs made
+	 * from a protofile), for the user; NULL when nothing was lost */
+	char *note;
 };
 
 struct gen_layout {

@@ -572,6 +572,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
 			goto out;
 		}
+		for (size_t i = 0; i < layout->nparts; i++)
+			if (layout->parts[i].note != NULL) {
+				fprintf(stderr, "reforge-gen: %s\n",
+					layout->parts[i].note);
+				warnings++;
+			}
 	}
 	if (stop_signal) {
 		fprintf(stderr, "reforge-gen: stopped by signal %d\n",
@@ -615,7 +621,7 @@ int main(int argc, char **argv)
 
 			printf("%s{\"number\":%zu,\"start\":%llu,\"size\":%llu,"
 			       "\"type\":\"%s\",\"mountpoint\":%s%s%s,"
-			       "\"uuid\":\"%s\",\"partuuid\":\"%s\"}",
+			       "\"uuid\":\"%s\",\"partuuid\":\"%s\"",
 			       i ? "," : "", i + 1,
 			       (unsigned long long)p->start,
 			       (unsigned long long)p->size,
@@ -624,6 +630,15 @@ int main(int argc, char **argv)
 			       p->mountpoint ? p->mountpoint : "null",
 			       p->mountpoint ? "\"" : "", p->uuid,
 			       layout->gpt ? p->partuuid : "");
+			if (p->source_type != NULL) {
+				printf(",\"source_type\":");
+				json_str(p->source_type);
+			}
+			if (p->note != NULL) {
+				printf(",\"note\":");
+				json_str(p->note);
+			}
+			printf("}");
 		}
 		printf("]}\n");
 	} else if (!quiet) {

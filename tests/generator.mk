@@ -32,3 +32,7 @@ TESTS += tests/system/gen-rpm.sh
 EXTRA_DIST += tests/system/gen-rpm.sh
 TESTS += tests/system/gen-pacman.sh
 EXTRA_DIST += tests/system/gen-pacman.sh tests/system/gen-pkg-server.sh
+
+# xfs and btrfs roots made with their own tools; parallel unpack order
+TESTS += tests/system/gen-xfs.sh
+EXTRA_DIST += tests/system/gen-xfs.sh
