@@ -32,6 +32,11 @@ TESTS += tests/system/gen-rpm.sh
 EXTRA_DIST += tests/system/gen-rpm.sh
 TESTS += tests/system/gen-pacman.sh
 EXTRA_DIST += tests/system/gen-pacman.sh tests/system/gen-pkg-server.sh
+check_PROGRAMS += tests/test_gen_pkg
+TESTS += tests/test_gen_pkg
+tests_test_gen_pkg_SOURCES = tests/test_gen_pkg.c
+tests_test_gen_pkg_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS)
+tests_test_gen_pkg_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
 
 # xfs and btrfs roots made with their own tools; parallel unpack order
 TESTS += tests/system/gen-xfs.sh
