@@ -10,16 +10,19 @@
  *   - the other platforms' guest tools are purged and the target's
  *     installed (from the repositories, with what they depend on) by the
  *     tree's own dpkg, run in a chroot of the staged root;
- *   - a source without a kernel gets one from the repositories; without
- *     the GRUB images the firmware needs, they too;
+ *   - a source without a kernel gets one from the repositories, the
+ *     closest to its release (gen_kernel_order()); without the GRUB
+ *     images the firmware needs, they too;
+ *   - when the tree has cloud-init, the target's datasource settings;
  *   - the target's disk and network drivers are added to the initramfs
  *     configuration and the initramfs is made again by the distribution's
  *     own tool (update-initramfs, dracut or mkinitcpio) in the chroot;
  *   - generalisation (each step switchable): an empty machine-id, SSH
  *     host keys made again at first boot, no persistent net rules;
- *   - network: interfaces are renamed to the kernel's names (eth0 ...,
- *     the kernel command line gets net.ifnames=0), DHCP stays DHCP,
- *     static addresses stay or become DHCP, MAC-bound matches go.
+ *   - network (ifupdown, netplan, NetworkManager keyfiles, networkd):
+ *     interfaces are renamed to the kernel's names (eth0 ..., the kernel
+ *     command line gets net.ifnames=0), DHCP stays DHCP, static
+ *     addresses stay or become DHCP, MAC-bound matches go.
  *   Every check that can fail (no kernel anywhere, no initramfs tool, a
  *   filesystem the boot loader cannot read) fails here, before any image
  *   is written.

@@ -42,13 +42,16 @@ static const char *const drivers[] = {
 /* Only EC2's datasource, and only where the DMI data says EC2
  * (strict_id): elsewhere cloud-init falls to None without a network
  * wait; on EC2 its metadata service answers within seconds. */
-static const char cloud_init[] = "# reforge: target aws\n"
-				 "datasource_list: [ Ec2, None ]\n"
-				 "datasource:\n"
-				 "  Ec2:\n"
-				 "    strict_id: true\n"
-				 "    timeout: 10\n"
-				 "    max_wait: 60\n";
+static const char cloud_init[] =
+	"# reforge: target aws\n"
+	"# the network is the source's, renamed for the target\n"
+	"network: {config: disabled}\n"
+	"datasource_list: [ Ec2, None ]\n"
+	"datasource:\n"
+	"  Ec2:\n"
+	"    strict_id: true\n"
+	"    timeout: 10\n"
+	"    max_wait: 60\n";
 
 const struct gen_target gen_target_aws = {
 	.name = "aws",

@@ -39,8 +39,11 @@ static const char *const drivers[] = {
 
 /* Azure's datasource finds the platform by the DMI chassis asset
  * tag; elsewhere it stops at once and None is used. */
-static const char cloud_init[] = "# reforge: target azure\n"
-				 "datasource_list: [ Azure, None ]\n";
+static const char cloud_init[] =
+	"# reforge: target azure\n"
+	"# the network is the source's, renamed for the target\n"
+	"network: {config: disabled}\n"
+	"datasource_list: [ Azure, None ]\n";
 
 const struct gen_target gen_target_azure = {
 	.name = "azure",

@@ -46,6 +46,8 @@ static const char *const drivers[] = {
  * platform shows (DMI, a "config-2" filesystem), not by waiting. */
 static const char cloud_init[] =
 	"# reforge: target openstack\n"
+	"# the network is the source's, renamed for the target\n"
+	"network: {config: disabled}\n"
 	"datasource_list: [ OpenStack, ConfigDrive, None ]\n"
 	"datasource:\n"
 	"  OpenStack:\n"

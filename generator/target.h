@@ -27,7 +27,8 @@ struct gen_target {
 	 * /etc/cloud/cloud.cfg.d), written when the tree has cloud-init, or
 	 * NULL. They must name the platform's datasource and let a first
 	 * boot anywhere else go on at once rather than wait minutes for a
-	 * metadata service that is not there. */
+	 * metadata service that is not there; and leave the network to the
+	 * source's configuration, which tuning renamed for the target. */
 	const char *cloud_init;
 	/* Serial console the platform shows (kernel console= argument), or
 	 * NULL for none. */
