@@ -30,8 +30,19 @@ reforge_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS)
 reforge_LDADD = $(RF_COMMON_LIBS) $(LIBCURL_LIBS) $(JANSSON_LIBS)
 
 # The service: a systemd unit and an example settings file.
+# The unit names the programs where this build installs them: made by
+# make from its .in with the configured directories (not by configure, so
+# that they are fully expanded: ${exec_prefix} means nothing to systemd).
 systemdunitdir = $(prefix)/lib/systemd/system
-dist_systemdunit_DATA = server/reforge-server.service
+nodist_systemdunit_DATA = server/reforge-server.service
+EXTRA_DIST += server/reforge-server.service.in
+CLEANFILES += server/reforge-server.service
+server/reforge-server.service: server/reforge-server.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) server && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@bindir[@]|$(bindir)|g' \
+	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	    $(srcdir)/server/reforge-server.service.in >$@.tmp && \
+	mv $@.tmp $@
 reforgeconfdir = $(sysconfdir)/reforge
 dist_reforgeconf_DATA = server/server.conf
 # ingest reconciles a scan's packages with the repositories (server/repo.h)

@@ -1490,7 +1490,9 @@ static bool too_slow(struct srv_http *h, struct request *rq)
 
 	if (h->cfg->deadline > 0 && secs > h->cfg->deadline)
 		return true;
-	return h->cfg->min_rate > 0 && secs >= 30 &&
+	/* the grace: a connection's first seconds are its slowest (TLS) */
+	return h->cfg->min_rate > 0 && secs >= h->cfg->min_rate_grace &&
+	       secs > 0 &&
 	       rq->received / secs < h->cfg->min_rate;
 }
 
@@ -1942,4 +1944,23 @@ void srv_http_stop(struct srv_http *h)
 	free(h->repo_cache);
 	free(h->keyring_dir);
 	free(h);
+}
+
+unsigned srv_http_port(struct srv_http *h)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i != NULL ? (unsigned)i->port : 0;
+}
+
+unsigned srv_http_connections(struct srv_http *h)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&h->track_lock);
+	for (struct tracked *t = h->conns; t != NULL; t = t->next)
+		n++;
+	pthread_mutex_unlock(&h->track_lock);
+	return n;
 }

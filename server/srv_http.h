@@ -62,7 +62,8 @@ struct srv_config {
 	unsigned per_ip;           /* connections from one address */
 	unsigned idle_timeout;     /* seconds without a byte */
 	unsigned deadline;         /* seconds a request may last, at most */
-	uint64_t min_rate;         /* bytes/s a body must keep after 30 s */
+	uint64_t min_rate;         /* bytes/s a body must keep, on average, */
+	unsigned min_rate_grace;   /* once it has lasted this many seconds */
 	struct srv_jobs *jobs;     /* the image jobs' pool (srv_job.h) */
 };
 
@@ -72,5 +73,12 @@ struct srv_http;
 int srv_http_start(const struct srv_config *cfg, struct srv_store *st,
 		   struct srv_http **out, struct rf_error *err);
 void srv_http_stop(struct srv_http *h);
+/* The TCP port served (the one bound when --listen said port 0). */
+unsigned srv_http_port(struct srv_http *h);
+/*
+ * Connections open now, from their accept until their end is handled
+ * (a request's last writes are done by then): tests wait for 0.
+ */
+unsigned srv_http_connections(struct srv_http *h);
 
 #endif

@@ -47,8 +47,10 @@ static void usage(FILE *f)
 	      "      --per-ip N          connections from one address (default 64)\n"
 	      "      --idle-timeout S    close a connection silent for S s (60)\n"
 	      "      --deadline S        longest a request may last (86400)\n"
-	      "      --min-rate BYTES    slowest body accepted after 30 s, in\n"
-	      "                          bytes/s (default 1024)\n"
+	      "      --min-rate BYTES    slowest body accepted, in bytes/s on\n"
+	      "                          average (default 1024; 0: any)\n"
+	      "      --min-rate-grace S  seconds a body may take before\n"
+	      "                          --min-rate applies (default 30)\n"
 	      "      --workers N         image jobs run at once (default 1)\n"
 	      "      --generator PATH    reforge-gen to run (default: beside\n"
 	      "                          this program, else from PATH)\n"
@@ -127,6 +129,11 @@ static int set(struct settings *s, const char *key, const char *v)
 		return parse_num(key, v, 1, &c->max_overlay);
 	else if (strcmp(key, "min-rate") == 0)
 		return parse_num(key, v, 0, &c->min_rate);
+	else if (strcmp(key, "min-rate-grace") == 0) {
+		if (parse_num(key, v, 0, &n) < 0 || n > 1000000)
+			return -1;
+		c->min_rate_grace = (unsigned)n;
+	}
 	else if (strcmp(key, "connections") == 0 ||
 		 strcmp(key, "per-ip") == 0 ||
 		 strcmp(key, "idle-timeout") == 0 ||
@@ -248,6 +255,7 @@ int main(int argc, char **argv)
 		{"idle-timeout", required_argument, NULL, 1},
 		{"deadline", required_argument, NULL, 1},
 		{"min-rate", required_argument, NULL, 1},
+		{"min-rate-grace", required_argument, NULL, 1},
 		{"port-file", required_argument, NULL, 1},
 		{"workers", required_argument, NULL, 1},
 		{"generator", required_argument, NULL, 1},
@@ -275,6 +283,7 @@ int main(int argc, char **argv)
 	s.cfg.idle_timeout = 60;
 	s.cfg.deadline = 86400;
 	s.cfg.min_rate = 1024;
+	s.cfg.min_rate_grace = 30;
 	s.jobs.workers = 1;
 	/* the settings file first, so that options override it */
 	for (int i = 1; i < argc - 1; i++)

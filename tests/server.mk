@@ -57,3 +57,21 @@ tests_test_srv_writers_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server
 tests_test_srv_writers_CFLAGS = $(TEST_CUNIT_CFLAGS) $(SQLITE3_CFLAGS)
 tests_test_srv_writers_LDADD = $(SRV_LIBS) $(TEST_CUNIT_LIBS)
 TESTS += tests/test_srv_writers
+
+# RELIABILITY 17: the HTTP handlers, through the real daemon on loopback
+check_PROGRAMS += tests/fuzz/fuzz_http
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c tests/fuzz/driver.c
+tests_fuzz_fuzz_http_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/server \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/http"'
+tests_fuzz_fuzz_http_CFLAGS = $(AM_CFLAGS) $(SQLITE3_CFLAGS)
+tests_fuzz_fuzz_http_LDADD = $(SRV_LIBS)
+TESTS += tests/fuzz/fuzz_http
+EXTRA_DIST += tests/fuzz/corpus/http
+
+# the minimum rate's grace period is a setting (--min-rate-grace)
+TESTS += tests/system/server-grace.sh
+EXTRA_DIST += tests/system/server-grace.sh
+
+# the systemd unit made with the configured directories
+TESTS += tests/system/server-unit.sh
+EXTRA_DIST += tests/system/server-unit.sh
