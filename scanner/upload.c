@@ -442,6 +442,7 @@ int scan_upload(const struct scan_upload_opts *opt,
 {
 	struct missing_set missing = {NULL, NULL};
 	struct rf_progress progress;
+	struct rf_error last; /* why the last attempt did not finish */
 	json_t *answer = NULL, *list;
 	char token[256];
 	uint64_t offset = 0, total;
@@ -492,7 +493,9 @@ int scan_upload(const struct scan_upload_opts *opt,
 	total = (uint64_t)json_integer_value(json_object_get(answer,
 							     "needed_bytes"));
 	wait = 1;
+	rf_error_clear(&last);
 	for (;;) {
+		rf_error_clear(err);
 		rc = overlay_attempt(opt, token, res, &missing, offset, total,
 				     opt->progress && progress.enabled
 					     ? &progress
@@ -500,14 +503,19 @@ int scan_upload(const struct scan_upload_opts *opt,
 				     err);
 		if (rc != 0)
 			break;
+		if (err->msg[0] != '\0')
+			last = *err;
 		/* interrupted: ask how far the server got, continue there */
 		for (;;) {
 			if (rf_now_ns() > deadline) {
+				/* the server's last word says what to fix */
 				rc = rf_error_set(err, -ETIMEDOUT, "the upload "
 						  "of scan %lld did not finish "
-						  "within %u s of retries",
+						  "within %u s of retries%s%s",
 						  (long long)res->scan_id,
-						  opt->retry_seconds);
+						  opt->retry_seconds,
+						  last.msg[0] ? "; last: " : "",
+						  last.msg);
 				goto out;
 			}
 			sleep(wait);
@@ -518,6 +526,7 @@ int scan_upload(const struct scan_upload_opts *opt,
 				break;
 			if (rc != -EAGAIN)
 				goto out;
+			last = *err;
 		}
 		if (complete) {
 			rc = 1;

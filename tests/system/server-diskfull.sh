@@ -65,6 +65,9 @@ for n in 1 2 3 4 5 6 7 8; do
 done
 [ -n "$full" ] || fail "8 uploads of 1.5 MiB fitted in 6 MiB"
 echo "upload $full met the full disk: $(tail -1 "$T/scan.err")"
+# the scanner gives up with the server's reason, not only "retries ran out"
+grep -q "No space left" "$T/scan.err" ||
+	fail "the scanner lost the server's reason: $(cat "$T/scan.err")"
 last=$(rcli --json scans | sed -n 's/.*"id": \([0-9]*\).*/\1/p' | tail -1)
 [ "$last" -gt "$full" ] || fail "the upload that met the full disk made no scan"
 [ "$(state "$last")" != complete ] ||
