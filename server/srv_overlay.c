@@ -411,12 +411,18 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 {
 	const char *name = archive_entry_pathname(e);
 	const char *link = archive_entry_hardlink(e);
+	struct rf_buf link_why = RF_BUF_INIT;
 	char *path = NULL, *lpath = NULL;
 	struct announced an, up;
 	const char *want;
 	char *slash;
 	int rc;
 
+	/* a name the locale cannot show is still a name: its UTF-8 form */
+	if (name == NULL)
+		name = archive_entry_pathname_utf8(e);
+	if (link == NULL)
+		link = archive_entry_hardlink_utf8(e);
 	if (name == NULL || srv_overlay_path(name, &path) < 0) {
 		rc = refuse(u, name ? name : "", "its path is absolute, empty "
 			    "or has '.' or '..' in it");
@@ -462,8 +468,12 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 		    lookup(u, find, lpath, &up) < 0 || !up.found ||
 		    strcmp(up.type, "file") != 0 || an.link_group < 0 ||
 		    up.link_group != an.link_group) {
-			rc = refuse(u, path, "a hardlink to a path that is not "
-				    "announced in the same link group");
+			/* name both ends: the target is the one at fault */
+			rf_buf_printf(&link_why, "a hardlink to '%s', which the "
+				      "report does not announce as a file of "
+				      "the same link group",
+				      lpath != NULL ? lpath : link);
+			rc = refuse(u, path, link_why.data);
 			goto out;
 		}
 		if (archive_entry_size_is_set(e) && archive_entry_size(e) != 0) {
@@ -508,6 +518,7 @@ static int verify_entry(struct srv_upload *u, struct archive *a,
 out:
 	free(path);
 	free(lpath);
+	rf_buf_free(&link_why);
 	return rc;
 }
 

@@ -141,7 +141,8 @@ mktar etc/shadow x; refused "unannounced" "does not announce"
 mktar etc/tool-link/x x; refused "through a symlink" "parent is a symlink"
 mktar etc/app/new "NEW!"; refused "wrong content" "SHA-256"
 mktar etc/app/new "longer"; refused "wrong size" "the report says"
-mktar etc/app/new etc/app/app.conf hard; refused "hardlink" "hardlink"
+mktar etc/app/new etc/app/app.conf hard
+refused "hardlink" "'/etc/app/new' refused: a hardlink to '/etc/app/app.conf'"
 $C -H "$A" "$URL/api/v1/scans/$S/overlay" | grep -q '"offset":0' ||
 	fail "a refused entry was kept"
 $C -H "$A" "$URL/api/v1/scans/$S" | grep -q '"state":"pending"' ||
