@@ -447,6 +447,10 @@ int main(int argc, char **argv)
 		tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	tune.tmpdir = tmpdir;
 	reclaim_stale(tmpdir);
+	/* a killed run may have staged in memory while this one does not:
+	 * its tree would hold RAM until the next reboot */
+	if (strcmp(in_memory, "never") != 0 && strcmp(tmpdir, SHM_DIR) != 0)
+		reclaim_stale(SHM_DIR);
 	snprintf(stage, sizeof(stage), "%s/" STAGE_PREFIX "XXXXXX", tmpdir);
 	if (mkdtemp(stage) == NULL) {
 		fprintf(stderr, "reforge-gen: cannot make a staging directory "

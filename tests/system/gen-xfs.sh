@@ -80,6 +80,7 @@ for k in ('unpack', 'overlay', 'metadata', 'mkfs', 'write'):
     assert d['phases'][k] >= 0, d['phases']
 PY
 grep -q 'with space' "$T/xfs.raw.err" || fail "xfs: the lost name is not named"
+ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 part "$T/xfs.raw" "$T/xfs.img"
 xfs_repair -n "$T/xfs.img" >"$T/repair.log" 2>&1 ||
 	{ cat "$T/repair.log"; fail "xfs_repair -n found errors"; }
