@@ -319,6 +319,10 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	if (p->algo != RF_DIGEST_NONE)
 		s->d = rf_digest_new(p->algo, RF_DIGEST_NONE);
 	rc = p->kind->unpack(p, s, rootfd, lim, err);
+	/* to the caller -ENOENT says no repository has the package; a
+	 * package whose entries need what is not there is a bad one */
+	if (rc == -ENOENT)
+		rc = -EINVAL;
 	if (s->d != NULL) {
 		/* what libarchive did not need still counts for the digest;
 		 * it is checked even when the unpacking failed, since a

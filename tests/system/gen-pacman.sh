@@ -173,6 +173,8 @@ evil_pkg "$T/bad3" "lnk=$T/outside" lnk/pwned usr/lib/beta/lib.txt
 	--repo "file://$T/repo1" --repo "file://$T/bad3" --format raw \
 	--tmpdir "$T" -o "$T/sym.raw" 2>"$T/sym.err"
 [ -z "$(ls -A "$T/outside")" ] || fail "a package wrote through a symlink onto the host"
+grep -q 'in no repository' "$T/sym.err" &&
+	fail "a bad package was taken for a missing one: $(cat "$T/sym.err")"
 ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 
 # --- through the server: rfalpha from its pacman repository (rfbeta is in

@@ -184,12 +184,17 @@ gen_bad sum "$T/bad1" "$T/repo2"
 grep -q 'SHA-256 differs from the one the repository' "$T/sum.err" ||
 	fail "unclear message for a checksum mismatch: $(cat "$T/sum.err")"
 # a truncated payload in a plain directory: the header reads, the payload
-# does not
+# is short of the digest the header gives
 mkdir "$T/bad2"
-head -c $(($(stat -c %s "$B") - 200)) "$B" >"$T/bad2/rf-beta.rpm"
+head -c $(($(stat -c %s "$B") - 20)) "$B" >"$T/bad2/rf-beta.rpm"
 gen_bad trunc "$T/repo1" "$T/bad2"
-grep -q "bad2/rf-beta.rpm: " "$T/trunc.err" ||
-	fail "the truncated package is not named: $(cat "$T/trunc.err")"
+grep -q "bad2/rf-beta.rpm: SHA-256 differs from the one the package's header gives" \
+	"$T/trunc.err" || fail "unclear message for a truncated payload: $(cat "$T/trunc.err")"
+# a truncated header: the repository is refused
+head -c 1000 "$B" >"$T/bad2/rf-beta.rpm"
+gen_bad trunchdr "$T/repo1" "$T/bad2"
+grep -q 'rf-beta.rpm: not a readable rpm package' "$T/trunchdr.err" ||
+	fail "unclear message for a truncated header: $(cat "$T/trunchdr.err")"
 # a damaged header: the repository is refused
 mkdir "$T/bad3"
 cp "$B" "$T/bad3/rf-beta.rpm"
