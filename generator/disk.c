@@ -30,6 +30,8 @@
 #include "progress.h"
 
 #define MiB (1ULL << 20)
+/* largest file made xfs through a protofile */
+#define XFS_PROTO_FILE_MAX (1024 * MiB)
 #define SECTOR 512ULL
 #define GPT_ENTRIES 128
 #define GPT_ENTRY_SIZE 128
@@ -97,8 +99,9 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 	return (v + to - 1) / to * to;
 }
 
-/* Space and inodes a staged tree needs (nftw has no context pointer). */
-static uint64_t du_bytes, du_inodes;
+/* Space and inodes a staged tree needs, and its largest file (nftw has no
+ * context pointer). */
+static uint64_t du_bytes, du_inodes, du_largest;
 
 static int du_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
@@ -107,6 +110,8 @@ static int du_one(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	du_inodes++;
+	if (S_ISREG(st->st_mode) && (uint64_t)st->st_size > du_largest)
+		du_largest = (uint64_t)st->st_size;
 	if (S_ISREG(st->st_mode))
 		du_bytes += (uint64_t)st->st_blocks * 512 /
 			    (st->st_nlink ? st->st_nlink : 1);
@@ -121,6 +126,7 @@ static int measure(struct gen_part *p, struct rf_error *err)
 {
 	du_bytes = 0;
 	du_inodes = 0;
+	du_largest = 0;
 	if (nftw(p->dir, du_one, 64, FTW_PHYS) != 0)
 		return rf_error_errno(err, -errno, "cannot measure %s", p->dir);
 	p->data = du_bytes;
@@ -334,6 +340,23 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 			rc = measure(p, err);
 			if (rc < 0)
 				goto out;
+			/* mkfs.xfs -p (xfsprogs 6.1) reads each file whole
+			 * into memory, its length an int */
+			if (strcmp(p->fstype, "xfs") == 0 &&
+			    du_largest >= XFS_PROTO_FILE_MAX) {
+				struct rf_buf note = RF_BUF_INIT;
+
+				rf_buf_printf(&note, "%s was xfs on the source; "
+					      "made ext4 (a file of %llu MiB, "
+					      "over what mkfs.xfs -p takes)",
+					      p->mountpoint,
+					      (unsigned long long)(du_largest /
+								   MiB));
+				free(p->fstype);
+				p->fstype = rf_xstrdup("ext4");
+				p->source_type = rf_xstrdup("xfs");
+				p->note = rf_buf_detach(&note);
+			}
 			bool xfs = strcmp(p->fstype, "xfs") == 0;
 			bool btrfs = strcmp(p->fstype, "btrfs") == 0;
 

@@ -138,4 +138,18 @@ if command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null; then
 else
 	echo "gen-xfs: btrfs-progs not installed, btrfs not checked"
 fi
+# a file too large for mkfs.xfs -p (xfsprogs 6.1 reads it whole): ext4,
+# with the reason in the note
+truncate -s 1G "$R/srv/big"
+"$SCAN" -q --root "$R" --report "$T/big.xml" >/dev/null 2>"$T/scan.err" ||
+	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
+make_overlay "$R" "$T/big.xml" "$T/overlay.tar"
+rc=$(gen xfs 2 "$T/big.raw" "$T/big.xml")
+[ "$rc" = 3 ] || { cat "$T/big.raw.err"; fail "big file: exit $rc, not 3"; }
+python3 - "$T/big.raw.json" <<'PY' || fail "big file: unexpected --json"
+import json, sys
+p = json.load(open(sys.argv[1]))['partitions'][0]
+assert p['type'] == 'ext4' and p['source_type'] == 'xfs', p
+assert 'over what mkfs.xfs -p takes' in p['note'], p
+PY
 echo "gen-xfs: all checks passed"
