@@ -41,3 +41,16 @@ tests_test_gen_pkg_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
 # xfs and btrfs roots made with their own tools; parallel unpack order
 TESTS += tests/system/gen-xfs.sh
 EXTRA_DIST += tests/system/gen-xfs.sh
+# the cloud targets: azure's initramfs read back, aws booted on NVMe from a
+# source without a kernel (boot-lib.sh: the source both boot tests share)
+TESTS += tests/system/boot-cloud.sh
+EXTRA_DIST += tests/system/boot-cloud.sh tests/system/boot-lib.sh
+
+check_PROGRAMS += tests/fuzz/fuzz_gen_repo
+TESTS += tests/fuzz/fuzz_gen_repo
+tests_fuzz_fuzz_gen_repo_SOURCES = tests/fuzz/fuzz_gen_repo.c \
+	tests/fuzz/driver.c
+tests_fuzz_fuzz_gen_repo_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(srcdir)/tests/fuzz/corpus/gen_repo"'
+tests_fuzz_fuzz_gen_repo_LDADD = $(RF_GEN_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/gen_repo
