@@ -40,3 +40,6 @@ scanner_libscan_a_SOURCES += scanner/overlay.c scanner/overlay.h \
 scanner_libscan_a_CFLAGS += $(LIBCURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(LIBZSTD_CFLAGS)
 SCAN_LIBS += $(LIBCURL_LIBS) $(JANSSON_LIBS) $(LIBZSTD_LIBS)
+
+# MD5 of sixteen package files at once (AVX-512, with a scalar fallback)
+scanner_libscan_a_SOURCES += scanner/md5mb.c scanner/md5mb.h

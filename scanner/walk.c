@@ -21,10 +21,13 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -39,6 +42,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "escape.h"
+#include "md5mb.h"
 #include "pkgdb.h"
 #include "progress.h"
 #include "rootfs.h"
@@ -47,8 +51,21 @@
 #include "scan.h"
 #include "system.h"
 
-#define RING_SIZE 1024
+/*
+ * Entries in flight between the walker and the writer. Generous, so that
+ * one thread held by a big file leaves the others work to do: an entry is a
+ * few hundred bytes, and only its path besides.
+ */
+#define RING_SIZE 16384
 #define READ_BUF (1024 * 1024)
+/*
+ * Files from this size on are hashed from a read-only mapping of the page
+ * cache, one window at a time: no copy into a buffer, and the pages of a
+ * window are mapped in one call. A window at most is mapped per thread, so
+ * the resident size stays bounded however big the file.
+ */
+#define MAP_MIN (1024 * 1024)
+#define MAP_WINDOW (8 * 1024 * 1024)
 #define MAX_EXTENTS 4096      /* sparse layout recorded up to this many */
 #define MAX_XATTR_LIST 65536  /* bytes of xattr names per file */
 #define MAX_XATTR_VALUE 65536 /* bytes of one xattr value */
@@ -127,6 +144,7 @@ struct exclusion {
 struct hasher {
 	char *buf; /* READ_BUF + 1 bytes */
 	struct rf_digest *ctx[RF_DIGEST_SHA512 + 1];
+	struct lanes *lanes; /* MD5 in lockstep, when the CPU can */
 };
 
 struct scan {
@@ -444,6 +462,93 @@ static int hash_range(struct rf_digest *d, int fd, char *buf, uint64_t off,
 	}
 }
 
+/*
+ * A mapped file that shrinks under the scan raises SIGBUS on the first
+ * access past its new end. A hashing thread arms bus_jmp around its
+ * accesses to a mapping only; the handler jumps back there, and the file is
+ * reported as changed. A SIGBUS anywhere else is not ours: the previous
+ * disposition is put back and the signal delivered again.
+ */
+static __thread sigjmp_buf *volatile bus_jmp;
+static struct sigaction bus_old;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *jb = bus_jmp;
+
+	(void)uc;
+	if (jb != NULL) {
+		bus_jmp = NULL;
+		siglongjmp(*jb, 1);
+	}
+	sigaction(SIGBUS, &bus_old, NULL);
+	if (si == NULL || si->si_code <= 0)
+		raise(sig); /* sent, not a fault: a fault recurs on return */
+}
+
+static void sigbus_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &bus_old);
+}
+
+static void sigbus_restore(void)
+{
+	sigaction(SIGBUS, &bus_old, NULL);
+}
+
+/*
+ * Hash the whole of a file of size bytes (size >= MAP_MIN) from mappings
+ * of MAP_WINDOW bytes. Returns what hash_range() does, or 3 when the file
+ * shrank under a mapping (SIGBUS): the digest is then unusable.
+ */
+static int hash_mapped(struct rf_digest *d, int fd, uint64_t size,
+		       uint64_t *hashed)
+{
+	sigjmp_buf jb;
+	void *volatile map = NULL;
+	volatile size_t maplen = 0;
+	volatile uint64_t off = 0;
+	ssize_t n;
+	char c;
+
+	if (sigsetjmp(jb, 1) != 0) {
+		if (map != NULL)
+			munmap(map, maplen);
+		return 3;
+	}
+	while (off < size) {
+		size_t len = size - off > MAP_WINDOW ? MAP_WINDOW
+						     : (size_t)(size - off);
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			       fd, (off_t)off);
+
+		if (p == MAP_FAILED)
+			return -errno;
+		maplen = len;
+		map = p;
+		bus_jmp = &jb;
+		rf_digest_update(d, p, len);
+		bus_jmp = NULL;
+		map = NULL;
+		munmap(p, len);
+		off += len;
+		*hashed += len;
+	}
+	/* one byte more than lstat said: did it grow? */
+	do
+		n = pread(fd, &c, 1, (off_t)size);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n > 0 ? 2 : 0;
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
@@ -488,15 +593,14 @@ static struct rf_digest *hasher_digest(struct hasher *h,
 	return h->ctx[palgo];
 }
 
-static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
-		       uint64_t *hashed)
+/*
+ * Open a regular file for reading, and check that it is still the one
+ * lstat() saw. Returns the descriptor and its fstat() in st, or -1 with
+ * what went wrong recorded in e.
+ */
+static int entry_open(struct entry *e, struct stat *st)
 {
-	char *buf = h->buf;
-	enum rf_digest_algo palgo = RF_DIGEST_NONE;
-	struct rf_digest *d = NULL;
-	struct stat st, after;
-	uint64_t size = (uint64_t)e->st.st_size;
-	int fd, rc = 0;
+	int fd;
 
 	fd = openat(e->dir->fd, e->name,
 		    O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK | O_NOCTTY |
@@ -510,26 +614,44 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 		e->read_errno = errno;
 		if (errno == ENOENT || errno == ELOOP)
 			e->changed = true; /* gone, or now a symlink */
-		return;
+		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		e->read_errno = errno;
-		goto out;
+		close(fd);
+		return -1;
 	}
-	if (!same_file(&st, &e->st)) {
+	if (!same_file(st, &e->st)) {
 		/* replaced between lstat and open: the entry keeps what
 		 * lstat saw, and says it changed */
 		e->changed = true;
-		goto out;
+		close(fd);
+		return -1;
 	}
+#ifdef HAVE_POSIX_FADVISE
+	if (e->st.st_size > READ_BUF) /* readahead matters past one read */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	return fd;
+}
+
+static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
+		       uint64_t *hashed)
+{
+	char *buf = h->buf;
+	enum rf_digest_algo palgo = RF_DIGEST_NONE;
+	struct rf_digest *d = NULL;
+	struct stat st, after;
+	uint64_t size = (uint64_t)e->st.st_size;
+	int fd, rc = 0;
+
+	fd = entry_open(e, &st);
+	if (fd < 0)
+		return;
 	if (e->pf != NULL && e->pf->algo != RF_DIGEST_NONE &&
 	    e->pf->algo != RF_DIGEST_SHA256)
 		palgo = e->pf->algo;
 	d = hasher_digest(h, palgo);
-#ifdef HAVE_POSIX_FADVISE
-	if (size > READ_BUF) /* readahead matters only past one read */
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
 	e->allocated = (uint64_t)st.st_blocks * 512;
 	if (size > 0 && e->allocated < size) {
 		/* maybe sparse: hash the data extents, zeros for the holes */
@@ -558,8 +680,24 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 			e->nextents = 0;
 			rc = hash_range(d, fd, buf, 0, size, true, hashed);
 		}
+	} else if (size >= MAP_MIN && (uint64_t)st.st_size == size) {
+		rc = hash_mapped(d, fd, size, hashed);
+		if (rc == -ENODEV || rc == -EACCES || rc == -EINVAL) {
+			/* a filesystem that cannot map it: read it */
+			rf_digest_reset(d);
+			*hashed = 0;
+			rc = hash_range(d, fd, buf, 0, size, true, hashed);
+		}
 	} else {
 		rc = hash_range(d, fd, buf, 0, size, true, hashed);
+	}
+	if (rc == 3) {
+		/* SIGBUS: it shrank while mapped, or the device failed */
+		if (fstat(fd, &after) < 0 || !unchanged(&after, &e->st))
+			e->changed = true;
+		else
+			e->read_errno = EIO;
+		goto out;
 	}
 	if (rc < 0) {
 		e->read_errno = -rc;
@@ -579,6 +717,217 @@ out:
 	close(fd);
 }
 
+/* Record that e is read; the walker waits only ever for the head. */
+static void entry_done(struct scan *s, struct entry *e, uint64_t hashed)
+{
+	pthread_mutex_lock(&s->lock);
+	s->bytes_hashed += hashed;
+	e->done = true;
+	if (e == &s->ring[s->head % RING_SIZE])
+		pthread_cond_signal(&s->done_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Package files whose database digest is MD5 (all of dpkg's) are hashed in
+ * lanes: a thread keeps up to MD5MB_LANES of them open at once, reads each
+ * by chunks of LANE_CHUNK bytes (SHA-256 of a chunk at once, on one core),
+ * and advances the MD5 of all of them together (md5mb.h). A lane ends as
+ * hash_entry() does: the same end-of-file checks, the same verdicts.
+ */
+#define LANE_CHUNK (128 * 1024)
+
+struct lane {
+	struct entry *e;
+	int fd;
+	struct rf_digest *sha;
+	unsigned char *buf; /* LANE_CHUNK + 3 blocks: carry, data, padding */
+	const unsigned char *next; /* whole blocks not fed to MD5 yet */
+	size_t blocks;
+	size_t carry; /* bytes of a partial block, after those blocks */
+	uint64_t off, left, hashed;
+	int rc;	  /* as hash_range() returns */
+	bool eof; /* the padding is among the blocks */
+};
+
+struct lanes {
+	struct md5mb m;
+	struct lane l[MD5MB_LANES];
+	uint32_t busy;
+};
+
+#define LANES_ALL ((uint32_t)((1u << MD5MB_LANES) - 1))
+
+static bool lane_wanted(const struct hasher *h, const struct entry *e)
+{
+	/* sparse files (fewer blocks than bytes) keep their own path */
+	return h->lanes != NULL && e->pf != NULL &&
+	       e->pf->algo == RF_DIGEST_MD5 &&
+	       (uint64_t)e->st.st_blocks * 512 >= (uint64_t)e->st.st_size;
+}
+
+static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
+{
+	struct lane *l = &ls->l[i];
+	struct entry *e = l->e;
+	struct stat after;
+
+	if (l->rc < 0) {
+		e->read_errno = -l->rc;
+	} else {
+		if (l->rc == 1 || l->rc == 2)
+			e->changed = true; /* shrank or grew while read */
+		if (fstat(l->fd, &after) < 0 || !unchanged(&after, &e->st))
+			e->changed = true;
+		rf_digest_final(l->sha, e->sha, NULL);
+		md5mb_final(&ls->m, i, e->pkgdigest);
+		e->have_sha = true;
+		e->have_pkgdigest = true;
+		read_xattrs_fd(e, l->fd, NULL);
+	}
+	close(l->fd);
+	l->fd = -1;
+	l->e = NULL;
+	ls->busy &= ~(1u << i);
+	entry_done(s, e, l->hashed);
+}
+
+/*
+ * Read the next chunk of lane i, until it has whole blocks to feed or has
+ * ended. Reads up to the size lstat() gave and one byte more at the end,
+ * as hash_range() does.
+ */
+static void lane_fill(struct lanes *ls, unsigned i)
+{
+	struct lane *l = &ls->l[i];
+
+	while (l->blocks == 0 && !l->eof) {
+		size_t want = l->left < LANE_CHUNK ? (size_t)l->left + 1
+						   : LANE_CHUNK;
+		unsigned char *at = l->buf + l->carry;
+		bool end = false;
+		size_t full;
+		ssize_t n;
+
+		n = pread(l->fd, at, want, (off_t)l->off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			l->rc = -errno;
+			return;
+		}
+		if ((uint64_t)n > l->left) {
+			n = (ssize_t)l->left;
+			l->rc = 2; /* grew */
+			end = true;
+		} else if (n == 0) {
+			if (l->left > 0)
+				l->rc = 1; /* shrank */
+			end = true;
+		} else if ((uint64_t)n == l->left && (size_t)n < want) {
+			end = true; /* a short read is the end of the file */
+		}
+		rf_digest_update(l->sha, at, (size_t)n);
+		l->off += (uint64_t)n;
+		l->left -= (uint64_t)n;
+		l->hashed += (uint64_t)n;
+		n += (ssize_t)l->carry;
+		full = (size_t)n / MD5_BLOCK;
+		l->carry = (size_t)n % MD5_BLOCK;
+		l->next = l->buf;
+		l->blocks = full;
+		if (end) {
+			l->blocks += md5mb_pad(l->buf + full * MD5_BLOCK,
+					       l->carry, l->off);
+			l->carry = 0;
+			l->eof = true;
+		}
+	}
+}
+
+/* Start lane i on e; false when e was dealt with at once. */
+static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
+		       struct entry *e)
+{
+	struct lane *l = &ls->l[i];
+	struct stat st;
+
+	l->fd = entry_open(e, &st);
+	if (l->fd < 0) {
+		entry_done(s, e, 0);
+		return false;
+	}
+	e->allocated = (uint64_t)st.st_blocks * 512;
+	if (l->buf == NULL) {
+		l->buf = rf_xmalloc(LANE_CHUNK + 3 * MD5_BLOCK);
+		l->sha = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
+	} else {
+		rf_digest_reset(l->sha);
+	}
+	l->e = e;
+	l->blocks = l->carry = 0;
+	l->off = l->hashed = 0;
+	l->left = (uint64_t)e->st.st_size;
+	l->rc = 0;
+	l->eof = false;
+	md5mb_init(&ls->m, i);
+	ls->busy |= 1u << i;
+	return true;
+}
+
+/* Feed every busy lane as many blocks as the shortest has ready. */
+static void lanes_run(struct scan *s, struct lanes *ls)
+{
+	const unsigned char *p[MD5MB_LANES] = {NULL};
+	size_t n = SIZE_MAX;
+	uint32_t mask;
+
+	for (unsigned i = 0; i < MD5MB_LANES; i++) {
+		struct lane *l = &ls->l[i];
+
+		if (!((ls->busy >> i) & 1))
+			continue;
+		lane_fill(ls, i);
+		if (l->rc < 0) {
+			lane_finish(s, ls, i);
+			continue;
+		}
+		p[i] = l->next;
+		if (l->blocks < n)
+			n = l->blocks;
+	}
+	mask = ls->busy;
+	if (mask == 0)
+		return;
+	md5mb_blocks(&ls->m, p, mask, n);
+	for (unsigned i = 0; i < MD5MB_LANES; i++) {
+		struct lane *l = &ls->l[i];
+
+		if (!((mask >> i) & 1))
+			continue;
+		l->next += n * MD5_BLOCK;
+		l->blocks -= n;
+		if (l->blocks > 0)
+			continue;
+		if (l->eof)
+			lane_finish(s, ls, i);
+		else if (l->carry > 0)
+			/* the partial block goes first in the next chunk */
+			memmove(l->buf, l->next, l->carry);
+	}
+}
+
+static void lanes_free(struct lanes *ls)
+{
+	if (ls == NULL)
+		return;
+	for (unsigned i = 0; i < MD5MB_LANES; i++) {
+		free(ls->l[i].buf);
+		rf_digest_free(ls->l[i].sha);
+	}
+	free(ls);
+}
+
 static void *hash_thread(void *arg)
 {
 	struct scan *s = arg;
@@ -586,29 +935,44 @@ static void *hash_thread(void *arg)
 	uint64_t hashed;
 
 	hasher_init(&h);
+	if (md5mb_available())
+		h.lanes = rf_xcalloc(1, sizeof(*h.lanes));
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
+		uint32_t busy = h.lanes ? h.lanes->busy : 0;
 		struct entry *e;
 
-		while (s->claim == s->tail && !s->finished)
-			pthread_cond_wait(&s->work_cv, &s->lock);
-		if (s->claim == s->tail)
-			break;
-		e = &s->ring[s->claim % RING_SIZE];
-		s->claim++;
-		if (!e->hash || e->done)
+		if (s->claim != s->tail && busy != LANES_ALL) {
+			e = &s->ring[s->claim % RING_SIZE];
+			s->claim++;
+			if (!e->hash || e->done)
+				continue;
+			pthread_mutex_unlock(&s->lock);
+			if (lane_wanted(&h, e)) {
+				unsigned i = (unsigned)__builtin_ctz(~busy);
+
+				lane_start(s, h.lanes, i, e);
+			} else {
+				hashed = 0;
+				hash_entry(s, e, &h, &hashed);
+				entry_done(s, e, hashed);
+			}
+			pthread_mutex_lock(&s->lock);
 			continue;
-		pthread_mutex_unlock(&s->lock);
-		hashed = 0;
-		hash_entry(s, e, &h, &hashed);
-		pthread_mutex_lock(&s->lock);
-		s->bytes_hashed += hashed;
-		e->done = true;
-		/* the walker waits only ever for the entry at the head */
-		if (e == &s->ring[s->head % RING_SIZE])
-			pthread_cond_signal(&s->done_cv);
+		}
+		if (busy != 0) {
+			/* nothing new to claim, or every lane taken */
+			pthread_mutex_unlock(&s->lock);
+			lanes_run(s, h.lanes);
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
+		if (s->claim == s->tail && s->finished)
+			break;
+		pthread_cond_wait(&s->work_cv, &s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
+	lanes_free(h.lanes);
 	hasher_free(&h);
 	return NULL;
 }
@@ -1434,7 +1798,8 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	struct scan_report_out out;
 	struct stat st;
 	uint64_t t0 = rf_now_ns();
-	bool out_open = false, started = false, isolated;
+	bool out_open = false, started = false, bus_installed = false;
+	bool isolated;
 	int rc;
 
 	memset(sum, 0, sizeof(*sum));
@@ -1509,6 +1874,8 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	if (s->nthreads == 1)
 		s->nthreads = 0; /* hash on the walking thread */
 	s->threads = rf_xcalloc((size_t)s->nthreads + 1, sizeof(*s->threads));
+	sigbus_install();
+	bus_installed = true;
 	for (int i = 0; i < s->nthreads; i++)
 		if (pthread_create(&s->threads[i], NULL, hash_thread, s) != 0) {
 			s->nthreads = i;
@@ -1572,6 +1939,8 @@ out:
 		for (int i = 0; i < s->nthreads; i++)
 			pthread_join(s->threads[i], NULL);
 	}
+	if (bus_installed)
+		sigbus_restore();
 	if (out_open)
 		scan_report_close(&out, false, NULL);
 	while (s->head != s->tail) {

@@ -19,3 +19,11 @@ TESTS += tests/test_scanner tests/fuzz/fuzz_dpkg \
 EXTRA_DIST += tests/system/scan-dpkg.sh tests/system/scan-readonly.sh \
 	tests/system/scan-changing.sh tests/system/changing-shim.c \
 	tests/fuzz/corpus/dpkg
+
+# MD5 in lockstep against OpenSSL's
+check_PROGRAMS += tests/test_md5mb
+tests_test_md5mb_SOURCES = tests/test_md5mb.c
+tests_test_md5mb_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/scanner
+tests_test_md5mb_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_test_md5mb_LDADD = $(SCAN_LIBS) $(TEST_CUNIT_LIBS) $(LIBCRYPTO_LIBS)
+TESTS += tests/test_md5mb

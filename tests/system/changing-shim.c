@@ -5,6 +5,8 @@
  *   grow-me     append 4 KiB          shrink-me   truncate to 1 byte
  *   replace-me  rename replace-me.new over it
  *   vanish-me   unlink it             link-me     make it a symlink
+ * and right after reforge-scan maps a file named truncate-me, another
+ * process truncates it to 4 KiB: reading the mapping then faults (SIGBUS).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int (*real_fstatat)(int, const char *, struct stat *, int);
@@ -97,4 +101,50 @@ int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags)
 {
 	/* on 64-bit Linux struct stat64 and struct stat are one layout */
 	return hook(dirfd, name, (struct stat *)st, flags);
+}
+
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+
+static void truncate_mapped(int fd)
+{
+	static int done;
+	char link[64], inside[4096], path[8192];
+	const char *root = getenv("REFORGE_SHIM_ROOT");
+	size_t nl = strlen("/truncate-me");
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, inside, sizeof(inside) - 1);
+	if (root == NULL || n < (ssize_t)nl || done)
+		return;
+	inside[n] = '\0';
+	if (strcmp(inside + n - nl, "/truncate-me") != 0)
+		return;
+	done = 1;
+	snprintf(path, sizeof(path), "%s%s", root, inside);
+	pid = fork();
+	if (pid == 0)
+		_exit(truncate(path, 4096) == 0 ? 0 : 99);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+
+	if (real_mmap == NULL)
+		real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))
+			dlsym(RTLD_NEXT, "mmap");
+	p = real_mmap(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED && fd >= 0)
+		truncate_mapped(fd);
+	return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	/* on 64-bit Linux off_t is off64_t */
+	return mmap(addr, len, prot, flags, fd, off);
 }

@@ -3,7 +3,13 @@
 # by rename, deleted, turned into a symlink between lstat and open (made to
 # happen at that exact moment by an LD_PRELOAD shim), and a file appended to
 # all through the scan. Each is reported as changed, with a warning; the
-# scan finishes, never loops, and its report is valid.
+# scan finishes, never loops, and its report is valid. A big file truncated
+# by another process while the scanner hashes it from a mapping (the shim
+# does it right after the mapping is made, so reading it faults) is
+# reported changed too, and the scan does not crash.
+# The files named *-me but truncate-me belong to a package (a hand-made
+# dpkg database), so that they go through the MD5 lanes; truncate-me and
+# steady-big do not, and are read from mappings.
 . "$(dirname "$0")/lib.sh"
 need cc xmllint
 scratch
@@ -19,6 +25,27 @@ echo new >"$R/data/replace-me.new"
 echo bye >"$R/data/vanish-me"
 echo soon >"$R/data/link-me"
 echo steady >"$R/data/steady"
+head -c 3000000 /dev/urandom >"$R/data/truncate-me"
+head -c 9000000 /dev/urandom >"$R/data/steady-big"
+# the package that owns the files that change (MD5, as dpkg records)
+mkdir -p "$R/var/lib/dpkg/info"
+cat >"$R/var/lib/dpkg/status" <<EOF
+Package: changing
+Status: install ok installed
+Priority: optional
+Section: misc
+Maintainer: nobody <nobody@example.org>
+Architecture: all
+Version: 1
+Description: files that change under the scan
+
+EOF
+printf '/.\n/data\n' >"$R/var/lib/dpkg/info/changing.list"
+: >"$R/var/lib/dpkg/info/changing.md5sums"
+for f in grow-me shrink-me replace-me vanish-me link-me steady; do
+	printf '/data/%s\n' "$f" >>"$R/var/lib/dpkg/info/changing.list"
+	(cd "$R" && md5sum "data/$f") >>"$R/var/lib/dpkg/info/changing.md5sums"
+done
 : >"$R/data/forever"
 (while :; do echo "log line" >>"$R/data/forever"; done) &
 writer=$!
@@ -33,7 +60,7 @@ kill $writer 2>/dev/null
 [ $rc -eq 124 ] && fail "the scan did not finish"
 [ $rc -eq 3 ] || { cat "$T/stderr"; fail "expected exit 3 (warnings), got $rc"; }
 validate "$T/report.xml"
-for f in grow-me shrink-me replace-me vanish-me link-me; do
+for f in grow-me shrink-me replace-me vanish-me link-me truncate-me; do
 	grep -q "/data/$f changed while it was scanned" "$T/stderr" ||
 		{ cat "$T/stderr"; fail "$f: no warning that it changed"; }
 	xmllint --xpath "//*[local-name()='file'][@path='/data/$f'][@changed='true']" \
@@ -41,4 +68,11 @@ for f in grow-me shrink-me replace-me vanish-me link-me; do
 done
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][not(@changed)][@sha256='$(sha256sum "$R/data/steady" | cut -d' ' -f1)']" \
 	"$T/report.xml" >/dev/null 2>&1 || fail "the steady file is wrong"
+xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][@class='unmodified'][@package='changing']" \
+	"$T/report.xml" >/dev/null 2>&1 || fail "the steady file is not an unmodified package file"
+# read from the mapping until it faulted: changed, and no digest claimed
+xmllint --xpath "//*[local-name()='file'][@path='/data/truncate-me'][not(@sha256)]" \
+	"$T/report.xml" >/dev/null 2>&1 || fail "truncate-me: a digest of a file that shrank while mapped"
+xmllint --xpath "//*[local-name()='file'][@path='/data/steady-big'][not(@changed)][@sha256='$(sha256sum "$R/data/steady-big" | cut -d' ' -f1)']" \
+	"$T/report.xml" >/dev/null 2>&1 || fail "the steady big file is wrong"
 echo "PASS: scan-changing"
