@@ -119,8 +119,8 @@ static la_ssize_t member_read(struct archive *inner, void *ctx,
 			      const void **buf)
 {
 	static __thread char block[65536];
-	la_ssize_t n = archive_read_data((struct archive *)ctx, block,
-					 sizeof(block));
+	la_ssize_t n =
+		archive_read_data((struct archive *)ctx, block, sizeof(block));
 
 	(void)inner;
 	*buf = block;
@@ -184,8 +184,8 @@ out:
 	return rc;
 }
 
-static int add_index(struct gen_repo *repo, const char *dir,
-		     const char *index, struct rf_error *err)
+static int add_index(struct gen_repo *repo, const char *dir, const char *index,
+		     struct rf_error *err)
 {
 	struct rf_buf b = RF_BUF_INIT;
 	const char *p, *end;
@@ -221,7 +221,8 @@ static int add_index(struct gen_repo *repo, const char *dir,
 			rc = rf_error_set(err, -EINVAL,
 					  "%s: stanza %zu lacks Package, "
 					  "Version, Architecture, Filename "
-					  "or SHA256", index, line);
+					  "or SHA256",
+					  index, line);
 			goto out;
 		}
 		p = sep;

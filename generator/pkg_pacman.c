@@ -57,14 +57,15 @@ static void split_version(struct gen_repo_pkg *p, const char *full)
 }
 
 /* Checks p (from a desc or .PKGINFO) and adds it to repo. */
-static int push(struct gen_repo *repo, struct gen_repo_pkg *p,
-		const char *what, struct rf_error *err)
+static int push(struct gen_repo *repo, struct gen_repo_pkg *p, const char *what,
+		struct rf_error *err)
 {
 	if (p->name == NULL || p->version == NULL || p->arch == NULL ||
 	    p->path == NULL)
 		return rf_error_set(err, -EBADMSG,
 				    "%s lacks the name, version, arch or "
-				    "file name of a package", what);
+				    "file name of a package",
+				    what);
 	p->kind = &gen_pkg_pacman;
 	gen_repo_push(repo, p);
 	return 0;
@@ -74,9 +75,8 @@ static int push(struct gen_repo *repo, struct gen_repo_pkg *p,
  * One desc file: "%FIELD%" lines, each followed by its values, one a line,
  * up to an empty line.
  */
-static int parse_desc(struct gen_repo *repo, const char *dir,
-		      const char *text, size_t len, const char *what,
-		      struct rf_error *err)
+static int parse_desc(struct gen_repo *repo, const char *dir, const char *text,
+		      size_t len, const char *what, struct rf_error *err)
 {
 	struct gen_repo_pkg p = {0};
 	const char *s = text, *end = text + len, *field = NULL;
@@ -135,8 +135,8 @@ static int parse_desc(struct gen_repo *repo, const char *dir,
 	}
 	if (sha == NULL || strlen(sha) != 2 * RF_SHA256_LEN ||
 	    rf_hex_decode(p.digest, RF_SHA256_LEN, sha) < 0) {
-		rc = rf_error_set(err, -EBADMSG,
-				  "%s: no valid %%SHA256SUM%%", what);
+		rc = rf_error_set(err, -EBADMSG, "%s: no valid %%SHA256SUM%%",
+				  what);
 		goto out;
 	}
 	p.algo = RF_DIGEST_SHA256;
@@ -166,7 +166,8 @@ static int add_db(struct gen_repo *repo, const char *dir, const char *path,
 				  archive_error_string(a));
 		goto out;
 	}
-	while (rc == 0 && (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+	while (rc == 0 &&
+	       (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		const char *name = archive_entry_pathname(e);
 
 		if (r < ARCHIVE_WARN || ++entries > DB_ENTRIES_MAX) {
@@ -341,9 +342,9 @@ static bool skip_metadata(void *ctx, const char *name)
 	return name[0] == '.' && strchr(name, '/') == NULL;
 }
 
-static int pacman_unpack(const struct gen_repo_pkg *p,
-			 struct gen_pkg_stream *s, int rootfd,
-			 const struct gen_limits *lim, struct rf_error *err)
+static int pacman_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
+			 int rootfd, const struct gen_limits *lim,
+			 struct rf_error *err)
 {
 	struct archive *a = archive_read_new();
 	int rc;

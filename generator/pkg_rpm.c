@@ -227,9 +227,8 @@ static int primary_push(struct gen_repo *repo, const char *dir,
 				    p->name, pp->href);
 	p->algo = algo_by_name(pp->algo);
 	if (!digest_from_hex(p->algo, pp->hex, p->digest))
-		return rf_error_set(err, -EBADMSG,
-				    "%s: bad %s checksum '%s'", p->name,
-				    pp->algo, pp->hex ? pp->hex : "");
+		return rf_error_set(err, -EBADMSG, "%s: bad %s checksum '%s'",
+				    p->name, pp->algo, pp->hex ? pp->hex : "");
 	p->kind = &gen_pkg_rpm;
 	rf_buf_printf(&path, "%s/%s", dir, rel);
 	p->path = rf_buf_detach(&path);
@@ -287,8 +286,8 @@ static int parse_primary(struct gen_repo *repo, const char *dir,
 }
 
 /* dir/repodata/repomd.xml, then the primary file it names, verified. */
-static int add_rpmmd(struct gen_repo *repo, const char *dir,
-		     const char *repomd, struct rf_error *err)
+static int add_rpmmd(struct gen_repo *repo, const char *dir, const char *repomd,
+		     struct rf_error *err)
 {
 	struct rf_buf b = RF_BUF_INIT, path = RF_BUF_INIT;
 	char *href = NULL, *algo_name = NULL, *hex = NULL;
@@ -309,7 +308,8 @@ static int add_rpmmd(struct gen_repo *repo, const char *dir,
 	    !digest_from_hex(algo, hex, want)) {
 		rc = rf_error_set(err, -EBADMSG,
 				  "%s: bad location '%s' or %s checksum of "
-				  "the primary data", repomd, href, algo_name);
+				  "the primary data",
+				  repomd, href, algo_name);
 		goto out;
 	}
 	rf_buf_printf(&path, "%s/%s", dir, rel);
@@ -319,7 +319,8 @@ static int add_rpmmd(struct gen_repo *repo, const char *dir,
 	if (memcmp(want, got, rf_digest_len(algo)) != 0) {
 		rc = rf_error_set(err, -EBADMSG,
 				  "%s: %s differs from the one repomd.xml "
-				  "gives", path.data, algo_name);
+				  "gives",
+				  path.data, algo_name);
 		goto out;
 	}
 	rf_buf_reset(&b);
@@ -363,13 +364,20 @@ static char *header_str(Header h, rpmTagVal tag)
 static enum rf_digest_algo pgp_algo(uint64_t a)
 {
 	switch (a) {
-	case PGPHASHALGO_MD5: return RF_DIGEST_MD5;
-	case PGPHASHALGO_SHA1: return RF_DIGEST_SHA1;
-	case PGPHASHALGO_SHA224: return RF_DIGEST_SHA224;
-	case PGPHASHALGO_SHA256: return RF_DIGEST_SHA256;
-	case PGPHASHALGO_SHA384: return RF_DIGEST_SHA384;
-	case PGPHASHALGO_SHA512: return RF_DIGEST_SHA512;
-	default: return RF_DIGEST_NONE;
+	case PGPHASHALGO_MD5:
+		return RF_DIGEST_MD5;
+	case PGPHASHALGO_SHA1:
+		return RF_DIGEST_SHA1;
+	case PGPHASHALGO_SHA224:
+		return RF_DIGEST_SHA224;
+	case PGPHASHALGO_SHA256:
+		return RF_DIGEST_SHA256;
+	case PGPHASHALGO_SHA384:
+		return RF_DIGEST_SHA384;
+	case PGPHASHALGO_SHA512:
+		return RF_DIGEST_SHA512;
+	default:
+		return RF_DIGEST_NONE;
 	}
 }
 
@@ -392,8 +400,10 @@ static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
 	}
 	rr = rpmReadPackageFile(ts, fd, path, &h);
 	if (rr != RPMRC_OK && rr != RPMRC_NOKEY && rr != RPMRC_NOTTRUSTED) {
-		rc = rf_error_set(err, -EBADMSG, "%s: not a readable rpm "
-				  "package%s%s", path, log->len ? ": " : "",
+		rc = rf_error_set(err, -EBADMSG,
+				  "%s: not a readable rpm "
+				  "package%s%s",
+				  path, log->len ? ": " : "",
 				  log->len ? log->data : "");
 		goto out;
 	}
@@ -407,8 +417,9 @@ static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
 	if (headerIsEntry(h, RPMTAG_EPOCH)) {
 		struct rf_buf e = RF_BUF_INIT;
 
-		rf_buf_printf(&e, "%llu", (unsigned long long)headerGetNumber(
-						  h, RPMTAG_EPOCH));
+		rf_buf_printf(
+			&e, "%llu",
+			(unsigned long long)headerGetNumber(h, RPMTAG_EPOCH));
 		p->epoch = rf_buf_detach(&e);
 	}
 	p->version = header_str(h, RPMTAG_VERSION);
@@ -417,8 +428,10 @@ static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
 	p->path = rf_xstrdup(path);
 	if (p->name == NULL || p->version == NULL || p->release == NULL ||
 	    p->arch == NULL || off <= 0) {
-		rc = rf_error_set(err, -EBADMSG, "%s: header without name, "
-				  "version, release or arch", path);
+		rc = rf_error_set(err, -EBADMSG,
+				  "%s: header without name, "
+				  "version, release or arch",
+				  path);
 		goto out;
 	}
 	/* the payload digest covers the (compressed) bytes after the
@@ -426,7 +439,8 @@ static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
 	if (headerGet(h, RPMTAG_PAYLOADDIGEST, &td, HEADERGET_MINMEM)) {
 		const char *hex = rpmtdNextString(&td);
 
-		p->algo = pgp_algo(headerGetNumber(h, RPMTAG_PAYLOADDIGESTALGO));
+		p->algo =
+			pgp_algo(headerGetNumber(h, RPMTAG_PAYLOADDIGESTALGO));
 		if (!digest_from_hex(p->algo, hex, p->digest)) {
 			rpmtdFreeData(&td);
 			rc = rf_error_set(err, -EBADMSG,

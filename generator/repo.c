@@ -146,7 +146,8 @@ int gen_repo_add(struct gen_repo *repo, const char *url, struct rf_error *err)
 	else if (strstr(url, "://") != NULL)
 		return rf_error_set(err, -EPROTONOSUPPORT,
 				    "%s: only file:// repositories can be read "
-				    "without the server", url);
+				    "without the server",
+				    url);
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return rf_error_set(err, -ENOENT, "%s: not a directory", url);
 	for (size_t i = 0; i < NKINDS; i++) {
@@ -258,7 +259,8 @@ struct gen_pkg_stream {
 static void stream_hash(struct gen_pkg_stream *s, const char *buf, size_t n)
 {
 	if (s->d != NULL && s->pos + n > s->from) {
-		size_t skip = s->pos >= s->from ? 0 : (size_t)(s->from - s->pos);
+		size_t skip =
+			s->pos >= s->from ? 0 : (size_t)(s->from - s->pos);
 
 		rf_digest_update(s->d, buf + skip, n - skip);
 	}
@@ -298,9 +300,10 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	int rc = -EIO;
 
 	if (gen_pkg_kind_by_db(pkg->db) == NULL)
-		return rf_error_set(err, -ENOENT, "%s: no kind of package "
-				    "serves the '%s' database", pkg->name,
-				    pkg->db);
+		return rf_error_set(err, -ENOENT,
+				    "%s: no kind of package "
+				    "serves the '%s' database",
+				    pkg->name, pkg->db);
 	if (p == NULL)
 		return rf_error_set(err, -ENOENT,
 				    "no repository has %s %s%s%s%s%s %s",
@@ -334,12 +337,13 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 			rc = rf_error_errno(err, -errno, "read %s", p->path);
 			goto out;
 		}
-		if (n == 0 && (s->pos < s->from ||
-			       memcmp(sum, p->digest,
-				      rf_digest_len(p->algo)) != 0)) {
+		if (n == 0 &&
+		    (s->pos < s->from ||
+		     memcmp(sum, p->digest, rf_digest_len(p->algo)) != 0)) {
 			rc = rf_error_set(err, -EBADMSG,
 					  "%s: %s differs from the one the "
-					  "%s gives", p->path,
+					  "%s gives",
+					  p->path,
 					  p->algo == RF_DIGEST_SHA256
 						  ? "SHA-256"
 						  : rf_digest_name(p->algo),

@@ -85,8 +85,7 @@ struct member {
 	const char *name, *data, *link;
 };
 
-static void write_tar(const char *dir, const char *name,
-		      const struct member *m)
+static void write_tar(const char *dir, const char *name, const struct member *m)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
@@ -121,8 +120,10 @@ static void write_tar(const char *dir, const char *name,
 }
 
 static const struct member pkg_members[] = {
-	{".PKGINFO", "pkgname = a\npkgver = 2:1.0-1\narch = any\n"
-		     "depend = glibc\nprovides = a-virtual\n", NULL},
+	{".PKGINFO",
+	 "pkgname = a\npkgver = 2:1.0-1\narch = any\n"
+	 "depend = glibc\nprovides = a-virtual\n",
+	 NULL},
 	{".MTREE", "#mtree\n", NULL},
 	{".INSTALL", "post_install() { :; }\n", NULL},
 	{"usr/share/a/data", "a data\n", NULL},
@@ -160,8 +161,8 @@ static struct gen_package pkg(const char *db, const char *name,
 }
 
 /* Unpack p from a repository at url into a fresh root; returns the rc. */
-static int unpack_url(const char *url, const struct gen_package *p,
-		      char *root, size_t rsize, struct rf_error *err)
+static int unpack_url(const char *url, const struct gen_package *p, char *root,
+		      size_t rsize, struct rf_error *err)
 {
 	struct gen_repo *repo = gen_repo_new();
 	struct gen_limits lim;
@@ -236,8 +237,7 @@ static void test_pacman_db(void)
 	CU_ASSERT(!exists(root, ".INSTALL"));
 	/* the epoch must match too */
 	p.epoch = NULL;
-	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
-			-ENOENT);
+	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err), -ENOENT);
 	CU_ASSERT(strstr(err.msg, "no repository has a") != NULL);
 	/* what the database says of its dependencies */
 	repo = gen_repo_new();
@@ -298,8 +298,8 @@ static void test_pacman_bad_db(void)
 		CU_ASSERT(unlink(db) == 0);
 	}
 	{
-		static const struct member m[] = {
-			{"usr/x", "x\n", NULL}, {NULL, NULL, NULL}};
+		static const struct member m[] = {{"usr/x", "x\n", NULL},
+						  {NULL, NULL, NULL}};
 
 		write_tar(dir, "b-1-1-any.pkg.tar.gz", m);
 	}
@@ -324,7 +324,7 @@ static void test_pacman_checksum(void)
 	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
 			-EBADMSG);
 	CU_ASSERT(strstr(err.msg, "SHA-256 differs from the one the "
-			 "repository's index gives") != NULL);
+				  "repository's index gives") != NULL);
 }
 
 static void test_pacman_escape(void)
@@ -333,13 +333,17 @@ static void test_pacman_escape(void)
 	struct gen_package p = pkg("alpm", "e", NULL, "1-1", NULL, "any");
 	struct rf_error err = {0};
 	int before;
-	struct member up[] = {{".PKGINFO", "pkgname = e\npkgver = 1-1\n"
-					   "arch = any\n", NULL},
+	struct member up[] = {{".PKGINFO",
+			       "pkgname = e\npkgver = 1-1\n"
+			       "arch = any\n",
+			       NULL},
 			      {"usr/ok", "ok\n", NULL},
 			      {"../../escaped", "pwned\n", NULL},
 			      {NULL, NULL, NULL}};
-	struct member sym[] = {{".PKGINFO", "pkgname = e\npkgver = 1-1\n"
-					    "arch = any\n", NULL},
+	struct member sym[] = {{".PKGINFO",
+				"pkgname = e\npkgver = 1-1\n"
+				"arch = any\n",
+				NULL},
 			       {"lnk", NULL, linkto},
 			       {"lnk/pwned", "pwned\n", NULL},
 			       {NULL, NULL, NULL}};
@@ -350,8 +354,7 @@ static void test_pacman_escape(void)
 	snprintf(url, sizeof(url), "file://%s", dir);
 	before = count_entries(top);
 	write_tar(dir, "e-1-1-any.pkg.tar.gz", up);
-	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
-			-EINVAL);
+	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err), -EINVAL);
 	CU_ASSERT(strstr(err.msg, "refused entry name '../../escaped'") !=
 		  NULL);
 	CU_ASSERT_EQUAL(count_entries(top), before);
@@ -412,17 +415,14 @@ static void test_rpmmd(void)
 	sha256_of(dir, "x.rpm", sha);
 	/* epoch 0 is no epoch; found, then refused as no rpm */
 	write_rpmmd(dir, "0", "x.rpm", sha, NULL, "</metadata>\n");
-	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
-			-EINVAL);
+	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err), -EINVAL);
 	CU_ASSERT(strstr(err.msg, "x.rpm: not an rpm payload") != NULL);
 	/* another release, another epoch: not this package */
 	p.release = "2";
-	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
-			-ENOENT);
+	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err), -ENOENT);
 	p.release = "1";
 	p.epoch = "1";
-	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err),
-			-ENOENT);
+	CU_ASSERT_EQUAL(unpack_url(url, &p, root, sizeof(root), &err), -ENOENT);
 	p.epoch = NULL;
 	/* a damaged file is named as such, before what broke */
 	sha[5] = sha[5] == 'a' ? 'b' : 'a';

@@ -56,9 +56,9 @@ static void remove_dir(void)
 
 static void clear(void)
 {
-	static const char *const names[] = {
-		"t.db", "x.pkg.tar", "repodata/primary.xml",
-		"repodata/repomd.xml", "Packages"};
+	static const char *const names[] = {"t.db", "x.pkg.tar",
+					    "repodata/primary.xml",
+					    "repodata/repomd.xml", "Packages"};
 	char p[512];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -89,8 +89,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	clear();
 	switch (data[0] % 5) {
-	case 0: put("t.db", data + 1, size - 1); break;
-	case 1: put("x.pkg.tar", data + 1, size - 1); break;
+	case 0:
+		put("t.db", data + 1, size - 1);
+		break;
+	case 1:
+		put("x.pkg.tar", data + 1, size - 1);
+		break;
 	case 2: {
 		unsigned char sum[RF_SHA256_LEN];
 		struct rf_buf md = RF_BUF_INIT;
@@ -106,8 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rf_buf_free(&md);
 		break;
 	}
-	case 3: put("repodata/repomd.xml", data + 1, size - 1); break;
-	default: put("Packages", data + 1, size - 1); break;
+	case 3:
+		put("repodata/repomd.xml", data + 1, size - 1);
+		break;
+	default:
+		put("Packages", data + 1, size - 1);
+		break;
 	}
 	snprintf(url, sizeof(url), "file://%s", dir);
 	repo = gen_repo_new();
