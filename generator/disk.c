@@ -1141,6 +1141,8 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 		}
 	}
 	l->mkfs_ns = rf_now_ns() - t0;
+	if (o->made != NULL)
+		o->made(o->made_ctx);
 	t0 = rf_now_ns();
 	rc = tables(l, mbr, array, head, backup, err);
 	if (rc < 0)

@@ -70,6 +70,10 @@ struct gen_disk_opts {
 	uint64_t disk_size;  /* 0: fit the data */
 	unsigned headroom;   /* percent of free space over the data */
 	bool sync;
+	/* called once every filesystem is made, before the image is
+	 * written: the staged trees are no longer read (may be NULL) */
+	void (*made)(void *ctx);
+	void *made_ctx;
 };
 
 /*

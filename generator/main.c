@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,43 @@ static bool stage_fits_memory(uint64_t need, const char **why)
 	return true;
 }
 
+/* The staged trees, removed on a thread of their own while the image is
+ * written (they are no longer read once the filesystems are made). */
+struct remover {
+	const char *stage;
+	pthread_t tid;
+	bool started;
+};
+
+static void *remove_trees(void *arg)
+{
+	struct remover *rm = arg;
+	int dfd = open(rm->stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+
+	if (d == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return NULL;
+	}
+	/* everything but the lock, which marks the staging as in use */
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "lock") != 0)
+			gen_remove_tree(dirfd(d), de->d_name);
+	closedir(d);
+	return NULL;
+}
+
+static void start_remover(void *ctx)
+{
+	struct remover *rm = ctx;
+
+	rm->started = pthread_create(&rm->tid, NULL, remove_trees, rm) == 0;
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
@@ -316,6 +354,7 @@ int main(int argc, char **argv)
 	const char *target_name = "kvm";
 	struct gen_tune tune;
 	bool tuned = false;
+	struct remover remover = {.stage = stage};
 	/* wall time of each phase, for --json and the benchmark */
 	uint64_t t_unpack = 0, t_overlay = 0, t_meta = 0, t_tune = 0,
 		 t_plan = 0, t_phase;
@@ -569,6 +608,8 @@ int main(int argc, char **argv)
 			}
 		}
 		t_tune += rf_now_ns() - t_phase;
+		dopts.made = start_remover;
+		dopts.made_ctx = &remover;
 		if (rc == 0)
 			rc = gen_disk_write(layout, &dopts, tmpdir, &err);
 		rf_progress_done(&prog);
@@ -665,6 +706,8 @@ int main(int argc, char **argv)
 	}
 	ret = warnings ? EXIT_WARN : 0;
 out:
+	if (remover.started)
+		pthread_join(remover.tid, NULL);
 	if (rootfd >= 0)
 		close(rootfd);
 	if (stage[0] != '\0') {
