@@ -11,8 +11,7 @@
 # packages and the same files as the source. Then bad input: a package
 # whose bytes differ from primary's checksum, a truncated payload, a
 # damaged header; each fails with a clear message and writes no image.
-. "$(dirname "$0")/gen-lib.sh"
-. "$(dirname "$0")/gen-pkg-server.sh"
+. "$(dirname "$0")/gen-pkg-lib.sh"
 need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3
 [ "$(id -u)" -eq 0 ] || skip "rpm --root and owners need root"
 scratch
@@ -105,77 +104,17 @@ ln -s /nonexistent "$R/opt/app/dangling"
 
 "$SCAN" -q --root "$R" --report "$T/src.xml" >/dev/null 2>"$T/scan.err" ||
 	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
-grep -q 'db="rpm"[^>]*name="rf-alpha"\|name="rf-alpha"[^>]*db="rpm"' "$T/src.xml" ||
-	grep -q '<package[^>]*rf-alpha' "$T/src.xml" ||
-	fail "the scan has no rf-alpha package"
+grep -q 'db="rpm"' "$T/src.xml" || fail "the scan has no rpm package"
 grep -q 'epoch="3"' "$T/src.xml" || fail "the scan lost rf-alpha's epoch"
 make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 
-# --- generate ---
-"$GEN" --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
-	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
-	--tmpdir "$T" --json -o "$T/img.raw" >"$T/gen.json" 2>"$T/gen.err" ||
-	{ cat "$T/gen.err"; fail "reforge-gen failed"; }
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["packages"]==2, d' \
-	"$T/gen.json" || fail "unexpected --json output: $(cat "$T/gen.json")"
-ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
-set -- $(gpt_part "$T/img.raw" 1)
-[ -n "$2" ] || fail "no partition 1 in the GPT"
-dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
-	skip="$1" count="$2" status=none || fail "dd failed"
-e2fsck -fn "$T/fs.img" >"$T/fsck.log" 2>&1 || { cat "$T/fsck.log"; fail "e2fsck found errors"; }
-
-# --- fidelity ---
-mkdir "$T/ex"
-debugfs -R "rdump / $T/ex" "$T/fs.img" >/dev/null 2>&1 || fail "debugfs rdump failed"
-# rdump drops setuid/setgid/sticky bits, which rpm's database records: the
-# extracted copy gets them back as debugfs reads them on the filesystem
-# (check_special then compares them with the source)
-for p in $(python3 - "$T/src.xml" <<'PY'
-import sys, xml.etree.ElementTree as ET
-N = '{urn:reforge:report:1}'
-for f in ET.parse(sys.argv[1]).getroot().iter(N + 'file'):
-    m = f.get('mode')
-    if m and int(m, 8) & 0o7000 and f.get('type') == 'file' and f.get('path'):
-        print(f.get('path'))
-PY
-); do
-	m=$(debugfs -R "stat $p" "$T/fs.img" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')
-	[ -n "$m" ] || fail "$p is not in the image"
-	chmod "$m" "$T/ex$p" || fail "chmod $p"
-done
-"$SCAN" -q --root "$T/ex" --report "$T/gen.xml" >/dev/null 2>"$T/scan2.err" ||
-	{ cat "$T/scan2.err"; fail "reforge-scan of the image failed"; }
-compare_reports "$T/src.xml" "$T/gen.xml" || fail "the image differs from the source"
-check_special "$T/src.xml" "$T/fs.img" || fail "special files or modes differ"
-debugfs -R "ea_get /opt/app/tool user.rf" "$T/fs.img" 2>/dev/null | grep -q hello ||
-	fail "user.rf lost"
+# --- generate, fidelity ---
+gen_image
+check_fidelity
 debugfs -R "ea_list /usr/bin/alpha-ping" "$T/fs.img" 2>/dev/null |
 	grep -q 'security.capability' || fail "the file capability was lost"
-ino() { debugfs -R "stat $1" "$T/fs.img" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p'; }
-[ "$(ino /usr/share/alpha/data.txt)" = "$(ino /usr/share/alpha/data-link.txt)" ] ||
-	fail "package hardlink broken"
-[ "$(debugfs -R 'cat /usr/share/alpha/data-link.txt' "$T/fs.img" 2>/dev/null)" = "alpha data" ] ||
-	fail "the hardlinked file lost its data"
-debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not found' ||
-	fail "a file missing on the source is in the image"
 
 # --- bad input ---
-# gen_bad NAME REPO... : reforge-gen must fail, name the cause, write nothing
-gen_bad() {
-	_n=$1
-	shift
-	_r=""
-	for _d; do _r="$_r --repo file://$_d"; done
-	# shellcheck disable=SC2086
-	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
-		$_r --format raw --tmpdir "$T" -o "$T/$_n.raw" 2>"$T/$_n.err"
-	_rc=$?
-	[ $_rc -ne 0 ] || fail "$_n: reforge-gen accepted it"
-	[ -e "$T/$_n.raw" ] && fail "$_n: an image was written"
-	ls "$T" | grep -q '^reforge-gen\.' && fail "$_n: the staging directory was left behind"
-	return 0
-}
 # bytes that differ from primary's checksum
 cp -r "$T/repo1" "$T/bad1"
 f=$(ls "$T"/bad1/*.rpm)
