@@ -191,7 +191,6 @@ struct ingest {
 	struct rf_buf path, target, content;
 	char *created;          /* the root's attributes */
 	struct rf_buf root;
-	bool has_root;
 	struct missing_pkg *missing; /* packages no repository has */
 	size_t nmissing;
 	struct rf_error *err;
@@ -755,7 +754,6 @@ static int on_root(struct ingest *in)
 	}
 	free(in->created);
 	in->created = created ? rf_xstrdup(created) : NULL;
-	in->has_root = true;
 	rc = 0;
 out:
 	xmlFree(ver);
