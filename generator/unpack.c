@@ -37,7 +37,8 @@ struct pool {
 	const struct gen_unpack_opts *o;
 	pthread_mutex_t lock;
 	pthread_cond_t done; /* a job finished */
-	size_t next;         /* the next job a worker takes */
+	size_t next;         /* the next of order[] a worker takes */
+	size_t *order;       /* jobs by package file size, largest first */
 	bool abort;
 	struct job *jobs;
 };
@@ -58,6 +59,50 @@ static void pkg_dir(const struct gen_unpack_opts *o, size_t i,
 		    struct rf_buf *b)
 {
 	rf_buf_printf(b, "%s/pkg-%zu", o->stage, i);
+}
+
+struct sized {
+	size_t i;
+	off_t size;
+};
+
+static int sized_cmp(const void *a, const void *b)
+{
+	const struct sized *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * The order the workers take the packages in: the largest package files
+ * first, so that no large one is left to the end with one core busy (the
+ * merge still goes in report order). The file is looked up by name only:
+ * the order does not need the exact version.
+ */
+static size_t *work_order(const struct gen_report *r,
+			  const struct gen_repo *repo)
+{
+	struct sized *v = rf_xcalloc(r->npkgs, sizeof(*v));
+	size_t *order = rf_xcalloc(r->npkgs, sizeof(*order));
+
+	for (size_t i = 0; i < r->npkgs; i++) {
+		struct gen_repo_entry e;
+		struct stat st;
+
+		v[i].i = i;
+		if (installed(&r->pkgs[i]) &&
+		    gen_repo_lookup(repo, r->pkgs[i].name, r->pkgs[i].arch,
+				    &e) == 0 &&
+		    stat(e.path, &st) == 0)
+			v[i].size = st.st_size;
+	}
+	qsort(v, r->npkgs, sizeof(*v), sized_cmp);
+	for (size_t i = 0; i < r->npkgs; i++)
+		order[i] = v[i].i;
+	free(v);
+	return order;
 }
 
 /* Remove package i's private tree, or what is left of it. */
@@ -111,7 +156,7 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
-		i = pl->next++;
+		i = pl->order[pl->next++];
 		pthread_mutex_unlock(&pl->lock);
 		rc = installed(&pl->r->pkgs[i]) ? run_job(pl, i, &err) : 1;
 		pthread_mutex_lock(&pl->lock);
@@ -359,6 +404,7 @@ int gen_unpack_all(const struct gen_report *r, struct gen_repo *repo,
 		return unpack_serial(r, repo, rootfd, o, unpacked, missing,
 				     err);
 	pl.jobs = rf_xcalloc(r->npkgs, sizeof(*pl.jobs));
+	pl.order = work_order(r, repo);
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.done, NULL);
 	tids = rf_xcalloc(jobs, sizeof(*tids));
@@ -426,6 +472,7 @@ join:
 	pthread_cond_destroy(&pl.done);
 	pthread_mutex_destroy(&pl.lock);
 	free(tids);
+	free(pl.order);
 	free(pl.jobs);
 	return rc;
 }
