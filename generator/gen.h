@@ -89,10 +89,11 @@ void gen_report_free(struct gen_report *r);
 struct gen_repo;
 
 /*
- * Open a repository at url: file:///DIR holding a Packages (or Packages.gz,
- * Packages.xz) index, whose Filename fields are relative to DIR and whose
- * SHA256 fields are verified, or a plain directory of .deb files, whose
- * control files name them (no checksum to verify then). Several URLs may
+ * Open a repository at url: file:///DIR holding, for each kind of package
+ * (generator/pkg_*.c), an index whose checksums are verified (Packages[.gz
+ * |.xz]; rpm-md repodata/repomd.xml; a pacman NAME.db) or else plain
+ * package files (.deb, .rpm, .pkg.tar.*), which name themselves. A bad
+ * index or package file fails the call and adds nothing. Several URLs may
  * be added to one gen_repo; earlier ones win.
  */
 struct gen_repo *gen_repo_new(void);
@@ -103,8 +104,12 @@ void gen_repo_free(struct gen_repo *repo);
 /*
  * Unpack the payload of package name/version/arch into rootfd: found in the
  * repository, its checksum verified while it is read (a mismatch fails the
- * call, and the caller must discard the root), its data.tar.* extracted
- * with gen_extract(). -ENOENT (err set) when no repository has it.
+ * call, and the caller must discard the root), its payload (a .deb's
+ * data.tar.*, an rpm's cpio, a pacman package's files) extracted with
+ * gen_extract(). -ENOENT (err set) when no repository has it. A
+ * database entry that is no package file (rpm's gpg-pubkey) has nothing
+ * to unpack: 0. Keeps no state outside the call but what repo holds, which
+ * it only reads: several threads may unpack from one repo at once.
  */
 int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 		    int rootfd, const struct gen_limits *lim,

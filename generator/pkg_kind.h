@@ -46,6 +46,10 @@ struct gen_pkg_stream;
 struct gen_pkg_kind {
 	const char *name; /* "deb", "rpm", "pacman" */
 	const char *db;	  /* the report's <package db=...> it serves */
+	/* names the database gives to what is no package file and has no
+	 * payload (rpm's gpg-pubkey: an imported key, whose only trace is
+	 * the database itself, which the overlay carries); NULL-ended */
+	const char *const *pseudo;
 	/*
 	 * Add to repo the packages of this kind in dir: those an index of
 	 * the kind lists (its checksums to be verified), or, without an

@@ -538,9 +538,12 @@ out:
 	return rc;
 }
 
+static const char *const rpm_pseudo[] = {"gpg-pubkey", NULL};
+
 const struct gen_pkg_kind gen_pkg_rpm = {
 	.name = "rpm",
 	.db = "rpm",
+	.pseudo = rpm_pseudo,
 	.add_dir = rpm_add_dir,
 	.unpack = rpm_unpack,
 };

@@ -293,17 +293,21 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 		    int rootfd, const struct gen_limits *lim,
 		    struct rf_error *err)
 {
+	const struct gen_pkg_kind *kind = gen_pkg_kind_by_db(pkg->db);
 	const struct gen_repo_pkg *p = find(repo, pkg);
 	struct gen_pkg_stream *s = NULL;
 	unsigned char sum[RF_DIGEST_MAX];
 	ssize_t n;
 	int rc = -EIO;
 
-	if (gen_pkg_kind_by_db(pkg->db) == NULL)
+	if (kind == NULL)
 		return rf_error_set(err, -ENOENT,
 				    "%s: no kind of package "
 				    "serves the '%s' database",
 				    pkg->name, pkg->db);
+	for (size_t i = 0; kind->pseudo != NULL && kind->pseudo[i]; i++)
+		if (strcmp(kind->pseudo[i], pkg->name) == 0)
+			return 0; /* nothing to unpack */
 	if (p == NULL)
 		return rf_error_set(err, -ENOENT,
 				    "no repository has %s %s%s%s%s%s %s",

@@ -499,6 +499,11 @@ static void test_unknown_db(void)
 	gen_limits_default(&lim);
 	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), -ENOENT);
 	CU_ASSERT(strstr(err.msg, "'nix'") != NULL);
+	/* rpm's imported keys are no package file: nothing to unpack */
+	p = pkg("rpm", "gpg-pubkey", NULL, "0123abcd", "5f0a1b2c", NULL);
+	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), 0);
+	p.db = "dpkg";
+	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), -ENOENT);
 	gen_repo_free(repo);
 }
 
@@ -533,7 +538,7 @@ static CU_TestInfo tests[] = {
 	{"rpm-md matching by epoch and release", test_rpmmd},
 	{"bad rpm-md metadata", test_rpmmd_bad},
 	{"damaged rpm files", test_rpm_files},
-	{"unknown package database", test_unknown_db},
+	{"unknown database, pseudo-packages", test_unknown_db},
 	{"cleanup", test_cleanup},
 	CU_TEST_INFO_NULL,
 };

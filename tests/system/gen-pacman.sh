@@ -79,7 +79,7 @@ grep -q 'epoch="2"' "$T/src.xml" || fail "the scan lost rfalpha's epoch"
 make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 
 # --- generate, fidelity ---
-gen_image
+gen_image 2
 for m in .PKGINFO .MTREE .BUILDINFO .INSTALL; do
 	[ -e "$T/ex/$m" ] && fail "the package member $m is in the image"
 done

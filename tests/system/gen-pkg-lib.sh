@@ -3,8 +3,8 @@
 # removed on the source, /opt/app/tool with user.rf): sourced, not run.
 . "$(dirname "$0")/gen-lib.sh"
 
-# gen_image: reforge-gen --target none --format raw of $T/src.xml and
-# $T/overlay.tar from file://$T/repo1 and repo2 (two packages), its root
+# gen_image N: reforge-gen --target none --format raw of $T/src.xml and
+# $T/overlay.tar from file://$T/repo1 and repo2 (N packages), its root
 # filesystem in $T/fs.img (e2fsck clean) and extracted by debugfs into
 # $T/ex. rdump drops setuid/setgid/sticky bits, which rpm's database and
 # pacman's mtree record: the extracted copy gets them back as debugfs
@@ -15,8 +15,8 @@ gen_image() {
 		--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
 		--tmpdir "$T" --json -o "$T/img.raw" >"$T/gen.json" 2>"$T/gen.err" ||
 		{ cat "$T/gen.err"; fail "reforge-gen failed"; }
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["packages"]==2, d' \
-		"$T/gen.json" || fail "unexpected --json output: $(cat "$T/gen.json")"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["packages"]==int(sys.argv[2]), d' \
+		"$T/gen.json" "$1" || fail "unexpected --json output: $(cat "$T/gen.json")"
 	ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 	set -- $(gpt_part "$T/img.raw" 1)
 	[ -n "$2" ] || fail "no partition 1 in the GPT"

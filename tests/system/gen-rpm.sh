@@ -12,7 +12,8 @@
 # whose bytes differ from primary's checksum, a truncated payload, a
 # damaged header; each fails with a clear message and writes no image.
 . "$(dirname "$0")/gen-pkg-lib.sh"
-need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3
+. "$(dirname "$0")/repo-fixtures.sh"
+need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3 gpg
 [ "$(id -u)" -eq 0 ] || skip "rpm --root and owners need root"
 scratch
 R="$T/root"
@@ -91,6 +92,14 @@ printf 'root:x:0:0::/root:/bin/sh\nu:x:1234:1234::/home/u:/bin/sh\n' >"$R/etc/pa
 printf 'root:x:0:\nu:x:1234:\n' >"$R/etc/group"
 rpm --root "$R" --dbpath /var/lib/rpm -i --nodeps --noscripts "$A" "$B" \
 	>"$T/rpm.log" 2>&1 || { cat "$T/rpm.log"; fail "rpm -i failed"; }
+# an imported key: rpm's gpg-pubkey pseudo-package, which no repository
+# has and which has nothing to unpack (the database, in the overlay, is
+# all of it)
+gpg_key "$T/gnupg"
+gpg --batch --quiet --armor --export >"$T/key.asc"
+gpgconf --kill all 2>/dev/null
+rpm --root "$R" --dbpath /var/lib/rpm --import "$T/key.asc" ||
+	fail "rpm --import failed"
 getfattr -n security.capability "$R/usr/bin/alpha-ping" >/dev/null 2>&1 ||
 	fail "rpm did not set the file capability"
 # the changes the image must carry
@@ -105,11 +114,12 @@ ln -s /nonexistent "$R/opt/app/dangling"
 "$SCAN" -q --root "$R" --report "$T/src.xml" >/dev/null 2>"$T/scan.err" ||
 	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
 grep -q 'db="rpm"' "$T/src.xml" || fail "the scan has no rpm package"
+grep -q 'name="gpg-pubkey"' "$T/src.xml" || fail "the scan has no gpg-pubkey"
 grep -q 'epoch="3"' "$T/src.xml" || fail "the scan lost rf-alpha's epoch"
 make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 
 # --- generate, fidelity ---
-gen_image
+gen_image 3 # gpg-pubkey counts: nothing to unpack
 check_fidelity
 debugfs -R "ea_list /usr/bin/alpha-ping" "$T/fs.img" 2>/dev/null |
 	grep -q 'security.capability' || fail "the file capability was lost"
@@ -149,10 +159,10 @@ gen_bad primary "$T/bad4" "$T/repo2"
 grep -q 'differs from the one repomd.xml gives' "$T/primary.err" ||
 	fail "unclear message for a bad primary: $(cat "$T/primary.err")"
 
-# --- through the server: rf-alpha from its rpm-md repository (rf-beta is
-# in none, so its files come with the scan) ---
+# --- through the server: rf-alpha from its rpm-md repository (rf-beta and
+# gpg-pubkey are in none, so rf-beta's files come with the scan) ---
 server_gen "$R" --kind rpm-md --url "file://$T/repo1"
-grep -q "packages: 1 from the repositories, 1 in no" "$T/job.log" ||
+grep -q "packages: 1 from the repositories, 2 in no" "$T/job.log" ||
 	fail "the server's job: $(cat "$T/job.log")"
 for f in usr/share/alpha/data.txt usr/share/alpha/data-link.txt \
 	usr/share/alpha/private/key etc/alpha/alpha.conf usr/lib/beta/lib.txt; do
