@@ -18,15 +18,19 @@ need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3 gpg
 scratch
 R="$T/root"
 
-# rpm_spec NAME: a spec on stdin, built into $T/top/RPMS/noarch
+# rpm_build NAME [RPMBUILD-ARG...]: a spec on stdin, built into
+# $T/top/RPMS/noarch
 rpm_build() {
-	cat >"$T/$1.spec"
+	_n=$1
+	shift
+	cat >"$T/$_n.spec"
 	rpmbuild -bb --quiet --define "_topdir $T/top" \
-		--define "_build_id_links none" "$T/$1.spec" \
+		--define "_build_id_links none" "$@" "$T/$_n.spec" \
 		>"$T/rpmbuild.log" 2>&1 ||
-		{ cat "$T/rpmbuild.log"; fail "rpmbuild $1"; }
+		{ cat "$T/rpmbuild.log"; fail "rpmbuild $_n"; }
 }
-rpm_build rf-alpha <<'EOF'
+# payloads as Fedora (zstd) and RHEL (xz) compress them
+rpm_build rf-alpha --define '_binary_payload w19.zstdio' <<'EOF'
 Name: rf-alpha
 Version: 1.0
 Release: 1
@@ -62,7 +66,7 @@ ln -s ../share/alpha/data.txt $d/usr/bin/alpha-rel
 %dir /etc/alpha
 %config(noreplace) /etc/alpha/alpha.conf
 EOF
-rpm_build rf-beta <<'EOF'
+rpm_build rf-beta --define '_binary_payload w6.xzdio' <<'EOF'
 Name: rf-beta
 Version: 2.3
 Release: 4.rf
@@ -81,6 +85,8 @@ echo state >%{buildroot}/var/lib/beta/state
 EOF
 A=$(ls "$T"/top/RPMS/noarch/rf-alpha-*.rpm)
 B=$(ls "$T"/top/RPMS/noarch/rf-beta-*.rpm)
+[ "$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$A") $(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$B")" = "zstd xz" ] ||
+	fail "the packages are not compressed with zstd and xz"
 # an rpm-md repository for alpha, a plain directory of .rpm files for beta
 mkdir -p "$T/repo1" "$T/repo2"
 cp "$A" "$T/repo1/"
