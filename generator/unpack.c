@@ -261,6 +261,7 @@ static int merge_one(int rootfd, int dst, int src, const char *name,
 			goto out;
 		}
 		rc = merge_dir(rootfd, sub_dst, sub_src, rel, depth + 1, err);
+		sub_src = -1; /* merge_dir() closed it */
 		goto out;
 	}
 	/* a non-directory replaces one (renameat does that atomically); a
@@ -328,7 +329,7 @@ static int merge_dir(int rootfd, int dst, int src, struct rf_buf *rel,
 /* Merge package i's private tree into the root and remove what is left
  * of it (the directories that merged into existing ones). */
 static int merge_job(const struct gen_unpack_opts *o, int rootfd, size_t i,
-		     struct rf_error *err)
+		     const char *name, struct rf_error *err)
 {
 	struct rf_buf dir = RF_BUF_INIT, rel = RF_BUF_INIT;
 	int src, rc;
@@ -342,7 +343,7 @@ static int merge_job(const struct gen_unpack_opts *o, int rootfd, size_t i,
 	}
 	rc = merge_dir(rootfd, rootfd, src, &rel, 0, err);
 	if (rc < 0)
-		rf_error_prefix(err, "%s", o->stage);
+		rf_error_prefix(err, "merging %s", name);
 out:
 	remove_pkg_dir(o, i);
 	rf_buf_free(&rel);
@@ -442,7 +443,7 @@ int gen_unpack_all(const struct gen_report *r, struct gen_repo *repo,
 			break;
 		}
 		if (j->rc == 0)
-			rc = merge_job(o, rootfd, i, err);
+			rc = merge_job(o, rootfd, i, r->pkgs[i].name, err);
 		else if (j->rc < 0)
 			remove_pkg_dir(o, i); /* half unpacked: never merged */
 		if (rc < 0)
