@@ -44,7 +44,7 @@
 #define PRIMARY_MAX (1u << 30)
 #define XML_OPTIONS                                                            \
 	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |           \
-	 XML_PARSE_NOBLANKS | XML_PARSE_HUGE)
+	 XML_PARSE_NOBLANKS)
 
 static enum rf_digest_algo algo_by_name(const char *name)
 {

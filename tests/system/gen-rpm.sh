@@ -10,7 +10,10 @@
 # debugfs (no mount, no loop device) and scanned again, has the same
 # packages and the same files as the source. Then bad input: a package
 # whose bytes differ from primary's checksum, a truncated payload, a
-# damaged header; each fails with a clear message and writes no image.
+# damaged or truncated header, a payload with a ../../ member, a primary
+# that differs from repomd.xml; each fails with a clear message, writes
+# no image and nothing outside the staging root. Last, the same root
+# through reforge-server's image jobs.
 . "$(dirname "$0")/gen-pkg-lib.sh"
 . "$(dirname "$0")/repo-fixtures.sh"
 need rpm rpmbuild createrepo_c bsdtar debugfs e2fsck setfattr python3 gpg
@@ -157,6 +160,37 @@ printf 'XXXXXXXXXXXXXXXX' | dd of="$T/bad3/rf-beta.rpm" bs=1 seek=300 conv=notru
 gen_bad header "$T/repo1" "$T/bad3"
 grep -q 'rf-beta.rpm: not a readable rpm package' "$T/header.err" ||
 	fail "unclear message for a damaged header: $(cat "$T/header.err")"
+# a payload with a member named ../../escaped (rf-beta's header, a cpio
+# made by hand, compressed with xz as the header says), listed in an
+# rpm-md repository with its right checksum: refused, nothing outside
+mkdir "$T/bad5"
+python3 - "$B" "$T/bad5/rf-beta.rpm" <<'PY' || fail "cannot make the hostile rpm"
+import lzma, struct, sys
+d = open(sys.argv[1], 'rb').read()
+def header_end(off):
+    assert d[off:off + 3] == b'\x8e\xad\xe8'
+    n, size = struct.unpack('>II', d[off + 8:off + 16])
+    return off + 16 + 16 * n + size
+sig = header_end(96)
+sig += (8 - sig % 8) % 8
+end = header_end(sig)
+def entry(name, mode, data):
+    name = name.encode() + b'\0'
+    h = b'070701' + b''.join(b'%08X' % v for v in
+        (1, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name), 0))
+    out = h + name
+    out += b'\0' * ((4 - len(out) % 4) % 4) + data
+    return out + b'\0' * ((4 - len(data) % 4) % 4)
+cpio = (entry('./usr/lib/beta/lib.txt', 0o100644, b'beta lib\n') +
+        entry('../../escaped', 0o100644, b'pwned\n') +
+        entry('TRAILER!!!', 0, b''))
+open(sys.argv[2], 'wb').write(d[:end] + lzma.compress(cpio))
+PY
+createrepo_c -q "$T/bad5" >/dev/null || fail "createrepo_c failed"
+gen_bad cpioesc "$T/repo1" "$T/bad5"
+grep -q "refused entry name '../../escaped'" "$T/cpioesc.err" ||
+	fail "unclear message for a ../ member: $(cat "$T/cpioesc.err")"
+[ -e "$T/escaped" ] && fail "a ../ member was written outside the root"
 # primary's checksum in repomd.xml differs
 cp -r "$T/repo1" "$T/bad4"
 p=$(ls "$T"/bad4/repodata/*primary.xml*)
