@@ -10,8 +10,9 @@
 # same files as the source, and none of the packages' .PKGINFO/.MTREE
 # members. Then bad input: a package whose bytes differ from the
 # database's checksum, a package with a member named ../../x and one that
-# writes through an absolute symlink; each fails or stays inside the
-# staging root, and nothing is written outside it.
+# writes through an absolute symlink; each fails with a clear message,
+# writes no image and nothing outside the staging root. Last, the same
+# root through reforge-server's image jobs.
 . "$(dirname "$0")/gen-pkg-lib.sh"
 need pacman repo-add bsdtar zstd debugfs e2fsck setfattr python3
 [ "$(id -u)" -eq 0 ] || skip "pacman --root and owners need root"
