@@ -39,6 +39,13 @@ void md5mb_init(struct md5mb *m, unsigned lane);
  * p[lane]; the others are neither read nor meaningfully changed. Uses the
  * vector code when md5mb_available(), the scalar code otherwise (or for a
  * single lane, where the scalar code is the faster).
+ *
+ * If reading a lane faults (a mapped file that shrank: SIGBUS) and the
+ * caller jumps out of the call, the vector code has changed no lane's
+ * state (it stores only at the end) and the scalar code has changed only
+ * lanes before the faulting one; with one lane, the scalar code's case,
+ * only that lane. The other lanes can then be fed again from where they
+ * were.
  */
 void md5mb_blocks(struct md5mb *m, const unsigned char *const p[MD5MB_LANES],
 		  uint32_t mask, size_t nblocks);

@@ -5,8 +5,9 @@
  *   grow-me     append 4 KiB          shrink-me   truncate to 1 byte
  *   replace-me  rename replace-me.new over it
  *   vanish-me   unlink it             link-me     make it a symlink
- * and right after reforge-scan maps a file named truncate-me, another
- * process truncates it to 4 KiB: reading the mapping then faults (SIGBUS).
+ * and right after reforge-scan maps a file named truncate-me or
+ * truncate-pkg-me, another process truncates it to 4 KiB: reading the
+ * mapping then faults (SIGBUS).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -107,21 +108,28 @@ static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 static void truncate_mapped(int fd)
 {
-	static int done;
+	static const char *const names[] = {"/truncate-me",
+					    "/truncate-pkg-me"};
+	static int done[2];
 	char link[64], inside[4096], path[8192];
 	const char *root = getenv("REFORGE_SHIM_ROOT");
-	size_t nl = strlen("/truncate-me");
 	ssize_t n;
 	pid_t pid;
+	int which = -1;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, inside, sizeof(inside) - 1);
-	if (root == NULL || n < (ssize_t)nl || done)
+	if (root == NULL || n < 0)
 		return;
 	inside[n] = '\0';
-	if (strcmp(inside + n - nl, "/truncate-me") != 0)
+	for (int i = 0; i < 2; i++) {
+		size_t nl = strlen(names[i]);
+
+		if ((size_t)n >= nl && strcmp(inside + n - nl, names[i]) == 0)
+			which = i;
+	}
+	if (which < 0 || done[which]++)
 		return;
-	done = 1;
 	snprintf(path, sizeof(path), "%s%s", root, inside);
 	pid = fork();
 	if (pid == 0)

@@ -8,8 +8,10 @@
 # does it right after the mapping is made, so reading it faults) is
 # reported changed too, and the scan does not crash.
 # The files named *-me but truncate-me belong to a package (a hand-made
-# dpkg database), so that they go through the MD5 lanes; truncate-me and
-# steady-big do not, and are read from mappings.
+# dpkg database), so that they go through the MD5 lanes (truncate-pkg-me
+# through a mapped lane); truncate-me and steady-big do not, and are read
+# from mappings. Last, a package file is shrunk and regrown all through
+# repeated scans: each scan must finish, with a valid report.
 . "$(dirname "$0")/lib.sh"
 need cc xmllint
 scratch
@@ -26,6 +28,8 @@ echo bye >"$R/data/vanish-me"
 echo soon >"$R/data/link-me"
 echo steady >"$R/data/steady"
 head -c 3000000 /dev/urandom >"$R/data/truncate-me"
+head -c 3000000 /dev/urandom >"$R/data/truncate-pkg-me"
+head -c 4000000 /dev/urandom >"$R/data/churn"
 head -c 9000000 /dev/urandom >"$R/data/steady-big"
 # the package that owns the files that change (MD5, as dpkg records)
 mkdir -p "$R/var/lib/dpkg/info"
@@ -42,7 +46,8 @@ Description: files that change under the scan
 EOF
 printf '/.\n/data\n' >"$R/var/lib/dpkg/info/changing.list"
 : >"$R/var/lib/dpkg/info/changing.md5sums"
-for f in grow-me shrink-me replace-me vanish-me link-me steady; do
+for f in grow-me shrink-me replace-me vanish-me link-me steady \
+	truncate-pkg-me churn; do
 	printf '/data/%s\n' "$f" >>"$R/var/lib/dpkg/info/changing.list"
 	(cd "$R" && md5sum "data/$f") >>"$R/var/lib/dpkg/info/changing.md5sums"
 done
@@ -60,7 +65,8 @@ kill $writer 2>/dev/null
 [ $rc -eq 124 ] && fail "the scan did not finish"
 [ $rc -eq 3 ] || { cat "$T/stderr"; fail "expected exit 3 (warnings), got $rc"; }
 validate "$T/report.xml"
-for f in grow-me shrink-me replace-me vanish-me link-me truncate-me; do
+for f in grow-me shrink-me replace-me vanish-me link-me truncate-me \
+	truncate-pkg-me; do
 	grep -q "/data/$f changed while it was scanned" "$T/stderr" ||
 		{ cat "$T/stderr"; fail "$f: no warning that it changed"; }
 	xmllint --xpath "//*[local-name()='file'][@path='/data/$f'][@changed='true']" \
@@ -71,8 +77,28 @@ xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][not(@changed)][@
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][@class='unmodified'][@package='changing']" \
 	"$T/report.xml" >/dev/null 2>&1 || fail "the steady file is not an unmodified package file"
 # read from the mapping until it faulted: changed, and no digest claimed
-xmllint --xpath "//*[local-name()='file'][@path='/data/truncate-me'][not(@sha256)]" \
-	"$T/report.xml" >/dev/null 2>&1 || fail "truncate-me: a digest of a file that shrank while mapped"
+for f in truncate-me truncate-pkg-me; do
+	xmllint --xpath "//*[local-name()='file'][@path='/data/$f'][not(@sha256)]" \
+		"$T/report.xml" >/dev/null 2>&1 || fail "$f: a digest of a file that shrank while mapped"
+done
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady-big'][not(@changed)][@sha256='$(sha256sum "$R/data/steady-big" | cut -d' ' -f1)']" \
 	"$T/report.xml" >/dev/null 2>&1 || fail "the steady big file is wrong"
+
+# another process shrinks and regrows a mapped package file all the time
+head -c 4000000 /dev/urandom >"$T/churn.data"
+(while :; do
+	truncate -s 4096 "$R/data/churn"
+	cat "$T/churn.data" >"$R/data/churn"
+done) &
+churner=$!
+trap 'kill $churner 2>/dev/null; rm -rf "$T"' EXIT
+for i in 1 2 3 4 5 6 7 8; do
+	timeout 300 "$SCAN" -q -j 2 --root "$R" --report "$T/churn.xml" \
+		>/dev/null 2>"$T/churn.err"
+	rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 3 ] ||
+		{ kill $churner; cat "$T/churn.err"; fail "scan $i under churn: exit $rc"; }
+	validate "$T/churn.xml"
+done
+kill $churner 2>/dev/null
 echo "PASS: scan-changing"
