@@ -206,9 +206,14 @@ static void exchange(const uint8_t *data, size_t size)
 	 */
 	for (;;) {
 		ssize_t n;
+		int r;
 
 		pfd.events = POLLIN | (off < size ? POLLOUT : 0);
-		if (poll(&pfd, 1, 30000) <= 0) {
+		/* libFuzzer's timer (SIGALRM) interrupts poll: not a stall */
+		do
+			r = poll(&pfd, 1, 30000);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0) {
 			fputs("fuzz_http: the server neither reads nor "
 			      "answers for 30 s\n", stderr);
 			abort();
