@@ -342,12 +342,23 @@ static bool network_fs(long type)
 
 static void read_xattrs_fd(struct entry *e, int fd, const char *hostpath)
 {
-	char *names = rf_xmalloc(MAX_XATTR_LIST);
+	/*
+	 * The kernel allocates a buffer of the size asked for on every call:
+	 * a small one first, as most files have no or few xattrs, and the
+	 * largest only when the names do not fit.
+	 */
+	char small[512];
+	char *names = small;
 	char *value = NULL;
 	ssize_t len;
 
-	len = fd >= 0 ? flistxattr(fd, names, MAX_XATTR_LIST)
-		      : llistxattr(hostpath, names, MAX_XATTR_LIST);
+	len = fd >= 0 ? flistxattr(fd, names, sizeof(small))
+		      : llistxattr(hostpath, names, sizeof(small));
+	if (len < 0 && errno == ERANGE) {
+		names = rf_xmalloc(MAX_XATTR_LIST);
+		len = fd >= 0 ? flistxattr(fd, names, MAX_XATTR_LIST)
+			      : llistxattr(hostpath, names, MAX_XATTR_LIST);
+	}
 	if (len <= 0)
 		goto out;
 	value = rf_xmalloc(MAX_XATTR_VALUE);
@@ -374,7 +385,8 @@ static void read_xattrs_fd(struct entry *e, int fd, const char *hostpath)
 		rf_buf_add(&e->xattrs, value, (size_t)vl);
 	}
 out:
-	free(names);
+	if (names != small)
+		free(names);
 	free(value);
 }
 
@@ -1184,6 +1196,37 @@ static const char *type_name(mode_t mode)
 	}
 }
 
+/*
+ * The attributes of a <file>, as rf_report_attr_bytes() and
+ * xmlTextWriterWriteFormatAttribute() would write them, without their
+ * allocations: a NUL-terminated value that is safe as it is goes straight
+ * to the writer, and numbers are formatted on the stack. Hundreds of
+ * thousands of files make these add up.
+ */
+static void attr_str(struct scan *s, const char *name, const char *value,
+		     size_t len)
+{
+	if (value[len] == '\0' && rf_xml_safe(value, len))
+		XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST name,
+						BAD_CAST value));
+	else
+		XML(rf_report_attr_bytes(s->w, name, value, len));
+}
+
+static void attr_fmt(struct scan *s, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void attr_fmt(struct scan *s, const char *name, const char *fmt, ...)
+{
+	char v[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST name, BAD_CAST v));
+}
+
 static void write_xattrs(struct scan *s, const struct entry *e)
 {
 	const char *p = e->xattrs.data, *end = p + e->xattrs.len;
@@ -1231,7 +1274,6 @@ static void emit(struct scan *s, struct entry *e)
 	const char *user, *group;
 	unsigned diff = 0;
 	char detail[160];
-	struct rf_buf b = RF_BUF_INIT;
 	bool is_reg = S_ISREG(e->st.st_mode);
 
 	user = scan_accounts_user(s->accounts, e->st.st_uid);
@@ -1305,46 +1347,41 @@ static void emit(struct scan *s, struct entry *e)
 		add_change(s, e->path, e->pathlen, cls, detail);
 
 	XML(xmlTextWriterStartElement(s->w, BAD_CAST "file"));
-	rf_report_attr_bytes(s->w, "path", e->path, e->pathlen);
+	attr_str(s, "path", e->path, e->pathlen);
 	XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "type",
 					BAD_CAST type_name(e->st.st_mode)));
-	XML(xmlTextWriterWriteFormatAttribute(
-		s->w, BAD_CAST "mode", "%04o",
-		(unsigned)(e->st.st_mode & 07777)));
-	XML(xmlTextWriterWriteFormatAttribute(s->w, BAD_CAST "uid", "%u",
-					      (unsigned)e->st.st_uid));
-	XML(xmlTextWriterWriteFormatAttribute(s->w, BAD_CAST "gid", "%u",
-					      (unsigned)e->st.st_gid));
+	attr_fmt(s, "mode", "%04o", (unsigned)(e->st.st_mode & 07777));
+	attr_fmt(s, "uid", "%u", (unsigned)e->st.st_uid);
+	attr_fmt(s, "gid", "%u", (unsigned)e->st.st_gid);
 	if (user != NULL)
-		rf_report_attr_bytes(s->w, "user", user, strlen(user));
+		attr_str(s, "user", user, strlen(user));
 	if (group != NULL)
-		rf_report_attr_bytes(s->w, "group", group, strlen(group));
+		attr_str(s, "group", group, strlen(group));
 	if (is_reg)
-		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "size", "%llu",
-			(unsigned long long)e->st.st_size));
-	XML(xmlTextWriterWriteFormatAttribute(
-		s->w, BAD_CAST "mtime", "%lld.%09ld",
-		(long long)e->st.st_mtim.tv_sec, (long)e->st.st_mtim.tv_nsec));
+		attr_fmt(s, "size", "%llu", (unsigned long long)e->st.st_size);
+	attr_fmt(s, "mtime", "%lld.%09ld", (long long)e->st.st_mtim.tv_sec,
+		 (long)e->st.st_mtim.tv_nsec);
 	if (e->have_sha) {
-		rf_buf_reset(&b);
-		rf_hex_encode(&b, e->sha, sizeof(e->sha));
+		static const char hexd[] = "0123456789abcdef";
+		char hex[2 * RF_SHA256_LEN + 1];
+
+		for (size_t i = 0; i < RF_SHA256_LEN; i++) {
+			hex[2 * i] = hexd[e->sha[i] >> 4];
+			hex[2 * i + 1] = hexd[e->sha[i] & 15];
+		}
+		hex[2 * RF_SHA256_LEN] = '\0';
 		XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "sha256",
-						BAD_CAST b.data));
+						BAD_CAST hex));
 	}
 	if (e->target != NULL)
-		rf_report_attr_bytes(s->w, "target", e->target, e->targetlen);
+		attr_str(s, "target", e->target, e->targetlen);
 	if (S_ISCHR(e->st.st_mode) || S_ISBLK(e->st.st_mode))
-		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "rdev", "%u:%u", major(e->st.st_rdev),
-			minor(e->st.st_rdev)));
+		attr_fmt(s, "rdev", "%u:%u", major(e->st.st_rdev),
+			 minor(e->st.st_rdev));
 	if (e->link != NULL) {
-		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "link-group", "%llu",
-			(unsigned long long)e->link->group));
-		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "nlink", "%lu",
-			(unsigned long)e->st.st_nlink));
+		attr_fmt(s, "link-group", "%llu",
+			 (unsigned long long)e->link->group);
+		attr_fmt(s, "nlink", "%lu", (unsigned long)e->st.st_nlink);
 	}
 	XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "class",
 					BAD_CAST class_names[cls]));
@@ -1355,17 +1392,14 @@ static void emit(struct scan *s, struct entry *e)
 		const struct scan_pkg *pkg =
 			scan_pkgset_package(s->set, e->pf->pkg);
 
-		rf_report_attr_bytes(s->w, "package", pkg->name,
-				     strlen(pkg->name));
+		attr_str(s, "package", pkg->name, strlen(pkg->name));
 		if (e->pf->flags & SCAN_PF_CONFIG)
 			XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "config",
 							BAD_CAST "true"));
 	}
-	if (e->sparse) {
-		XML(xmlTextWriterWriteFormatAttribute(
-			s->w, BAD_CAST "allocated", "%llu",
-			(unsigned long long)e->allocated));
-	}
+	if (e->sparse)
+		attr_fmt(s, "allocated", "%llu",
+			 (unsigned long long)e->allocated);
 	if (e->changed)
 		XML(xmlTextWriterWriteAttribute(s->w, BAD_CAST "changed",
 						BAD_CAST "true"));
@@ -1387,7 +1421,6 @@ static void emit(struct scan *s, struct entry *e)
 		}
 	}
 	XML(xmlTextWriterEndElement(s->w));
-	rf_buf_free(&b);
 }
 
 static void dirref_put(struct dirref *d)
