@@ -555,17 +555,21 @@ static int copy_to_fat(const char *dir, const char *dev, const char *tmpdir,
  * tokens, a token starting with ':' begins a comment, and its mode field
  * has no sticky bit; xfsprogs 6.1 carries no times, xattrs or hardlinks
  * and makes no socket. So: names and link targets it cannot express are
- * left out and named in the note, sticky bits are set afterwards with
- * xfs_db, and the note counts what was lost (a hardlinked file becomes
- * copies, xattrs and ACLs are dropped); times are those of the mkfs run.
+ * left out and named in the note, sticky bits and mtimes are set
+ * afterwards with xfs_db, and the note counts what was lost (a hardlinked
+ * file becomes copies, xattrs and ACLs are dropped).
  */
 struct proto {
 	struct rf_buf out;   /* the protofile */
 	struct rf_buf fixes; /* xfs_db commands */
 	struct rf_buf lost;  /* the first names left out, one a line */
 	void *inodes;        /* tsearch() set of hardlinked inodes seen */
-	uint64_t names, links, xattrs, sockets;
+	uint64_t names, links, xattrs, sockets, untimed;
 };
+
+/* Seconds from 1901-12-13 20:45:52 UTC, a bigtime timestamp's origin, to
+ * the Unix epoch. */
+#define XFS_BIGTIME_EPOCH 2147483648LL
 
 struct seen_inode {
 	dev_t dev;
@@ -595,6 +599,34 @@ static void proto_lost(struct proto *ps, const char *rel)
 {
 	if (ps->names++ < 5)
 		rf_buf_printf(&ps->lost, "\n  /%s", rel);
+}
+
+/*
+ * The xfs_db commands that give the inode at /path what the protofile
+ * cannot: the sticky bit, and the mtime (a bigtime timestamp, which
+ * xfs_db writes whole: nanoseconds since 1901-12-13). Paths xfs_db's
+ * command line could misread (quotes, backslashes) keep mkfs's time.
+ */
+static void proto_fix(struct proto *ps, const char *path,
+		      const struct stat *st)
+{
+	uint64_t t;
+
+	if (strpbrk(path, "'\"\\") != NULL) {
+		ps->untimed++;
+		return;
+	}
+	rf_buf_printf(&ps->fixes, "path /%s\n", path);
+	if (st->st_mode & S_ISVTX)
+		rf_buf_printf(&ps->fixes, "write core.mode 0%o\n",
+			      (unsigned)st->st_mode);
+	t = st->st_mtim.tv_sec < -(time_t)XFS_BIGTIME_EPOCH
+		    ? 0
+		    : ((uint64_t)(st->st_mtim.tv_sec + XFS_BIGTIME_EPOCH) *
+			       1000000000u +
+		       (uint64_t)st->st_mtim.tv_nsec);
+	rf_buf_printf(&ps->fixes, "write core.mtime.sec %llu\n",
+		      (unsigned long long)t);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -708,10 +740,7 @@ static int proto_dir(struct proto *ps, int dfd, const char *rel, int depth,
 			rf_buf_printf(&ps->out, " %u %u", major(st.st_rdev),
 				      minor(st.st_rdev));
 		rf_buf_addch(&ps->out, '\n');
-		if (st.st_mode & S_ISVTX)
-			rf_buf_printf(&ps->fixes, "path /%s\nwrite core.mode "
-				      "0%o\n", path.data,
-				      (unsigned)st.st_mode);
+		proto_fix(ps, path.data, &st);
 		if (type == 'd') {
 			int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY |
 							 O_NOFOLLOW | O_CLOEXEC);
@@ -760,7 +789,7 @@ static int make_xfs(struct gen_part *p, const char *dev, const char *tmpdir,
 		    struct rf_error *err)
 {
 	struct proto ps = {RF_BUF_INIT, RF_BUF_INIT, RF_BUF_INIT, NULL,
-			   0, 0, 0, 0};
+			   0, 0, 0, 0, 0};
 	struct stat st;
 	char uuid[64], label[16], protopath[64], fixpath[80];
 	int dfd, pfd = -1, ffd = -1, rc;
@@ -779,9 +808,7 @@ static int make_xfs(struct gen_part *p, const char *dev, const char *tmpdir,
 		      st.st_mode & S_ISGID ? 'g' : '-',
 		      (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid,
 		      (unsigned)st.st_gid);
-	if (st.st_mode & S_ISVTX)
-		rf_buf_printf(&ps.fixes, "path /\nwrite core.mode 0%o\n",
-			      (unsigned)st.st_mode);
+	proto_fix(&ps, "", &st);
 	rc = proto_dir(&ps, dfd, "", 0, err);
 	if (rc < 0)
 		goto out;
@@ -796,7 +823,8 @@ static int make_xfs(struct gen_part *p, const char *dev, const char *tmpdir,
 	/* an xfs label holds 12 bytes */
 	snprintf(label, sizeof(label), "%.12s", p->label ? p->label : "");
 	{
-		char *argv[] = {"mkfs.xfs", "-q", "-f", "-m", uuid, "-p",
+		char *argv[] = {"mkfs.xfs", "-q", "-f", "-m", uuid, "-m",
+				"bigtime=1", "-p",
 				protopath, label[0] ? "-L" : (char *)dev,
 				label[0] ? label : NULL, label[0] ? (char *)dev
 								  : NULL,
@@ -818,10 +846,11 @@ static int make_xfs(struct gen_part *p, const char *dev, const char *tmpdir,
 
 		rc = run_in(argv, NULL, tmpdir, err);
 		if (rc < 0)
-			rf_error_prefix(err, "setting sticky bits");
+			rf_error_prefix(err, "setting sticky bits and times");
 	}
 notes:
 	if (rc == 0 && (ps.names || ps.links || ps.xattrs || ps.sockets ||
+			ps.untimed ||
 			(p->label && strlen(p->label) > 12))) {
 		struct rf_buf note = RF_BUF_INIT;
 		const char *sep = " ";
@@ -842,6 +871,13 @@ notes:
 		if (ps.sockets) {
 			rf_buf_printf(&note, "%s%llu sockets left out", sep,
 				      (unsigned long long)ps.sockets);
+			sep = "; ";
+		}
+		if (ps.untimed) {
+			rf_buf_printf(&note, "%s%llu names with quotes or "
+				      "backslashes kept the time of the mkfs "
+				      "run", sep,
+				      (unsigned long long)ps.untimed);
 			sep = "; ";
 		}
 		if (p->label && strlen(p->label) > 12) {

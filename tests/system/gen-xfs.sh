@@ -25,6 +25,8 @@ echo one >"$P/rf-one/usr/share/shared/same.txt"
 echo data >"$P/rf-one/usr/share/shared/a.txt"
 ln "$P/rf-one/usr/share/shared/a.txt" "$P/rf-one/usr/share/shared/b.txt"
 echo two >"$P/rf-two/usr/share/shared/same.txt"
+# old times, so that a time of the generation run cannot pass for them
+touch -d '2001-02-03 04:05:06' "$P/rf-one/usr/bin/one"
 make_deb "$P" rf-one 1.0
 make_deb "$P" rf-two 1.0
 mkdir "$T/repo"
@@ -45,6 +47,7 @@ ln -s /nonexistent "$R/srv/odd/dangling"
 echo u >"$R/home/u/file"
 chown -R 1000:1000 "$R/home/u"
 chmod 2750 "$R/home/u"
+touch -d '2002-03-04 05:06:07' "$R/srv/odd/tool" "$R/home/u" "$R/srv/tmp"
 "$SCAN" -q --root "$R" --report "$T/src.xml" >/dev/null 2>"$T/scan.err" ||
 	{ cat "$T/scan.err"; fail "reforge-scan of the source failed"; }
 grep -q 'type="xfs"' "$T/src.xml" || fail "the report has no xfs root"
@@ -107,6 +110,12 @@ xdb -c 'path /usr/share/shared/same.txt' -c 'dblock 0' -c 'type data' \
 	-c 'print' | head -1 | grep -q '74776f0a' ||
 	fail "xfs: same.txt is not the later package's: $(xdb -c 'path /usr/share/shared/same.txt' -c 'dblock 0' -c 'type data' -c print | head -1)"
 [ "$(field /srv/odd/dangling core.size)" = 12 ] || fail "xfs: symlink target"
+# mtimes, set with xfs_db after mkfs.xfs, as the source's
+for f in /srv/odd/tool /home/u /usr/bin/one /srv/tmp; do
+	want=$(TZ=UTC date -d "@$(stat -c %Y "$R$f")" '+%a %b %e %H:%M:%S %Y')
+	got=$(TZ=UTC field "$f" core.mtime.sec)
+	[ "$got" = "$want" ] || fail "xfs: mtime of $f: $got, not $want"
+done
 
 # --- btrfs: the same source with btrfs in its storage ---
 if command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null; then
