@@ -30,7 +30,7 @@
 
 /* Packages dpkg says are installed, with what they provide. */
 struct installed {
-	char **names, **provides;
+	char **names, **provides, **versions;
 	size_t n;
 	bool have_dpkg;
 	char *arch; /* dpkg's native architecture, as the packages say */
@@ -385,6 +385,7 @@ static void installed_free(struct installed *in)
 {
 	free_strv(in->names, in->n);
 	free_strv(in->provides, in->n);
+	free_strv(in->versions, in->n);
 	free(in->arch);
 	memset(in, 0, sizeof(*in));
 }
@@ -438,8 +439,11 @@ static int installed_load(int rootfd, struct installed *in,
 						(in->n + 1) * sizeof(char *));
 			in->provides = rf_xrealloc(
 				in->provides, (in->n + 1) * sizeof(char *));
+			in->versions = rf_xrealloc(
+				in->versions, (in->n + 1) * sizeof(char *));
 			in->names[in->n] = name;
 			in->provides[in->n] = stanza_field(p, se, "Provides");
+			in->versions[in->n] = stanza_field(p, se, "Version");
 			in->n++;
 			name = NULL;
 			if (in->arch == NULL && arch != NULL &&
@@ -486,6 +490,59 @@ static const char *dep_name(const char *p, const char *end, char *out,
 	return out;
 }
 
+/* The version of the package called name that dpkg has installed, or
+ * NULL (the string belongs to in). */
+static const char *installed_version(const struct installed *in,
+				     const char *name)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->names[i], name) == 0)
+			return in->versions[i] ? in->versions[i] : "";
+	return NULL;
+}
+
+/* The version constraint of one alternative, "name (op version)", into
+ * op and ver; false when it has none. */
+static bool dep_version(const char *a, const char *aend, char op[3], char *ver,
+			size_t verlen)
+{
+	const char *p = memchr(a, '(', (size_t)(aend - a));
+	size_t n = 0, m = 0;
+
+	if (p == NULL)
+		return false;
+	for (p++; p < aend && *p == ' '; p++)
+		;
+	while (p < aend && n < 2 && (*p == '<' || *p == '>' || *p == '='))
+		op[n++] = *p++;
+	op[n] = '\0';
+	while (p < aend && (*p == ' ' || *p == '\n' || *p == '\t'))
+		p++;
+	while (p < aend && *p != ')' && *p != ' ' && m + 1 < verlen)
+		ver[m++] = *p++;
+	ver[m] = '\0';
+	return n > 0 && m > 0;
+}
+
+/* Whether version have meets "op want" (deb-control(5); the obsolete
+ * "<" and ">" mean "<=" and ">="). */
+static bool version_meets(const char *have, const char *op, const char *want)
+{
+	int c = gen_deb_vercmp(have, want);
+
+	if (strcmp(op, "<<") == 0)
+		return c < 0;
+	if (strcmp(op, "<=") == 0 || strcmp(op, "<") == 0)
+		return c <= 0;
+	if (strcmp(op, "=") == 0)
+		return c == 0;
+	if (strcmp(op, ">=") == 0 || strcmp(op, ">") == 0)
+		return c >= 0;
+	if (strcmp(op, ">>") == 0)
+		return c > 0;
+	return false;
+}
+
 struct selection {
 	struct gen_repo_entry *e;
 	size_t n;
@@ -502,8 +559,36 @@ static bool selected(const struct selection *s, const char *name)
 }
 
 /*
- * Add name and what it needs (and the tree lacks) to s, from repo. Version
- * constraints are dpkg's to check when it installs the set. -ENOENT with
+ * Whether one alternative of a Depends item, [a, aend), is met by what is
+ * installed or selected: by name in a version that meets its constraint,
+ * or by what a package provides when it has no constraint (dpkg's rule
+ * for a Provides without a version).
+ */
+static bool alternative_met(const struct installed *in,
+			    const struct selection *s, const char *a,
+			    const char *aend)
+{
+	char dn[256], op[3], ver[128];
+	bool versioned = dep_version(a, aend, op, ver, sizeof(ver));
+	const char *have;
+
+	dep_name(a, aend, dn, sizeof(dn));
+	if (dn[0] == '\0')
+		return true;
+	have = installed_version(in, dn);
+	if (have != NULL && (!versioned || version_meets(have, op, ver)))
+		return true;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->e[i].name, dn) == 0 &&
+		    (!versioned || version_meets(s->e[i].version, op, ver)))
+			return true;
+	return !versioned && (is_installed(in, dn, true) || selected(s, dn));
+}
+
+/*
+ * Add name and what it needs (and the tree lacks) to s, from repo; an
+ * alternative whose version constraint the installed package or the
+ * repository's cannot meet is passed over for the next. -ENOENT with
  * the missing package in err when one is in no repository.
  */
 static int resolve(const struct gen_repo *repo, const struct installed *in,
@@ -536,22 +621,34 @@ static int resolve(const struct gen_repo *repo, const struct installed *in,
 		/* satisfied already by any alternative? */
 		for (const char *a = item; a < iend && !ok;) {
 			const char *aend = memchr(a, '|', (size_t)(iend - a));
-			char dn[256];
 
 			if (aend == NULL)
 				aend = iend;
-			dep_name(a, aend, dn, sizeof(dn));
-			ok = dn[0] == '\0' || is_installed(in, dn, true) ||
-			     selected(s, dn);
+			ok = alternative_met(in, s, a, aend);
 			a = aend + (aend < iend);
 		}
 		for (const char *a = item; a < iend && !ok;) {
 			const char *aend = memchr(a, '|', (size_t)(iend - a));
-			char dn[256];
+			char dn[256], op[3], ver[128];
+			struct gen_repo_entry d;
 
 			if (aend == NULL)
 				aend = iend;
 			dep_name(a, aend, dn, sizeof(dn));
+			/* installed in a version that does not do, or the
+			 * repository's does not: dpkg would refuse it */
+			if (installed_version(in, dn) != NULL ||
+			    (dep_version(a, aend, op, ver, sizeof(ver)) &&
+			     gen_repo_lookup(repo, dn, in->arch, &d) == 0 &&
+			     strcmp(d.name, dn) == 0 &&
+			     !version_meets(d.version, op, ver))) {
+				rc = rf_error_set(err, -ENOENT,
+						  "%s needs %.*s, which no "
+						  "repository has",
+						  e.name, (int)(aend - a), a);
+				a = aend + (aend < iend);
+				continue;
+			}
 			rc = resolve(repo, in, dn, s, depth + 1, err);
 			ok = rc == 0;
 			a = aend + (aend < iend);
@@ -582,6 +679,98 @@ static int copy_into_root(int rootfd, const char *from, const char *to,
 				err);
 	close(fd);
 	rf_buf_free(&b);
+	return rc;
+}
+
+/* Whether a Depends list names one of the items of a Provides list. */
+static bool provides_needed(const char *depends, const char *provides)
+{
+	for (const char *p = provides; *p != '\0';) {
+		char name[256];
+		size_t len = strcspn(p, ",");
+
+		dep_name(p, p + len, name, sizeof(name));
+		if (name[0] != '\0' && gen_deps_mention(depends, name))
+			return true;
+		p += len;
+		p += *p != '\0';
+	}
+	return false;
+}
+
+/* Whether package e needs package d (by name or what d provides). */
+static bool needs(const struct gen_repo_entry *e,
+		  const struct gen_repo_entry *d)
+{
+	return e->depends != NULL &&
+	       (gen_deps_mention(e->depends, d->name) ||
+		(d->provides != NULL &&
+		 provides_needed(e->depends, d->provides)));
+}
+
+/* The selection in an order where what a package needs comes before it
+ * (a cycle is cut where it closes): order[] gets the indexes. */
+static void deps_first(const struct selection *s, size_t i, bool *seen,
+		       size_t *order, size_t *n)
+{
+	seen[i] = true;
+	for (size_t j = 0; j < s->n; j++)
+		if (!seen[j] && j != i && needs(&s->e[i], &s->e[j]))
+			deps_first(s, j, seen, order, n);
+	order[(*n)++] = i;
+}
+
+/*
+ * Install the selection's package files (debs[i] for s->e[i], paths in
+ * the tree) by the tree's dpkg. One dpkg -i of the whole set is not
+ * enough: dpkg unpacks a package only when its Pre-Depends are configured,
+ * and does not configure one of its own set to get there (apt runs dpkg
+ * several times for this). So: unpack in an order where needs come first,
+ * in runs that need nothing of the run itself; configure what is pending
+ * between runs (what cannot be configured yet waits for the next), and
+ * everything at the end, which must succeed.
+ */
+static int dpkg_install(const struct gen_tune *t, const char *root,
+			const struct selection *s, char *const *debs,
+			struct rf_error *err)
+{
+	char *configure[] = {"dpkg", "--force-confold", "--configure",
+			     "--pending", NULL};
+	bool *seen = rf_xcalloc(s->n + 1, sizeof(bool));
+	size_t *order = rf_xcalloc(s->n + 1, sizeof(size_t)), n = 0;
+	char **argv = rf_xcalloc(s->n + 4, sizeof(char *));
+	size_t run = 0, start = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!seen[i])
+			deps_first(s, i, seen, order, &n);
+	argv[0] = "dpkg";
+	argv[1] = "--force-confold";
+	argv[2] = "--unpack";
+	for (size_t k = 0; k <= n && rc == 0; k++) {
+		bool flush = k == n;
+
+		for (size_t r = start; r < k && !flush; r++)
+			flush = needs(&s->e[order[k]], &s->e[order[r]]);
+		if (flush && run > 0) {
+			struct rf_error ignored = {0};
+
+			argv[3 + run] = NULL;
+			rc = chroot_run(t, root, argv, NULL, err);
+			if (rc == 0 && k < n)
+				chroot_run(t, root, configure, NULL, &ignored);
+			run = 0;
+			start = k;
+		}
+		if (k < n)
+			argv[3 + run++] = debs[order[k]];
+	}
+	if (rc == 0)
+		rc = chroot_run(t, root, configure, NULL, err);
+	free(seen);
+	free(order);
+	free(argv);
 	return rc;
 }
 
@@ -622,7 +811,7 @@ static int install_pkgs(struct gen_tune *t, int rootfd, const char *root,
 		if (rc < 0)
 			goto out;
 	}
-	rc = chroot_run(t, root, argv, NULL, err);
+	rc = dpkg_install(t, root, &s, argv + 3, err);
 	if (rc < 0) {
 		struct rf_error ignored = {0};
 		char **purge = rf_xcalloc(s.n + 4, sizeof(char *));
@@ -650,9 +839,12 @@ static int install_pkgs(struct gen_tune *t, int rootfd, const char *root,
 			rf_xrealloc(in->names, (in->n + 1) * sizeof(char *));
 		in->provides =
 			rf_xrealloc(in->provides, (in->n + 1) * sizeof(char *));
+		in->versions =
+			rf_xrealloc(in->versions, (in->n + 1) * sizeof(char *));
 		in->names[in->n] = rf_xstrdup(s.e[i].name);
 		in->provides[in->n] =
 			s.e[i].provides ? rf_xstrdup(s.e[i].provides) : NULL;
+		in->versions[in->n] = rf_xstrdup(s.e[i].version);
 		in->n++;
 		rf_buf_printf(&argbuf, "%s%s %s", i ? ", " : "", s.e[i].name,
 			      s.e[i].version);
@@ -1228,6 +1420,11 @@ static int need_kernel(struct gen_tune *t, const struct gen_report *r,
 
 		rf_buf_printf(&tried, "%s%s %s", i ? ", " : "", c[i].name,
 			      c[i].version);
+		/* dpkg may list it with its files gone (a /boot the scan
+		 * did not see): installed again then */
+		for (size_t k = 0; k < in->n; k++)
+			if (strcmp(in->names[k], c[i].name) == 0)
+				in->names[k][0] = '\0';
 		rc = install_pkgs(t, rootfd, root, repo, in, name,
 				  "the source had no kernel; the closest "
 				  "to its release",
