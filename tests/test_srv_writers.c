@@ -56,15 +56,18 @@ static int write_report(int n)
 	f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
-	fprintf(f, "<?xml version=\"1.0\"?>\n<report xmlns=\"urn:reforge:"
-		   "report:1\" format-version=\"1\" root=\"/\">\n<packages>"
-		   "<package db=\"dpkg\" name=\"p%d\" version=\"1\" "
-		   "arch=\"all\"/></packages>\n<files>\n", n);
+	fprintf(f,
+		"<?xml version=\"1.0\"?>\n<report xmlns=\"urn:reforge:"
+		"report:1\" format-version=\"1\" root=\"/\">\n<packages>"
+		"<package db=\"dpkg\" name=\"p%d\" version=\"1\" "
+		"arch=\"all\"/></packages>\n<files>\n",
+		n);
 	for (int i = 0; i < FILES; i++)
-		fprintf(f, "<file path=\"/srv/m%d/f%05d\" type=\"file\" "
-			   "mode=\"0644\" uid=\"0\" gid=\"0\" size=\"%d\" "
-			   "mtime=\"1\" sha256=\"%016x%016x%016x%016x\" "
-			   "class=\"unowned\"/>\n",
+		fprintf(f,
+			"<file path=\"/srv/m%d/f%05d\" type=\"file\" "
+			"mode=\"0644\" uid=\"0\" gid=\"0\" size=\"%d\" "
+			"mtime=\"1\" sha256=\"%016x%016x%016x%016x\" "
+			"class=\"unowned\"/>\n",
 			n, i, i + 1, n, i, 0xabcd, 0x1234);
 	fputs("</files>\n</report>\n", f);
 	if (fclose(f) != 0)

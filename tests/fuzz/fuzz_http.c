@@ -42,7 +42,7 @@ static struct srv_http *http;
 static struct srv_jobs *jobs;
 static struct srv_jobs_config jobs_cfg;
 static struct srv_config cfg;
-static sqlite3 *watch;  /* sees every commit of the others */
+static sqlite3 *watch; /* sees every commit of the others */
 static char dir[] = "/tmp/fuzz-http.XXXXXX";
 static unsigned port;
 
@@ -75,8 +75,10 @@ static void setup(void)
 	/* the token, as srv_token_create stores one: only the hash */
 	rf_sha256(FUZZ_TOKEN, strlen(FUZZ_TOKEN), md);
 	rf_hex_encode(&hex, md, sizeof(md));
-	rf_buf_printf(&sql, "INSERT INTO tokens(name, hash, created) "
-			    "VALUES('fuzz', '%s', 0)", hex.data);
+	rf_buf_printf(&sql,
+		      "INSERT INTO tokens(name, hash, created) "
+		      "VALUES('fuzz', '%s', 0)",
+		      hex.data);
 	if (srv_db_exec(watch, sql.data, &err) < 0)
 		abort();
 	rf_buf_free(&hex);
@@ -152,8 +154,9 @@ static int64_t jobs_pending(void)
 	sqlite3_stmt *q = NULL;
 	int64_t n = 0;
 
-	if (sqlite3_prepare_v2(watch, "SELECT COUNT(*) FROM jobs WHERE state "
-				      "IN ('queued', 'running')",
+	if (sqlite3_prepare_v2(watch,
+			       "SELECT COUNT(*) FROM jobs WHERE state "
+			       "IN ('queued', 'running')",
 			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0);
@@ -215,7 +218,8 @@ static void exchange(const uint8_t *data, size_t size)
 		while (r < 0 && errno == EINTR);
 		if (r <= 0) {
 			fputs("fuzz_http: the server neither reads nor "
-			      "answers for 30 s\n", stderr);
+			      "answers for 30 s\n",
+			      stderr);
 			abort();
 		}
 		if (off < size && (pfd.revents & (POLLOUT | POLLERR))) {
@@ -254,8 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > MAX_INPUT)
 		return 0;
-	authenticated = memmem(data, size, FUZZ_TOKEN, strlen(FUZZ_TOKEN)) !=
-			NULL;
+	authenticated =
+		memmem(data, size, FUZZ_TOKEN, strlen(FUZZ_TOKEN)) != NULL;
 	if (!settle())
 		abort();
 	fingerprint(&before);
@@ -269,8 +273,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!authenticated &&
 	    (before.data_version != after.data_version ||
 	     before.files != after.files || before.bytes != after.bytes)) {
-		fprintf(stderr, "fuzz_http: a request without the token "
-				"changed the store (files %llu -> %llu)\n",
+		fprintf(stderr,
+			"fuzz_http: a request without the token "
+			"changed the store (files %llu -> %llu)\n",
 			(unsigned long long)before.files,
 			(unsigned long long)after.files);
 		abort();
