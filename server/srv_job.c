@@ -186,8 +186,11 @@ static int exec_args(sqlite3 *db, const char *sql, const char *types, ...)
 		}
 	}
 	va_end(ap);
+	/* writers take turns in the process (srv_db_write_lock, srv.h) */
+	srv_db_write_lock();
 	if (sqlite3_step(q) == SQLITE_DONE)
 		rc = sqlite3_changes(db);
+	srv_db_write_unlock();
 	sqlite3_finalize(q);
 	return rc;
 }
@@ -1136,10 +1139,12 @@ static int64_t claim(struct srv_jobs *jobs, sqlite3 *db, struct running *slot)
 			       -1, &q, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)time(NULL));
+	srv_db_write_lock();
 	if (sqlite3_step(q) == SQLITE_ROW)
 		id = sqlite3_column_int64(q, 0);
 	while (sqlite3_step(q) == SQLITE_ROW)
 		;
+	srv_db_write_unlock();
 	sqlite3_finalize(q);
 	if (id > 0) {
 		slot->id = id;
@@ -1609,10 +1614,12 @@ int srv_job_delete(struct srv_jobs *jobs, sqlite3 *db, int64_t id,
 		goto out;
 	}
 	sqlite3_bind_int64(q, 1, id);
+	srv_db_write_lock();
 	if (sqlite3_step(q) == SQLITE_ROW)
 		fmt = col_dup(q, 0);
 	while (sqlite3_step(q) == SQLITE_ROW)
 		;
+	srv_db_write_unlock();
 	sqlite3_finalize(q);
 	if (fmt == NULL) {
 		rc = rf_error_set(err, -ENOENT, "no such image job");
