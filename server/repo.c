@@ -46,7 +46,12 @@ struct srv_repo {
 	uint64_t max_metadata;
 	sqlite3_stmt *lookup; /* reconciliation's one query */
 	unsigned tmp_counter;
+	void (*write_lock)(void), (*write_unlock)(void);
 };
+
+static void write_lock(struct srv_repo *r);
+static void write_unlock(struct srv_repo *r);
+static int step_write(struct srv_repo *r, sqlite3_stmt *st);
 
 /* An index being built: rows of offsets into one string buffer. */
 enum {
@@ -146,6 +151,8 @@ int srv_repo_open(sqlite3 *db, const struct srv_repo_config *cfg,
 	r->transfer_timeout =
 		cfg->transfer_timeout ? cfg->transfer_timeout : 600;
 	r->max_metadata = cfg->max_metadata ? cfg->max_metadata : 2ULL << 30;
+	r->write_lock = cfg->write_lock;
+	r->write_unlock = cfg->write_unlock;
 	for (const char *sub = "meta\0packages\0gnupg\0"; *sub;
 	     sub += strlen(sub) + 1) {
 		rf_buf_reset(&b);
@@ -155,7 +162,10 @@ int srv_repo_open(sqlite3 *db, const struct srv_repo_config *cfg,
 			goto out;
 	}
 	chmod(b.data, 0700); /* gnupg: gpgv wants a private home */
-	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+	write_lock(r);
+	rc = sqlite3_exec(db, schema, NULL, NULL, &msg);
+	write_unlock(r);
+	if (rc != SQLITE_OK) {
 		rc = rf_error_set(err, -EIO,
 				  "database: cannot create the "
 				  "repository tables: %s",
@@ -370,7 +380,7 @@ int srv_repo_add(struct srv_repo *r, const struct srv_repo_def *in,
 	bind_text(st, 5, def.components);
 	bind_text(st, 6, def.arch);
 	bind_text(st, 7, def.keyring);
-	rc = sqlite3_step(st);
+	rc = step_write(r, st);
 	if (rc == SQLITE_CONSTRAINT) {
 		rc = rf_error_set(err, -EEXIST,
 				  "a repository named '%s' exists", def.name);
@@ -394,13 +404,58 @@ static int exec(struct srv_repo *r, const char *sql, struct rf_error *err)
 	return 0;
 }
 
+static void write_lock(struct srv_repo *r)
+{
+	if (r->write_lock != NULL)
+		r->write_lock();
+}
+
+static void write_unlock(struct srv_repo *r)
+{
+	if (r->write_unlock != NULL)
+		r->write_unlock();
+}
+
+/* One statement that writes, in its turn. */
+static int step_write(struct srv_repo *r, sqlite3_stmt *st)
+{
+	int rc;
+
+	write_lock(r);
+	rc = sqlite3_step(st);
+	write_unlock(r);
+	return rc;
+}
+
+/* A write transaction: the lock first, released when it ends. */
+static int begin_write(struct srv_repo *r, struct rf_error *err)
+{
+	int rc;
+
+	write_lock(r);
+	rc = exec(r, "BEGIN IMMEDIATE", err);
+	if (rc)
+		write_unlock(r);
+	return rc;
+}
+
+static int end_write(struct srv_repo *r, int rc, struct rf_error *err)
+{
+	if (rc == 0)
+		rc = exec(r, "COMMIT", err);
+	if (rc)
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	write_unlock(r);
+	return rc;
+}
+
 int srv_repo_remove(struct srv_repo *r, const char *name, struct rf_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t id = -1;
 	int rc;
 
-	rc = exec(r, "BEGIN IMMEDIATE", err);
+	rc = begin_write(r, err);
 	if (rc)
 		return rc;
 	if (sqlite3_prepare_v2(r->db,
@@ -435,12 +490,9 @@ int srv_repo_remove(struct srv_repo *r, const char *name, struct rf_error *err)
 		sqlite3_finalize(st);
 		st = NULL;
 	}
-	rc = exec(r, "COMMIT", err);
 out:
 	sqlite3_finalize(st);
-	if (rc)
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return end_write(r, rc, err);
 }
 
 int srv_repo_list(struct srv_repo *r, struct srv_repo_info **out, size_t *n,
@@ -840,7 +892,7 @@ int srv_repo_get(struct srv_repo_rctx *ctx, const char *relpath, char **path,
 		bind_text(st, 2, t.etag);
 		bind_text(st, 3, t.last_modified);
 		bind_text(st, 4, file);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (step_write(r, st) != SQLITE_DONE) {
 			rc = db_error(r, err, "remember a transfer");
 			goto out;
 		}
@@ -972,7 +1024,7 @@ static int replace_index(struct srv_repo_rctx *ctx, bool rows,
 	sqlite3_stmt *del = NULL, *ins = NULL, *upd = NULL;
 	int rc;
 
-	rc = exec(r, "BEGIN IMMEDIATE", err);
+	rc = begin_write(r, err);
 	if (rc)
 		return rc;
 	if (sqlite3_prepare_v2(r->db, "DELETE FROM repo_pkg WHERE repo_id = ?1",
@@ -1029,14 +1081,12 @@ static int replace_index(struct srv_repo_rctx *ctx, bool rows,
 		rc = db_error(r, err, "update the repository");
 		goto out;
 	}
-	rc = exec(r, "COMMIT", err);
+	rc = 0;
 out:
 	sqlite3_finalize(del);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(upd);
-	if (rc)
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return end_write(r, rc, err);
 }
 
 static void record_error(struct srv_repo_rctx *ctx, const char *msg)
@@ -1050,7 +1100,7 @@ static void record_error(struct srv_repo_rctx *ctx, const char *msg)
 		return;
 	sqlite3_bind_int64(st, 1, ctx->id);
 	bind_text(st, 2, msg);
-	sqlite3_step(st); /* best effort: the caller has the error */
+	step_write(ctx->r, st); /* best effort: the caller has the error */
 	sqlite3_finalize(st);
 }
 

@@ -104,6 +104,13 @@ struct srv_repo_config {
 	long transfer_timeout; /* seconds for one transfer; 0: 600 */
 	uint64_t max_metadata; /* bytes of one metadata file, decompressed;
 				  0: 2 GiB */
+	/*
+	 * Held around every write (a transaction, or one statement), so
+	 * that the writers of one process take turns there and not in
+	 * SQLite's busy wait; NULL: none (a process with one writer).
+	 */
+	void (*write_lock)(void);
+	void (*write_unlock)(void);
 };
 
 /*

@@ -361,7 +361,9 @@ static enum MHD_Result check_store(struct MHD_Connection *c,
 static int open_repo(struct srv_http *h, struct request *rq,
 		     struct rf_error *err)
 {
-	struct srv_repo_config rc = {.cache_dir = h->repo_cache};
+	struct srv_repo_config rc = {.cache_dir = h->repo_cache,
+				     .write_lock = srv_db_write_lock,
+				     .write_unlock = srv_db_write_unlock};
 
 	if (rq->repo != NULL)
 		return 0;

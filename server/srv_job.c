@@ -544,7 +544,9 @@ static int link_packages(struct job *j, size_t *linked, size_t *missing,
 		" p.scan_id AND m.name = p.name AND m.arch = "
 		" COALESCE(p.arch, '')) FROM packages p WHERE p.scan_id = ? "
 		"ORDER BY p.name";
-	struct srv_repo_config rcfg = {.cache_dir = j->jobs->cfg->repo_cache};
+	struct srv_repo_config rcfg = {.cache_dir = j->jobs->cfg->repo_cache,
+				       .write_lock = srv_db_write_lock,
+				       .write_unlock = srv_db_write_unlock};
 	struct srv_repo *repo = NULL;
 	struct rf_buf dir = RF_BUF_INIT, link = RF_BUF_INIT,
 		      failed = RF_BUF_INIT;

@@ -3,8 +3,9 @@
  * reforge-server's writers take turns in the process (srv_db_write_lock),
  * not in SQLite's busy handler: many reports ingested at once, on
  * connections whose busy timeout is 1 ms, with tokens created and upload
- * offsets read meanwhile, all succeed ("database is locked" never comes
- * back), and every scan is whole.
+ * offsets read meanwhile, and repositories added and removed (server/repo.c
+ * takes the same turns through its write hooks), all succeed ("database
+ * is locked" never comes back), and every scan is whole.
  */
 #include "config.h"
 
@@ -17,11 +18,14 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
+#include "repo.h"
 #include "srv.h"
 
 #define INGESTS 12
 #define FILES 1500
 #define TOKENS 40
+#define REPOS 40
+#define WRITERS (INGESTS + 3)
 
 static char dir[64];
 static struct srv_store *store;
@@ -125,6 +129,39 @@ static void *tokens(void *arg)
 	return NULL;
 }
 
+/* Repository rows added and removed, as `reforge repo add/remove` do. */
+static void *repos(void *arg)
+{
+	struct job *j = arg;
+	struct rf_error err;
+	char cache[96], name[32];
+	struct srv_repo_config cfg = {.cache_dir = cache,
+				      .write_lock = srv_db_write_lock,
+				      .write_unlock = srv_db_write_unlock};
+	struct srv_repo *r = NULL;
+	sqlite3 *db;
+
+	rf_error_clear(&err);
+	snprintf(cache, sizeof(cache), "%s/repo-cache", dir);
+	db = impatient_db(&err);
+	j->rc = db != NULL ? srv_repo_open(db, &cfg, &r, &err) : -EIO;
+	for (int i = 0; j->rc == 0 && i < REPOS; i++) {
+		struct srv_repo_def def = {.name = name,
+					   .kind = "deb",
+					   .url = "file:///nonexistent",
+					   .suite = "./"};
+
+		snprintf(name, sizeof(name), "r%d", i);
+		j->rc = srv_repo_add(r, &def, &err);
+		if (j->rc == 0 && i % 2 == 0)
+			j->rc = srv_repo_remove(r, name, &err);
+	}
+	j->err = err;
+	srv_repo_free(r);
+	sqlite3_close(db);
+	return NULL;
+}
+
 static int64_t count(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
@@ -139,8 +176,8 @@ static int64_t count(sqlite3 *db, const char *sql)
 
 static void test_concurrent_writers(void)
 {
-	struct job jobs[INGESTS + 2];
-	pthread_t th[INGESTS + 2];
+	struct job jobs[WRITERS];
+	pthread_t th[WRITERS];
 	struct rf_error err;
 	sqlite3 *db;
 	char cmd[128];
@@ -154,13 +191,15 @@ static void test_concurrent_writers(void)
 	db = impatient_db(&err);
 	CU_ASSERT_FATAL(db != NULL);
 	memset(jobs, 0, sizeof(jobs));
-	for (int i = 0; i < INGESTS + 2; i++) {
+	for (int i = 0; i < WRITERS; i++) {
 		jobs[i].n = i;
 		CU_ASSERT_FATAL(pthread_create(&th[i], NULL,
-					       i < INGESTS ? ingest : tokens,
+					       i < INGESTS	    ? ingest
+					       : i < WRITERS - 1 ? tokens
+								 : repos,
 					       &jobs[i]) == 0);
 	}
-	for (int i = 0; i < INGESTS + 2; i++) {
+	for (int i = 0; i < WRITERS; i++) {
 		pthread_join(th[i], NULL);
 		if (jobs[i].rc != 0)
 			fprintf(stderr, "writer %d: %d %s\n", i, jobs[i].rc,
@@ -179,6 +218,8 @@ static void test_concurrent_writers(void)
 	CU_ASSERT_EQUAL(count(db, "SELECT COUNT(*) FROM needs"),
 			INGESTS * FILES);
 	CU_ASSERT_EQUAL(count(db, "SELECT COUNT(*) FROM tokens"), 2 * TOKENS);
+	CU_ASSERT_EQUAL(count(db, "SELECT COUNT(*) FROM repo_source"),
+			REPOS / 2);
 	/* each machine's series numbered 1, 2, 3 without a gap */
 	CU_ASSERT_EQUAL(count(db, "SELECT COUNT(*) FROM (SELECT machine_id "
 				  "FROM scans GROUP BY machine_id HAVING "
@@ -195,7 +236,7 @@ static void test_concurrent_writers(void)
 }
 
 static CU_TestInfo tests[] = {
-	{"concurrent ingests and small writes, busy timeout 1 ms",
+	{"concurrent ingests, tokens and repositories, busy timeout 1 ms",
 	 test_concurrent_writers},
 	CU_TEST_INFO_NULL,
 };
