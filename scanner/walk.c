@@ -764,6 +764,7 @@ struct lane {
 	int rc;	  /* as hash_range() returns, or 3 as hash_mapped() */
 	bool eof; /* the padding is among the blocks */
 	bool mapped; /* read from mappings of LANE_WINDOW bytes */
+	bool md5;    /* in the lockstep MD5, besides SHA-256 */
 	unsigned char *map;
 	size_t maplen;
 };
@@ -776,12 +777,20 @@ struct lanes {
 
 #define LANES_ALL ((uint32_t)((1u << MD5MB_LANES) - 1))
 
+/*
+ * Files that need SHA-256 alone go through lanes too, only not in the
+ * MD5: a thread then advances all the files it holds a window at a time,
+ * and one big file cannot hold up the package files waiting in its lanes
+ * (and with them the head of the ring, and the other thread).
+ */
 static bool lane_wanted(const struct hasher *h, const struct entry *e)
 {
-	/* sparse files (fewer blocks than bytes) keep their own path */
-	return h->lanes != NULL && e->pf != NULL &&
-	       e->pf->algo == RF_DIGEST_MD5 &&
-	       (uint64_t)e->st.st_blocks * 512 >= (uint64_t)e->st.st_size;
+	if (h->lanes == NULL ||
+	    /* sparse files (fewer blocks than bytes) keep their own path */
+	    (uint64_t)e->st.st_blocks * 512 < (uint64_t)e->st.st_size)
+		return false;
+	return e->pf == NULL || e->pf->algo == RF_DIGEST_NONE ||
+	       e->pf->algo == RF_DIGEST_SHA256 || e->pf->algo == RF_DIGEST_MD5;
 }
 
 static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
@@ -808,9 +817,11 @@ static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
 		if (fstat(l->fd, &after) < 0 || !unchanged(&after, &e->st))
 			e->changed = true;
 		rf_digest_final(l->sha, e->sha, NULL);
-		md5mb_final(&ls->m, i, e->pkgdigest);
 		e->have_sha = true;
-		e->have_pkgdigest = true;
+		if (l->md5) {
+			md5mb_final(&ls->m, i, e->pkgdigest);
+			e->have_pkgdigest = true;
+		}
 		read_xattrs_fd(e, l->fd, NULL);
 	}
 	close(l->fd);
@@ -980,6 +991,7 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 	l->rc = 0;
 	l->eof = false;
 	l->mapped = l->left >= MAP_MIN && (uint64_t)st.st_size == l->left;
+	l->md5 = e->pf != NULL && e->pf->algo == RF_DIGEST_MD5;
 	md5mb_init(&ls->m, i);
 	ls->busy |= 1u << i;
 	return true;
@@ -999,12 +1011,16 @@ static bool lanes_md5(struct lanes *ls, const unsigned char *const *p,
 	return true;
 }
 
-/* Feed every busy lane as many blocks as the shortest has ready. */
+/*
+ * Feed every busy MD5 lane as many blocks as the shortest of them has
+ * ready; the other lanes are done with what they read (SHA-256 digests it
+ * as it is read).
+ */
 static void lanes_run(struct scan *s, struct lanes *ls)
 {
 	const unsigned char *p[MD5MB_LANES] = {NULL};
 	size_t n = SIZE_MAX;
-	uint32_t mask;
+	uint32_t mask = 0, busy;
 
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
 		struct lane *l = &ls->l[i];
@@ -1016,14 +1032,15 @@ static void lanes_run(struct scan *s, struct lanes *ls)
 			lane_finish(s, ls, i);
 			continue;
 		}
+		if (!l->md5)
+			continue;
 		p[i] = l->next;
+		mask |= 1u << i;
 		if (l->blocks < n)
 			n = l->blocks;
 	}
-	mask = ls->busy;
-	if (mask == 0)
-		return;
-	if (!lanes_md5(ls, p, mask, n)) {
+	busy = ls->busy;
+	if (mask != 0 && !lanes_md5(ls, p, mask, n)) {
 		/* a mapped lane shrank: drop it; the others are as before
 		 * the call (md5mb.h), and go on at the next run */
 		for (unsigned i = 0; i < MD5MB_LANES; i++) {
@@ -1041,11 +1058,13 @@ static void lanes_run(struct scan *s, struct lanes *ls)
 	}
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
 		struct lane *l = &ls->l[i];
+		size_t fed;
 
-		if (!((mask >> i) & 1))
+		if (!((busy >> i) & 1))
 			continue;
-		l->next += n * MD5_BLOCK;
-		l->blocks -= n;
+		fed = l->md5 ? n : l->blocks;
+		l->next += fed * MD5_BLOCK;
+		l->blocks -= fed;
 		if (l->blocks > 0)
 			continue;
 		if (l->eof)

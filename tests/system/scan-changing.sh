@@ -10,8 +10,9 @@
 # The files named *-me but truncate-me belong to a package (a hand-made
 # dpkg database), so that they go through the MD5 lanes (truncate-pkg-me
 # through a mapped lane); truncate-me and steady-big do not, and are read
-# from mappings. Last, a package file is shrunk and regrown all through
-# repeated scans: each scan must finish, with a valid report.
+# from mappings (in lanes too: SHA-256 alone), and once more with the lanes
+# turned off (REFORGE_NO_MD5MB). Last, a package file is shrunk and regrown
+# all through repeated scans: each scan must finish, with a valid report.
 . "$(dirname "$0")/lib.sh"
 need cc xmllint
 scratch
@@ -83,6 +84,21 @@ for f in truncate-me truncate-pkg-me; do
 done
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady-big'][not(@changed)][@sha256='$(sha256sum "$R/data/steady-big" | cut -d' ' -f1)']" \
 	"$T/report.xml" >/dev/null 2>&1 || fail "the steady big file is wrong"
+
+# the same truncation on the path that hashes one file at a time from 8 MiB
+# mappings (CPUs without AVX-512, where there are no lanes)
+head -c 3000000 /dev/urandom >"$R/data/truncate-me"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+REFORGE_NO_MD5MB=1 REFORGE_SHIM_ROOT="$R" LD_PRELOAD="$T/shim.so" \
+	timeout 300 "$SCAN" -q -j 2 --root "$R" --report "$T/nolanes.xml" \
+	>/dev/null 2>"$T/nolanes.err"
+rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$T/nolanes.err"; fail "scan without lanes: exit $rc"; }
+validate "$T/nolanes.xml"
+grep -q "/data/truncate-me changed while it was scanned" "$T/nolanes.err" ||
+	{ cat "$T/nolanes.err"; fail "without lanes: truncate-me not reported changed"; }
+xmllint --xpath "//*[local-name()='file'][@path='/data/truncate-me'][@changed='true'][not(@sha256)]" \
+	"$T/nolanes.xml" >/dev/null 2>&1 || fail "without lanes: truncate-me wrong in the report"
 
 # another process shrinks and regrows a mapped package file all the time
 head -c 4000000 /dev/urandom >"$T/churn.data"
