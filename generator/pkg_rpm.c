@@ -360,27 +360,6 @@ static char *header_str(Header h, rpmTagVal tag)
 	return s != NULL ? rf_xstrdup(s) : NULL;
 }
 
-/* PGPHASHALGO_* of a payload digest to ours. */
-static enum rf_digest_algo pgp_algo(uint64_t a)
-{
-	switch (a) {
-	case PGPHASHALGO_MD5:
-		return RF_DIGEST_MD5;
-	case PGPHASHALGO_SHA1:
-		return RF_DIGEST_SHA1;
-	case PGPHASHALGO_SHA224:
-		return RF_DIGEST_SHA224;
-	case PGPHASHALGO_SHA256:
-		return RF_DIGEST_SHA256;
-	case PGPHASHALGO_SHA384:
-		return RF_DIGEST_SHA384;
-	case PGPHASHALGO_SHA512:
-		return RF_DIGEST_SHA512;
-	default:
-		return RF_DIGEST_NONE;
-	}
-}
-
 /* The package the header of the .rpm at path describes; 1 for a source
  * package (left out). */
 static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
@@ -439,8 +418,8 @@ static int read_rpm(rpmts ts, const char *path, struct gen_repo_pkg *p,
 	if (headerGet(h, RPMTAG_PAYLOADDIGEST, &td, HEADERGET_MINMEM)) {
 		const char *hex = rpmtdNextString(&td);
 
-		p->algo =
-			pgp_algo(headerGetNumber(h, RPMTAG_PAYLOADDIGESTALGO));
+		p->algo = rf_digest_by_openpgp_id(
+			headerGetNumber(h, RPMTAG_PAYLOADDIGESTALGO));
 		if (!digest_from_hex(p->algo, hex, p->digest)) {
 			rpmtdFreeData(&td);
 			rc = rf_error_set(err, -EBADMSG,

@@ -52,6 +52,26 @@ enum rf_digest_algo rf_digest_by_name(const char *name)
 	return RF_DIGEST_NONE;
 }
 
+enum rf_digest_algo rf_digest_by_openpgp_id(unsigned long id)
+{
+	switch (id) {
+	case 1:
+		return RF_DIGEST_MD5;
+	case 2:
+		return RF_DIGEST_SHA1;
+	case 8:
+		return RF_DIGEST_SHA256;
+	case 9:
+		return RF_DIGEST_SHA384;
+	case 10:
+		return RF_DIGEST_SHA512;
+	case 11:
+		return RF_DIGEST_SHA224;
+	default:
+		return RF_DIGEST_NONE;
+	}
+}
+
 /*
  * OpenSSL 3 looks an algorithm up in its provider store, under a lock, each
  * time EVP_sha256() and friends are passed to an init: a cost paid per file

@@ -30,6 +30,12 @@ size_t rf_digest_len(enum rf_digest_algo algo);
 const char *rf_digest_name(enum rf_digest_algo algo);
 /* Inverse of rf_digest_name(); RF_DIGEST_NONE when unknown. */
 enum rf_digest_algo rf_digest_by_name(const char *name);
+/*
+ * The algorithm of an OpenPGP hash algorithm id (RFC 4880, 9.4), as rpm
+ * headers name file and payload digests (PGPHASHALGO_*); RF_DIGEST_NONE
+ * when unknown.
+ */
+enum rf_digest_algo rf_digest_by_openpgp_id(unsigned long id);
 
 /*
  * Incremental digest over one or two algorithms at once (the scanner hashes

@@ -262,26 +262,6 @@ static void rpm_read_config(void)
 	rpm_config_rc = rpmReadConfigFiles(NULL, NULL);
 }
 
-static enum rf_digest_algo rpm_digest_algo(int algo)
-{
-	switch (algo) {
-	case PGPHASHALGO_MD5:
-		return RF_DIGEST_MD5;
-	case PGPHASHALGO_SHA1:
-		return RF_DIGEST_SHA1;
-	case PGPHASHALGO_SHA224:
-		return RF_DIGEST_SHA224;
-	case PGPHASHALGO_SHA256:
-		return RF_DIGEST_SHA256;
-	case PGPHASHALGO_SHA384:
-		return RF_DIGEST_SHA384;
-	case PGPHASHALGO_SHA512:
-		return RF_DIGEST_SHA512;
-	default:
-		return RF_DIGEST_NONE;
-	}
-}
-
 /*
  * Strings repeated on almost every file (user and group names) are stored
  * once per run of equal values rather than once per file.
@@ -500,7 +480,7 @@ static void rpm_describe_file(struct rpm_load_state *st, rpmfi fi,
 			pf->flags |= SCAN_PF_HAS_MTIME;
 		}
 		digest = rpmfiFDigest(fi, &algo, &len);
-		pf->algo = rpm_digest_algo(algo);
+		pf->algo = rf_digest_by_openpgp_id((unsigned long)algo);
 		if (digest != NULL && pf->algo != RF_DIGEST_NONE &&
 		    len == rf_digest_len(pf->algo))
 			pf->digest = scan_pkgset_memdup(st->set, digest, len);

@@ -139,6 +139,12 @@ static void test_digest(void)
 	CU_ASSERT_EQUAL(rf_hex_decode(b, 1, "0aF"), -EINVAL);
 	rf_digest_free(d);
 	rf_buf_free(&hex);
+	/* OpenPGP ids, as rpm names its digests (RFC 4880, 9.4) */
+	CU_ASSERT_EQUAL(rf_digest_by_openpgp_id(1), RF_DIGEST_MD5);
+	CU_ASSERT_EQUAL(rf_digest_by_openpgp_id(8), RF_DIGEST_SHA256);
+	CU_ASSERT_EQUAL(rf_digest_by_openpgp_id(11), RF_DIGEST_SHA224);
+	CU_ASSERT_EQUAL(rf_digest_by_openpgp_id(3), RF_DIGEST_NONE);
+	CU_ASSERT_EQUAL(rf_digest_by_openpgp_id(0), RF_DIGEST_NONE);
 }
 
 static void test_error(void)
