@@ -94,12 +94,7 @@ server_gen() {
 		--generator "$GEN" --workers 1 2>>"$T/server.log" &
 	SPID=$!
 	trap 'kill $SPID 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-	_i=0
-	while [ ! -s "$T/port" ]; do
-		_i=$((_i + 1))
-		[ $_i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
-		sleep 0.1
-	done
+	wait_port "$T/port" "$T/server.log"
 	_url="http://127.0.0.1:$(cat "$T/port")"
 	_r="$top_builddir/reforge --server $_url --token-file $T/token"
 	$_r repo add src "$@" >"$T/repo.log" 2>&1 &&

@@ -31,6 +31,17 @@ scratch() {
 	trap 'rm -rf "$T"' EXIT
 }
 
+# wait_port FILE LOG: wait (10 s at most) for a server started with
+# --port-file FILE to write its port; fail with the end of LOG if it does not.
+wait_port() {
+	_wait_n=0
+	while [ ! -s "$1" ]; do
+		_wait_n=$((_wait_n + 1))
+		[ $_wait_n -lt 200 ] || fail "the server did not start: $(tail -5 "$2")"
+		sleep 0.05
+	done
+}
+
 # make_deb DIR NAME VERSION [CONFFILE...]: build DIR/NAME.deb from the
 # tree in DIR/NAME (already filled), with md5sums as dh_md5sums writes them
 # (conffiles left out).

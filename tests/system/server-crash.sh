@@ -26,12 +26,7 @@ start() {
 		"$SRV" --data "$D" --listen "127.0.0.1:${PORT:-0}" \
 		--port-file "$T/port" 2>>"$T/server.log" &
 	SPID=$!
-	i=0
-	while [ ! -s "$T/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
-		sleep 0.1
-	done
+	wait_port "$T/port" "$T/server.log"
 	PORT=$(cat "$T/port")
 }
 trap 'kill -9 $SPID 2>/dev/null; rm -rf "$T"' EXIT

@@ -29,12 +29,7 @@ head -c 1048576 /dev/zero >"$T/small/ballast"
 "$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port" \
 	2>"$T/server.log" &
 SPID=$!
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
-	sleep 0.1
-done
+wait_port "$T/port" "$T/server.log"
 URL="http://127.0.0.1:$(cat "$T/port")"
 rcli() { "$CLI" --server "$URL" --token-file "$T/tok" "$@"; }
 scan() { # ROOT NAME

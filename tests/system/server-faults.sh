@@ -27,12 +27,7 @@ start() { # W [SHIM_OP N ERRNO]
 		"$SRV" --data "$_w/data" --listen 127.0.0.1:0 --port-file "$_w/port" \
 		2>>"$_w/server.log" &
 	SPID=$!
-	i=0
-	while [ ! -s "$_w/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || fail "the server did not start: $(tail -3 "$_w/server.log")"
-		sleep 0.05
-	done
+	wait_port "$_w/port" "$_w/server.log"
 	URL="http://127.0.0.1:$(cat "$_w/port")"
 }
 stop() { # W

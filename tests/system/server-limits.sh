@@ -22,12 +22,7 @@ start() { # NAME OPTION...
 	"$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port.$_n" \
 		"$@" 2>"$T/server.$_n.log" &
 	eval "PID_$_n=$!"
-	i=0
-	while [ ! -s "$T/port.$_n" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "server $_n did not start: $(cat "$T/server.$_n.log")"
-		sleep 0.1
-	done
+	wait_port "$T/port.$_n" "$T/server.$_n.log"
 }
 trap 'kill $PID_a $PID_b 2>/dev/null; wait; rm -rf "$T"' EXIT
 # A: a short deadline, an idle timeout the slow clients never reach

@@ -20,12 +20,7 @@ D="$T/data"
 	2>"$T/server.log" &
 SPID=$!
 trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$T"' EXIT
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
-	sleep 0.1
-done
+wait_port "$T/port" "$T/server.log"
 URL="http://127.0.0.1:$(cat "$T/port")"
 R="$CLI --server $URL --token-file $T/token"
 jq() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }

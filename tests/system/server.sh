@@ -26,12 +26,7 @@ grep -q "$(cat "$T/alice")" "$D/reforge.db" && fail "the token itself is stored"
 	2>"$T/server.log" &
 SPID=$!
 trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$T"' EXIT
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the server did not start: $(cat "$T/server.log")"
-	sleep 0.1
-done
+wait_port "$T/port" "$T/server.log"
 URL="https://127.0.0.1:$(cat "$T/port")"
 A="Authorization: Bearer $(cat "$T/alice")"
 C="curl -s --cacert $T/cert.pem"
