@@ -54,9 +54,18 @@
 /*
  * Entries in flight between the walker and the writer. Generous, so that
  * one thread held by a big file leaves the others work to do: an entry is a
- * few hundred bytes, and only its path besides.
+ * few hundred bytes, and only its path besides. Hashing a file of several
+ * hundred megabytes takes a core about a second, in which another core
+ * hashes tens of thousands of small files: as many must be queued behind
+ * it, or that core waits.
  */
-#define RING_SIZE 16384
+#define RING_SIZE 65536
+/*
+ * Finished entries the walker writes out at a time before it queues the
+ * next one: behind a big file they pile up by thousands, and the hashing
+ * threads would wait for new work while the walker wrote them all.
+ */
+#define DRAIN_BATCH 4
 #define READ_BUF (1024 * 1024)
 /*
  * Files from this size on are hashed from a read-only mapping of the page
@@ -82,6 +91,7 @@ const char *scan_class_name(enum scan_class c)
 struct dirref {
 	int fd;
 	unsigned refs; /* touched by the walker thread only */
+	size_t *open;  /* the scan's count of open ones */
 };
 
 struct extent {
@@ -99,6 +109,7 @@ struct entry {
 	size_t targetlen;
 	bool hash; /* a hashing thread must read it */
 	bool done;
+	uint64_t seq; /* its place in the walk: older entries are lower */
 	/* results */
 	bool have_sha, have_pkgdigest, changed, sparse;
 	unsigned char sha[RF_SHA256_LEN];
@@ -168,6 +179,9 @@ struct scan {
 	struct entry ring[RING_SIZE];
 	uint64_t head, tail, claim;
 	bool finished;
+	/* directories held open for queued entries, and how many may be:
+	 * the walker waits for the head when past the limit */
+	size_t ndirs, maxdirs;
 	pthread_t *threads;
 	int nthreads;
 
@@ -1012,11 +1026,11 @@ static bool lanes_md5(struct lanes *ls, const unsigned char *const *p,
 }
 
 /*
- * Feed every busy MD5 lane as many blocks as the shortest of them has
- * ready; the other lanes are done with what they read (SHA-256 digests it
- * as it is read).
+ * Feed every busy MD5 lane among those in only as many blocks as the
+ * shortest of them has ready; the other lanes are done with what they read
+ * (SHA-256 digests it as it is read).
  */
-static void lanes_run(struct scan *s, struct lanes *ls)
+static void lanes_run(struct scan *s, struct lanes *ls, uint32_t only)
 {
 	const unsigned char *p[MD5MB_LANES] = {NULL};
 	size_t n = SIZE_MAX;
@@ -1025,7 +1039,7 @@ static void lanes_run(struct scan *s, struct lanes *ls)
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
 		struct lane *l = &ls->l[i];
 
-		if (!((ls->busy >> i) & 1))
+		if (!(((ls->busy & only) >> i) & 1))
 			continue;
 		lane_fill(ls, i);
 		if (l->rc < 0 || l->rc == 3) {
@@ -1039,7 +1053,7 @@ static void lanes_run(struct scan *s, struct lanes *ls)
 		if (l->blocks < n)
 			n = l->blocks;
 	}
-	busy = ls->busy;
+	busy = ls->busy & only;
 	if (mask != 0 && !lanes_md5(ls, p, mask, n)) {
 		/* a mapped lane shrank: drop it; the others are as before
 		 * the call (md5mb.h), and go on at the next run */
@@ -1087,6 +1101,20 @@ static void lanes_free(struct lanes *ls)
 	free(ls);
 }
 
+/* The lane that holds the oldest entry of those busy. */
+static uint32_t lanes_oldest(const struct lanes *ls)
+{
+	uint64_t seq = UINT64_MAX;
+	uint32_t bit = 0;
+
+	for (unsigned i = 0; i < MD5MB_LANES; i++)
+		if (((ls->busy >> i) & 1) && ls->l[i].e->seq < seq) {
+			seq = ls->l[i].e->seq;
+			bit = 1u << i;
+		}
+	return bit;
+}
+
 static void *hash_thread(void *arg)
 {
 	struct scan *s = arg;
@@ -1120,9 +1148,20 @@ static void *hash_thread(void *arg)
 			continue;
 		}
 		if (busy != 0) {
-			/* nothing new to claim, or every lane taken */
+			/*
+			 * Nothing new to claim, or every lane taken. With
+			 * nothing to claim and the ring full, the walker
+			 * waits for the head, and the other threads soon for
+			 * the walker: the oldest lane then runs alone, at the
+			 * speed of one core, rather than a share of it.
+			 */
+			uint32_t only = LANES_ALL;
+
+			if (s->claim == s->tail &&
+			    s->tail - s->head == RING_SIZE)
+				only = lanes_oldest(h.lanes);
 			pthread_mutex_unlock(&s->lock);
-			lanes_run(s, h.lanes);
+			lanes_run(s, h.lanes, only);
 			pthread_mutex_lock(&s->lock);
 			continue;
 		}
@@ -1446,6 +1485,7 @@ static void dirref_put(struct dirref *d)
 {
 	if (d != NULL && --d->refs == 0) {
 		close(d->fd);
+		(*d->open)--;
 		free(d);
 	}
 }
@@ -1478,10 +1518,13 @@ static void progress(struct scan *s, const struct entry *e)
 			   40, e->path);
 }
 
-/* Emit every finished entry at the head; wait for one if wait is true. */
-static void drain(struct scan *s, bool wait)
+/*
+ * Emit up to max finished entries at the head; wait for the first if wait
+ * is true.
+ */
+static void drain(struct scan *s, bool wait, size_t max)
 {
-	for (;;) {
+	for (size_t n = 0; n < max; n++) {
 		struct entry *e;
 
 		pthread_mutex_lock(&s->lock);
@@ -1511,14 +1554,16 @@ static void push(struct scan *s, struct entry *proto)
 	struct entry *e;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->tail - s->head == RING_SIZE) {
+	while (s->tail - s->head == RING_SIZE ||
+	       (s->ndirs > s->maxdirs && s->head != s->tail)) {
 		pthread_mutex_unlock(&s->lock);
-		drain(s, true);
+		drain(s, true, DRAIN_BATCH);
 		pthread_mutex_lock(&s->lock);
 	}
 	e = &s->ring[s->tail % RING_SIZE];
 	*e = *proto;
 	e->done = !e->hash;
+	e->seq = s->tail;
 	s->tail++;
 	if (e->hash)
 		pthread_cond_signal(&s->work_cv);
@@ -1533,7 +1578,7 @@ static void push(struct scan *s, struct entry *proto)
 		s->bytes_hashed += hashed;
 		e->done = true;
 	}
-	drain(s, false);
+	drain(s, false, DRAIN_BATCH);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1730,6 +1775,8 @@ static void visit(struct scan *s, struct dirref *dir, const char *dirpath,
 
 			child->fd = childfd;
 			child->refs = 1;
+			child->open = &s->ndirs;
+			s->ndirs++;
 			childfd = -1;
 			walk_dir(s, child, path, len, depth + 1);
 			dirref_put(child);
@@ -1970,6 +2017,26 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * How many directories the walk may hold open for queued entries: what the
+ * descriptor limit leaves besides the lanes' files, the report and the
+ * databases. Past it the walker waits for the head, as when the ring is
+ * full, rather than fail to open the next directory.
+ */
+static size_t dir_limit(int nthreads)
+{
+	size_t other = 256 + (size_t)(nthreads + 1) * (MD5MB_LANES + 1);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 64;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	if (rl.rlim_cur < other + 64)
+		return 64;
+	return (size_t)(rl.rlim_cur - other);
+}
+
 int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	     struct rf_error *err)
 {
@@ -2054,6 +2121,7 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	if (s->nthreads == 1)
 		s->nthreads = 0; /* hash on the walking thread */
 	s->threads = rf_xcalloc((size_t)s->nthreads + 1, sizeof(*s->threads));
+	s->maxdirs = dir_limit(s->nthreads);
 	sigbus_install();
 	bus_installed = true;
 	for (int i = 0; i < s->nthreads; i++)
@@ -2074,6 +2142,8 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 			root->fd = openat(s->rootfd, ".",
 					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		root->refs = 1;
+		root->open = &s->ndirs;
+		s->ndirs++;
 		memset(&e, 0, sizeof(e));
 		e.path = rf_xstrdup("/");
 		e.pathlen = 1;
@@ -2089,9 +2159,8 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	s->finished = true;
 	pthread_cond_broadcast(&s->work_cv);
 	pthread_mutex_unlock(&s->lock);
-	drain(s, true);
 	while (s->head != s->tail)
-		drain(s, true);
+		drain(s, true, SIZE_MAX);
 	emit_missing(s);
 	XML(xmlTextWriterEndElement(s->w)); /* files */
 	write_exclusions(s);
