@@ -2463,8 +2463,7 @@ static int check_filesystems(const struct gen_tune *t,
 			return rf_error_set(err, -EINVAL,
 					    "the source's %s is %s, which a %s "
 					    "image cannot boot from (reforge "
-					    "makes ext2/3/4, and ext4 for xfs "
-					    "and btrfs)",
+					    "boots ext2/3/4, xfs and btrfs)",
 					    fs->mountpoint, fs->type,
 					    t->target->name);
 	}
@@ -2609,6 +2608,22 @@ static const struct gen_part *part_kind(const struct gen_layout *l,
 	return NULL;
 }
 
+/*
+ * The GRUB module that reads the filesystem holding the kernels (/boot,
+ * else /): ext2 reads ext2, ext3 and ext4 alike.
+ */
+static const char *grub_fs_module(const struct gen_layout *l)
+{
+	const struct gen_part *p = part_at(l, "/boot");
+
+	if (p == NULL)
+		p = part_at(l, "/");
+	if (p != NULL && p->fstype != NULL &&
+	    (strcmp(p->fstype, "xfs") == 0 || strcmp(p->fstype, "btrfs") == 0))
+		return p->fstype;
+	return "ext2";
+}
+
 static bool network_fs(const char *spec, const char *type)
 {
 	static const char *const net[] = {
@@ -2643,13 +2658,16 @@ static void fstab_line(struct rf_buf *out, const struct gen_part *p,
 	else if (strcmp(p->fstype, "vfat") == 0)
 		rf_buf_printf(out, "UUID=%s %s vfat umask=0077 0 %d\n", p->uuid,
 			      p->mountpoint, fsck_fat ? 1 : 0);
-	else
+	else if (strncmp(p->fstype, "ext", 3) == 0)
 		rf_buf_printf(out, "UUID=%s %s %s %s 0 %d\n", p->uuid,
 			      p->mountpoint, p->fstype,
 			      strcmp(p->mountpoint, "/") == 0
 				      ? "errors=remount-ro"
 				      : "defaults",
 			      strcmp(p->mountpoint, "/") == 0 ? 1 : 2);
+	else /* xfs and btrfs: no errors= option, nothing for fsck to do */
+		rf_buf_printf(out, "UUID=%s %s %s defaults 0 0\n", p->uuid,
+			      p->mountpoint, p->fstype);
 }
 
 static int fstab(struct gen_tune *t, const struct gen_layout *l, int rootfd,
@@ -2929,8 +2947,8 @@ static void put64le(unsigned char *p, uint64_t v)
 static int bios_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 		       const char *early, struct rf_error *err)
 {
-	static const char *const modules[] = {
-		"biosdisk", "part_msdos",     "part_gpt", "ext2",
+	const char *const modules[] = {
+		"biosdisk", "part_msdos",     "part_gpt", grub_fs_module(l),
 		"fat",	    "search_fs_uuid", NULL,
 	};
 	struct rf_buf core = RF_BUF_INIT, boot = RF_BUF_INIT;
@@ -2992,8 +3010,9 @@ out:
 static int efi_loader(struct gen_tune *t, struct gen_layout *l, int rootfd,
 		      const char *early, struct rf_error *err)
 {
-	static const char *const modules[] = {
-		"part_gpt", "part_msdos", "ext2", "fat", "search_fs_uuid", NULL,
+	const char *const modules[] = {
+		"part_gpt",	  "part_msdos", grub_fs_module(l),
+		"fat",		  "search_fs_uuid", NULL,
 	};
 	const struct gen_part *esp = part_kind(l, GEN_PART_ESP);
 	struct rf_buf img = RF_BUF_INIT;
@@ -3127,9 +3146,9 @@ int gen_tune_boot(struct gen_tune *t, const struct gen_report *r,
 				    "terminal_output console serial\n");
 	rf_buf_printf(&cfg,
 		      "insmod part_gpt\ninsmod part_msdos\n"
-		      "insmod ext2\n"
+		      "insmod %s\n"
 		      "search --no-floppy --fs-uuid --set=root %s\n",
-		      boot ? boot->uuid : root->uuid);
+		      grub_fs_module(l), boot ? boot->uuid : root->uuid);
 	for (size_t k = 0; k < t->nkernels; k++) {
 		rf_buf_printf(&cfg,
 			      "menuentry '%s, Linux %s' {\n"

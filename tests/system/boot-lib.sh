@@ -81,7 +81,7 @@ pkg() {
 }
 ip=$(ip -4 -o addr show dev eth0 2>/dev/null | awk '{print $4}' | head -1)
 keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null | wc -l)
-echo "REFORGE-BOOT-OK nginx=$(st nginx) ssh=$(st ssh) vmtools=$(pkg open-vm-tools) qga=$(pkg qemu-guest-agent) cloudinit=$(pkg cloud-init) eth0=${ip:-none} hostkeys=$keys machineid=$(cat /etc/machine-id) root=$(findmnt -no SOURCE /)" >/dev/ttyS0
+echo "REFORGE-BOOT-OK nginx=$(st nginx) ssh=$(st ssh) vmtools=$(pkg open-vm-tools) qga=$(pkg qemu-guest-agent) cloudinit=$(pkg cloud-init) eth0=${ip:-none} hostkeys=$keys machineid=$(cat /etc/machine-id) root=$(findmnt -no SOURCE /) rootfs=$(findmnt -no FSTYPE /)" >/dev/ttyS0
 EOF
 chmod 755 "$R/usr/local/sbin/reforge-marker"
 cat >"$R/etc/systemd/system/reforge-marker.service" <<'EOF'
