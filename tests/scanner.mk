@@ -15,9 +15,11 @@ tests_fuzz_fuzz_dpkg_LDADD = $(SCAN_LIBS)
 TESTS += tests/test_scanner tests/fuzz/fuzz_dpkg \
 	tests/system/scan-dpkg.sh \
 	tests/system/scan-readonly.sh \
-	tests/system/scan-changing.sh
+	tests/system/scan-changing.sh \
+	tests/system/scan-fdlimit.sh
 EXTRA_DIST += tests/system/scan-dpkg.sh tests/system/scan-readonly.sh \
 	tests/system/scan-changing.sh tests/system/changing-shim.c \
+	tests/system/scan-fdlimit.sh \
 	tests/fuzz/corpus/dpkg
 
 # MD5 in lockstep against OpenSSL's
