@@ -145,16 +145,18 @@ out:
 
 int rf_root_open(int rootfd, const char *path, int flags)
 {
+	/* shared by every thread: read and written atomically (each writes
+	 * the same answer) */
 	static int have_openat2 = -1;
 	int fd;
 
-	if (have_openat2 != 0) {
+	if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED) != 0) {
 		fd = open_kernel(rootfd, path, flags);
 		if (fd != -ENOSYS) {
-			have_openat2 = 1;
+			__atomic_store_n(&have_openat2, 1, __ATOMIC_RELAXED);
 			return fd;
 		}
-		have_openat2 = 0;
+		__atomic_store_n(&have_openat2, 0, __ATOMIC_RELAXED);
 	}
 	return rf_root_open_walk(rootfd, path, flags);
 }
