@@ -42,8 +42,12 @@ struct scan_pkgset {
 	struct scan_pkgfile **chunks;
 	size_t nfiles, nchunks;
 
-	/* hash table of indexes + 1 into the chunks; 0 is empty */
-	size_t *table;
+	/*
+	 * hash table: index + 1 into the chunks in the low 32 bits (0 is
+	 * empty), the path's hash's high 32 bits above, so that most probes
+	 * of another path are told apart without reading its entry
+	 */
+	uint64_t *table;
 	size_t tablecap; /* a power of two */
 
 	struct diversion *divs;
@@ -156,7 +160,7 @@ uint32_t scan_pkgset_add_package(struct scan_pkgset *set,
 }
 
 /* FNV-1a: short paths, good enough spread, no state. */
-static size_t hash_path(const char *s)
+static uint64_t hash_path(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -164,7 +168,20 @@ static size_t hash_path(const char *s)
 		h ^= (unsigned char)*s++;
 		h *= 1099511628211ull;
 	}
-	return (size_t)(h ^ (h >> 32));
+	return h ^ (h >> 32);
+}
+
+#define TAG_MASK 0xffffffff00000000ull
+
+/* A table entry for file idx whose path hashes to h, and back. */
+static uint64_t slot_value(size_t idx, uint64_t h)
+{
+	return (uint64_t)(idx + 1) | (h & TAG_MASK);
+}
+
+static size_t slot_index(uint64_t v)
+{
+	return (size_t)(v & ~TAG_MASK) - 1;
 }
 
 static struct scan_pkgfile *file_at(struct scan_pkgset *set, size_t idx)
@@ -175,27 +192,36 @@ static struct scan_pkgfile *file_at(struct scan_pkgset *set, size_t idx)
 static void table_grow(struct scan_pkgset *set)
 {
 	size_t cap = set->tablecap * 2;
-	size_t *table = rf_xcalloc(cap, sizeof(*table));
+	uint64_t *table = rf_xcalloc(cap, sizeof(*table));
 
 	for (size_t i = 0; i < set->nfiles; i++) {
-		size_t h = hash_path(file_at(set, i)->path) & (cap - 1);
+		uint64_t hv = hash_path(file_at(set, i)->path);
+		size_t h = (size_t)hv & (cap - 1);
 
 		while (table[h] != 0)
 			h = (h + 1) & (cap - 1);
-		table[h] = i + 1;
+		table[h] = slot_value(i, hv);
 	}
 	free(set->table);
 	set->table = table;
 	set->tablecap = cap;
 }
 
-/* The slot holding path, or the empty slot where it would go. */
-static size_t *table_slot(struct scan_pkgset *set, const char *path)
+/* The slot holding path, or the empty slot where it would go; *hv is
+ * the path's hash. */
+static uint64_t *table_slot(struct scan_pkgset *set, const char *path,
+			    uint64_t *hv)
 {
-	size_t h = hash_path(path) & (set->tablecap - 1);
+	uint64_t tag;
+	size_t h;
 
+	*hv = hash_path(path);
+	tag = *hv & TAG_MASK;
+	h = (size_t)*hv & (set->tablecap - 1);
 	while (set->table[h] != 0 &&
-	       strcmp(file_at(set, set->table[h] - 1)->path, path) != 0)
+	       ((set->table[h] & TAG_MASK) != tag ||
+		strcmp(file_at(set, slot_index(set->table[h]))->path, path) !=
+			0))
 		h = (h + 1) & (set->tablecap - 1);
 	return &set->table[h];
 }
@@ -204,13 +230,13 @@ struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set, uint32_t pkg,
 					  const char *path, bool *shared)
 {
 	struct scan_pkgfile *pf;
-	size_t *slot;
+	uint64_t *slot, hv;
 
 	if (shared)
 		*shared = false;
-	slot = table_slot(set, path);
+	slot = table_slot(set, path, &hv);
 	if (*slot != 0) {
-		pf = file_at(set, *slot - 1);
+		pf = file_at(set, slot_index(*slot));
 		pf->nowners++;
 		if (shared)
 			*shared = true;
@@ -227,7 +253,7 @@ struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set, uint32_t pkg,
 	pf->path = scan_pkgset_strdup(set, path);
 	pf->pkg = pkg;
 	pf->nowners = 1;
-	*slot = ++set->nfiles;
+	*slot = slot_value(set->nfiles++, hv);
 	if (set->nfiles * 2 > set->tablecap)
 		table_grow(set);
 	return pf;
@@ -235,9 +261,9 @@ struct scan_pkgfile *scan_pkgset_add_file(struct scan_pkgset *set, uint32_t pkg,
 
 struct scan_pkgfile *scan_pkgset_find(struct scan_pkgset *set, const char *path)
 {
-	size_t *slot = table_slot(set, path);
+	uint64_t hv, *slot = table_slot(set, path, &hv);
 
-	return *slot ? file_at(set, *slot - 1) : NULL;
+	return *slot ? file_at(set, slot_index(*slot)) : NULL;
 }
 
 void scan_pkgset_add_diversion(struct scan_pkgset *set, const char *from,
@@ -542,15 +568,15 @@ int scan_pkgset_canonicalize(struct scan_pkgset *set, int rootfd)
 		memset(set->table, 0, set->tablecap * sizeof(*set->table));
 		for (size_t i = 0; i < set->nfiles; i++) {
 			struct scan_pkgfile *pf = file_at(set, i);
-			size_t *slot = table_slot(set, pf->path);
+			uint64_t hv, *slot = table_slot(set, pf->path, &hv);
 
 			if (*slot == 0) {
-				*slot = i + 1;
+				*slot = slot_value(i, hv);
 				continue;
 			}
 			{
 				struct scan_pkgfile *keep =
-					file_at(set, *slot - 1);
+					file_at(set, slot_index(*slot));
 
 				keep->nowners += pf->nowners;
 				keep->flags |= pf->flags & ~SCAN_PF_ALIAS;
