@@ -2126,6 +2126,27 @@ static struct netplan_iface *netplan_find(struct netplan_iface *ifs, size_t n,
  * --network dhcp an interface with addresses gets DHCP instead. Block
  * style only: a file in flow style is left as it is (and said so).
  */
+/* Whether what was written to out from at on differs from the line l. */
+static bool line_rewritten(const struct rf_buf *out, size_t at, const char *l,
+			   size_t len)
+{
+	return out->len - at != len + 1 || memcmp(out->data + at, l, len) != 0;
+}
+
+/* Write a rewritten network configuration (private: it may hold
+ * secrets) and record why. */
+static int write_rewritten(struct gen_tune *t, int rootfd, const char *path,
+			   const struct rf_buf *out, const char *why,
+			   struct rf_error *err)
+{
+	int rc = root_write(rootfd, path, out->data, out->len, 0600, err);
+
+	if (rc == 0)
+		record(t, path, "%s%s", why,
+		       t->network_dhcp ? ", static addresses to DHCP" : "");
+	return rc;
+}
+
 static int netplan_file(struct gen_tune *t, int rootfd, const char *path,
 			struct nic_map *m, struct rf_error *err)
 {
@@ -2250,20 +2271,16 @@ static int netplan_file(struct gen_tune *t, int rootfd, const char *path,
 			rename_words(m, l, len, &out);
 			rf_buf_addch(&out, '\n');
 		}
-		if (out.len - at != len + 1 ||
-		    memcmp(out.data + at, l, len) != 0)
-			changed = true;
+		changed |= line_rewritten(&out, at, l, len);
 		l = eol ? eol + 1 : NULL;
 	}
-	if (!changed)
-		goto out;
-	rc = root_write(rootfd, path, out.data, out.len, 0600, err);
-	if (rc == 0)
-		record(t, path,
-		       "netplan: interfaces named as the target's kernel "
-		       "names them (net.ifnames=0), no match on the source's "
-		       "MAC address%s",
-		       t->network_dhcp ? ", static addresses to DHCP" : "");
+	if (changed)
+		rc = write_rewritten(t, rootfd, path, &out,
+				     "netplan: interfaces named as the "
+				     "target's kernel names them "
+				     "(net.ifnames=0), no match on the "
+				     "source's MAC address",
+				     err);
 out:
 	rf_buf_free(&in);
 	rf_buf_free(&out);
@@ -2341,20 +2358,16 @@ static int nm_file(struct gen_tune *t, int rootfd, const char *path,
 			rename_words(m, l, len, &out);
 			rf_buf_addch(&out, '\n');
 		}
-		if (out.len - at != len + 1 ||
-		    memcmp(out.data + at, l, len) != 0)
-			changed = true;
+		changed |= line_rewritten(&out, at, l, len);
 		l = eol ? eol + 1 : NULL;
 	}
-	if (!changed)
-		goto out;
-	rc = root_write(rootfd, path, out.data, out.len, 0600, err);
-	if (rc == 0)
-		record(t, path,
-		       "NetworkManager: the connection names the target's "
-		       "NIC as the kernel names it (net.ifnames=0), not the "
-		       "source's MAC address%s",
-		       t->network_dhcp ? ", static addresses to DHCP" : "");
+	if (changed)
+		rc = write_rewritten(t, rootfd, path, &out,
+				     "NetworkManager: the connection names "
+				     "the target's NIC as the kernel names "
+				     "it (net.ifnames=0), not the source's "
+				     "MAC address",
+				     err);
 out:
 	rf_buf_free(&in);
 	rf_buf_free(&out);
