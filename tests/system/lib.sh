@@ -42,6 +42,18 @@ wait_port() {
 	done
 }
 
+# start_server NAME OPTION...: reforge-server on $D (SRV, D, T set by the
+# test) on a free loopback port, in the background: its pid in PID_NAME,
+# its port in $T/port.NAME, its log in $T/server.NAME.log.
+start_server() {
+	_n=$1
+	shift
+	"$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port.$_n" \
+		"$@" 2>"$T/server.$_n.log" &
+	eval "PID_$_n=$!"
+	wait_port "$T/port.$_n" "$T/server.$_n.log"
+}
+
 # make_deb DIR NAME VERSION [CONFFILE...]: build DIR/NAME.deb from the
 # tree in DIR/NAME (already filled), with md5sums as dh_md5sums writes them
 # (conffiles left out).

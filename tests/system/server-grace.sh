@@ -17,18 +17,10 @@ D="$T/data"
 grep -q "min-rate-grace" "$T/err" || fail "bad --min-rate-grace: $(cat "$T/err")"
 "$SRV" --data "$D" token create t >"$T/tok" || fail "token create"
 
-start() { # NAME OPTION...
-	_n=$1
-	shift
-	"$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port.$_n" \
-		"$@" 2>"$T/server.$_n.log" &
-	eval "PID_$_n=$!"
-	wait_port "$T/port.$_n" "$T/server.$_n.log"
-}
 trap 'kill $PID_short $PID_long 2>/dev/null; wait; rm -rf "$T"' EXIT
 printf 'min-rate = 100000\nmin-rate-grace = 2\n' >"$T/short.conf"
-start short --config "$T/short.conf"
-start long --min-rate 100000 --min-rate-grace 3600
+start_server short --config "$T/short.conf"
+start_server long --min-rate 100000 --min-rate-grace 3600
 
 # trickle PORT: a 40-byte report body, a byte every 0.5 s; prints "cut"
 # when the server closes the connection before the body is in, else the

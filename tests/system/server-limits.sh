@@ -16,20 +16,12 @@ D="$T/data"
 DEADLINE=6
 PER_IP=60
 
-start() { # NAME OPTION...
-	_n=$1
-	shift
-	"$SRV" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port.$_n" \
-		"$@" 2>"$T/server.$_n.log" &
-	eval "PID_$_n=$!"
-	wait_port "$T/port.$_n" "$T/server.$_n.log"
-}
 trap 'kill $PID_a $PID_b 2>/dev/null; wait; rm -rf "$T"' EXIT
 # A: a short deadline, an idle timeout the slow clients never reach
-start a --connections 400 --per-ip $PER_IP --idle-timeout 30 \
+start_server a --connections 400 --per-ip $PER_IP --idle-timeout 30 \
 	--deadline $DEADLINE
 # B: the default deadline and the default minimum rate (1024 bytes/s)
-start b --connections 64 --idle-timeout 30 --min-rate 1024
+start_server b --connections 64 --idle-timeout 30 --min-rate 1024
 
 ulimit -n 1024 2>/dev/null
 python3 "$top_srcdir/tests/system/server-limits.py" "$(cat "$T/port.a")" \
