@@ -68,9 +68,10 @@
 #define DRAIN_BATCH 4
 #define READ_BUF (1024 * 1024)
 /*
- * Files from this size on are hashed from a read-only mapping of the page
- * cache, one window at a time: no copy into a buffer, and the pages of a
- * window are mapped in one call. A window at most is mapped per thread, so
+ * Files from this size on that do not go through lanes (sparse files, other
+ * digests, a scan on one thread) are hashed from a read-only mapping of the
+ * page cache, one window at a time: no copy into a buffer, and the pages of
+ * a window are mapped in one call. A window at most is mapped per thread, so
  * the resident size stays bounded however big the file.
  */
 #define MAP_MIN (1024 * 1024)
@@ -496,7 +497,6 @@ static int hash_range(struct rf_digest *d, int fd, char *buf, uint64_t off,
  * disposition is put back and the signal delivered again.
  */
 static __thread sigjmp_buf *volatile bus_jmp;
-static __thread void *volatile bus_addr; /* where the last one faulted */
 static struct sigaction bus_old;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
@@ -506,7 +506,6 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (jb != NULL) {
 		bus_jmp = NULL;
-		bus_addr = si != NULL ? si->si_addr : NULL;
 		siglongjmp(*jb, 1);
 	}
 	sigaction(SIGBUS, &bus_old, NULL);
@@ -763,8 +762,13 @@ static void entry_done(struct scan *s, struct entry *e, uint64_t hashed)
  * and advances the MD5 of all of them together (md5mb.h). A lane ends as
  * hash_entry() does: the same end-of-file checks, the same verdicts.
  */
-#define LANE_CHUNK (128 * 1024)
-#define LANE_WINDOW (512 * 1024) /* a multiple of the page and the block */
+/*
+ * Lanes read their files, never map them: a mapping of the page cache costs
+ * more than the copy (populating and unmapping it, with a TLB shootdown on
+ * the other cores each time, was 9% of a scan of / on 2 cores), and a
+ * chunk this small is still in the cache when MD5 reads it back.
+ */
+#define LANE_CHUNK (64 * 1024)
 
 struct lane {
 	struct entry *e;
@@ -775,12 +779,9 @@ struct lane {
 	size_t blocks;
 	size_t carry; /* bytes of a partial block, after those blocks */
 	uint64_t off, left, hashed;
-	int rc;	  /* as hash_range() returns, or 3 as hash_mapped() */
+	int rc;	  /* as hash_range() returns */
 	bool eof; /* the padding is among the blocks */
-	bool mapped; /* read from mappings of LANE_WINDOW bytes */
-	bool md5;    /* in the lockstep MD5, besides SHA-256 */
-	unsigned char *map;
-	size_t maplen;
+	bool md5; /* in the lockstep MD5, besides SHA-256 */
 };
 
 struct lanes {
@@ -813,17 +814,7 @@ static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
 	struct entry *e = l->e;
 	struct stat after;
 
-	if (l->map != NULL) {
-		munmap(l->map, l->maplen);
-		l->map = NULL;
-	}
-	if (l->rc == 3) {
-		/* SIGBUS: it shrank while mapped, or the device failed */
-		if (fstat(l->fd, &after) < 0 || !unchanged(&after, &e->st))
-			e->changed = true;
-		else
-			e->read_errno = EIO;
-	} else if (l->rc < 0) {
+	if (l->rc < 0) {
 		e->read_errno = -l->rc;
 	} else {
 		if (l->rc == 1 || l->rc == 2)
@@ -846,82 +837,6 @@ static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
 }
 
 /*
- * SHA-256 of a mapped window, and a copy of its last partial block, with
- * SIGBUS armed: false when the file shrank under the mapping.
- */
-static bool lane_digest_window(struct lane *l, size_t len, size_t full)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1) != 0)
-		return false;
-	bus_jmp = &jb;
-	rf_digest_update(l->sha, l->map, len);
-	memcpy(l->buf, l->map + full * MD5_BLOCK, len - full * MD5_BLOCK);
-	bus_jmp = NULL;
-	return true;
-}
-
-/*
- * The next window of a mapped lane: its whole blocks are fed to MD5 from
- * the mapping; the partial block at the end of the file is copied, and
- * padded once the mapping is fed. Returns false to read it instead.
- */
-static bool lane_fill_mapped(struct lane *l)
-{
-	size_t len, full;
-	ssize_t n;
-	char c;
-
-	if (l->map != NULL) {
-		munmap(l->map, l->maplen);
-		l->map = NULL;
-	}
-	if (l->left == 0) {
-		/* one byte more than lstat said: did it grow? */
-		do
-			n = pread(l->fd, &c, 1, (off_t)l->off);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			l->rc = -errno;
-			return true;
-		}
-		if (n > 0)
-			l->rc = 2;
-		l->blocks = md5mb_pad(l->buf, l->carry, l->off);
-		l->next = l->buf;
-		l->carry = 0;
-		l->eof = true;
-		return true;
-	}
-	len = l->left > LANE_WINDOW ? LANE_WINDOW : (size_t)l->left;
-	l->map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, l->fd,
-		      (off_t)l->off);
-	if (l->map == MAP_FAILED) {
-		l->map = NULL;
-		if (l->off > 0 || !(errno == ENODEV || errno == EACCES ||
-				     errno == EINVAL)) {
-			l->rc = -errno;
-			return true;
-		}
-		return false; /* a filesystem that cannot map it */
-	}
-	l->maplen = len;
-	full = len / MD5_BLOCK;
-	if (!lane_digest_window(l, len, full)) {
-		l->rc = 3;
-		return true;
-	}
-	l->next = l->map;
-	l->blocks = full;
-	l->carry = len - full * MD5_BLOCK; /* only in the last window */
-	l->off += len;
-	l->left -= len;
-	l->hashed += len;
-	return true;
-}
-
-/*
  * Read the next chunk of lane i, until it has whole blocks to feed or has
  * ended. Reads up to the size lstat() gave and one byte more at the end,
  * as hash_range() does.
@@ -930,11 +845,6 @@ static void lane_fill(struct lanes *ls, unsigned i)
 {
 	struct lane *l = &ls->l[i];
 
-	if (l->mapped && l->blocks == 0 && !l->eof) {
-		if (lane_fill_mapped(l))
-			return;
-		l->mapped = false;
-	}
 	while (l->blocks == 0 && !l->eof) {
 		size_t want = l->left < LANE_CHUNK ? (size_t)l->left + 1
 						   : LANE_CHUNK;
@@ -1004,24 +914,9 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 	l->left = (uint64_t)e->st.st_size;
 	l->rc = 0;
 	l->eof = false;
-	l->mapped = l->left >= MAP_MIN && (uint64_t)st.st_size == l->left;
 	l->md5 = e->pf != NULL && e->pf->algo == RF_DIGEST_MD5;
 	md5mb_init(&ls->m, i);
 	ls->busy |= 1u << i;
-	return true;
-}
-
-/* MD5 of the lanes' blocks with SIGBUS armed: false when one faulted. */
-static bool lanes_md5(struct lanes *ls, const unsigned char *const *p,
-		      uint32_t mask, size_t n)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1) != 0)
-		return false;
-	bus_jmp = &jb;
-	md5mb_blocks(&ls->m, p, mask, n);
-	bus_jmp = NULL;
 	return true;
 }
 
@@ -1042,7 +937,7 @@ static void lanes_run(struct scan *s, struct lanes *ls, uint32_t only)
 		if (!(((ls->busy & only) >> i) & 1))
 			continue;
 		lane_fill(ls, i);
-		if (l->rc < 0 || l->rc == 3) {
+		if (l->rc < 0) {
 			lane_finish(s, ls, i);
 			continue;
 		}
@@ -1054,22 +949,8 @@ static void lanes_run(struct scan *s, struct lanes *ls, uint32_t only)
 			n = l->blocks;
 	}
 	busy = ls->busy & only;
-	if (mask != 0 && !lanes_md5(ls, p, mask, n)) {
-		/* a mapped lane shrank: drop it; the others are as before
-		 * the call (md5mb.h), and go on at the next run */
-		for (unsigned i = 0; i < MD5MB_LANES; i++) {
-			struct lane *l = &ls->l[i];
-			unsigned char *a = bus_addr;
-
-			if (((mask >> i) & 1) && l->map != NULL &&
-			    a >= l->map && a < l->map + l->maplen) {
-				l->rc = 3;
-				lane_finish(s, ls, i);
-				return;
-			}
-		}
-		abort(); /* a fault outside every mapping: a bug */
-	}
+	if (mask != 0)
+		md5mb_blocks(&ls->m, p, mask, n);
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
 		struct lane *l = &ls->l[i];
 		size_t fed;
@@ -1083,9 +964,8 @@ static void lanes_run(struct scan *s, struct lanes *ls, uint32_t only)
 			continue;
 		if (l->eof)
 			lane_finish(s, ls, i);
-		else if (l->carry > 0 && !l->mapped)
-			/* the partial block goes first in the next chunk (a
-			 * mapped lane copied it there already) */
+		else if (l->carry > 0)
+			/* the partial block goes first in the next chunk */
 			memmove(l->buf, l->next, l->carry);
 	}
 }

@@ -6,8 +6,9 @@
  *   replace-me  rename replace-me.new over it
  *   vanish-me   unlink it             link-me     make it a symlink
  * and right after reforge-scan maps a file named truncate-me or
- * truncate-pkg-me, another process truncates it to 4 KiB: reading the
- * mapping then faults (SIGBUS).
+ * truncate-pkg-me, or reads its first chunk, another process truncates it
+ * to 4 KiB: reading the mapping then faults (SIGBUS), the next read comes
+ * short.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -106,7 +107,7 @@ int fstatat64(int dirfd, const char *name, struct stat64 *st, int flags)
 
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
-static void truncate_mapped(int fd)
+static void truncate_once(int fd)
 {
 	static const char *const names[] = {"/truncate-me",
 					    "/truncate-pkg-me"};
@@ -147,7 +148,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 			dlsym(RTLD_NEXT, "mmap");
 	p = real_mmap(addr, len, prot, flags, fd, off);
 	if (p != MAP_FAILED && fd >= 0)
-		truncate_mapped(fd);
+		truncate_once(fd);
 	return p;
 }
 
@@ -155,4 +156,24 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	/* on 64-bit Linux off_t is off64_t */
 	return mmap(addr, len, prot, flags, fd, off);
+}
+
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	if (real_pread == NULL)
+		real_pread = (ssize_t(*)(int, void *, size_t, off_t))dlsym(
+			RTLD_NEXT, "pread");
+	n = real_pread(fd, buf, len, off);
+	if (n > 0 && off == 0 && (size_t)n == len)
+		truncate_once(fd);
+	return n;
+}
+
+ssize_t pread64(int fd, void *buf, size_t len, off_t off)
+{
+	return pread(fd, buf, len, off);
 }
