@@ -1801,32 +1801,64 @@ static int cmp_changes(const void *a, const void *b)
 	return x->pathlen < y->pathlen ? -1 : x->pathlen > y->pathlen;
 }
 
+static void write_change(FILE *f, struct rf_buf *b, const struct change *c)
+{
+	rf_buf_reset(b);
+	rf_buf_addstr(b, class_names[c->cls]);
+	rf_buf_addch(b, '\t');
+	rf_buf_addstr(b, c->detail);
+	rf_buf_addch(b, '\t');
+	rf_escape_c(b, c->path, c->pathlen);
+	rf_buf_addch(b, '\n');
+	fwrite(b->data, 1, b->len, f);
+}
+
+struct sort_half {
+	struct change *v;
+	size_t n;
+};
+
+static void *sort_half(void *arg)
+{
+	struct sort_half *h = arg;
+
+	qsort(h->v, h->n, sizeof(*h->v), cmp_changes);
+	return NULL;
+}
+
+/*
+ * The changes sorted by path and written out. The two halves are sorted on
+ * two threads (the hashing threads are done by now) and merged as written.
+ */
 static int write_changes(struct scan *s, struct rf_error *err)
 {
+	struct sort_half hi = {s->changes + s->nchanges / 2,
+			       s->nchanges - s->nchanges / 2};
+	struct change *lo = s->changes, *lo_end = hi.v, *hi_end = hi.v + hi.n;
 	FILE *f = stdout;
 	struct rf_buf b = RF_BUF_INIT;
+	pthread_t t;
 	int rc = 0;
 
-	if (s->nchanges > 1)
-		qsort(s->changes, s->nchanges, sizeof(*s->changes),
-		      cmp_changes);
+	if (pthread_create(&t, NULL, sort_half, &hi) == 0) {
+		qsort(lo, (size_t)(lo_end - lo), sizeof(*lo), cmp_changes);
+		pthread_join(t, NULL);
+	} else {
+		qsort(lo, s->nchanges, sizeof(*lo), cmp_changes);
+		lo_end = hi.v = hi_end;
+	}
 	if (strcmp(s->opt->changes_path, "-") != 0) {
 		f = fopen(s->opt->changes_path, "w");
 		if (f == NULL)
 			return rf_error_errno(err, -errno, "cannot write '%s'",
 					      s->opt->changes_path);
 	}
-	for (size_t i = 0; i < s->nchanges; i++) {
-		const struct change *c = &s->changes[i];
-
-		rf_buf_reset(&b);
-		rf_buf_addstr(&b, class_names[c->cls]);
-		rf_buf_addch(&b, '\t');
-		rf_buf_addstr(&b, c->detail);
-		rf_buf_addch(&b, '\t');
-		rf_escape_c(&b, c->path, c->pathlen);
-		rf_buf_addch(&b, '\n');
-		fwrite(b.data, 1, b.len, f);
+	while (lo < lo_end || hi.v < hi_end) {
+		if (hi.v == hi_end ||
+		    (lo < lo_end && cmp_changes(lo, hi.v) <= 0))
+			write_change(f, &b, lo++);
+		else
+			write_change(f, &b, hi.v++);
 	}
 	if (fflush(f) != 0 || ferror(f))
 		rc = rf_error_errno(err, -errno, "cannot write the changes");
@@ -1835,6 +1867,20 @@ static int write_changes(struct scan *s, struct rf_error *err)
 				    s->opt->changes_path);
 	rf_buf_free(&b);
 	return rc;
+}
+
+struct changes_job {
+	struct scan *s;
+	struct rf_error err;
+	int rc;
+};
+
+static void *changes_thread(void *arg)
+{
+	struct changes_job *j = arg;
+
+	j->rc = write_changes(j->s, &j->err);
+	return NULL;
 }
 
 static void write_exclusions(struct scan *s)
@@ -1926,11 +1972,15 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	struct stat st;
 	uint64_t t0 = rf_now_ns();
 	bool out_open = false, started = false, bus_installed = false;
+	struct changes_job changes;
+	pthread_t changes_t;
+	bool changes_started = false;
 	bool isolated;
 	int rc;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&out, 0, sizeof(out));
+	memset(&changes, 0, sizeof(changes));
 	s->opt = opt;
 	s->sum = sum;
 	s->report_dev = (dev_t)-1;
@@ -2042,6 +2092,16 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	while (s->head != s->tail)
 		drain(s, true, SIZE_MAX);
 	emit_missing(s);
+	/* every change is known: they are sorted and written while the
+	 * report is finished */
+	if (opt->changes_path != NULL) {
+		changes.s = s;
+		if (pthread_create(&changes_t, NULL, changes_thread,
+				   &changes) == 0)
+			changes_started = true;
+		else
+			changes_thread(&changes);
+	}
 	XML(xmlTextWriterEndElement(s->w)); /* files */
 	write_exclusions(s);
 	rf_progress_done(&s->progress);
@@ -2057,9 +2117,18 @@ int scan_run(const struct scan_options *opt, struct scan_summary *sum,
 	out_open = false;
 	if (rc < 0)
 		goto out;
-	if (opt->changes_path != NULL)
-		rc = write_changes(s, err);
+	if (changes_started) {
+		pthread_join(changes_t, NULL);
+		changes_started = false;
+	}
+	if (opt->changes_path != NULL && changes.rc < 0) {
+		rc = changes.rc;
+		if (err != NULL)
+			*err = changes.err;
+	}
 out:
+	if (changes_started)
+		pthread_join(changes_t, NULL);
 	if (started) {
 		pthread_mutex_lock(&s->lock);
 		s->finished = true;
