@@ -100,6 +100,10 @@ struct gen_repo *gen_repo_new(void);
 int gen_repo_add(struct gen_repo *repo, const char *url,
 		 struct rf_error *err);
 void gen_repo_free(struct gen_repo *repo);
+/* Unpack through the payload cache (cache.h) from now on; the cache
+ * outlives the repository's use of it. */
+struct gen_cache;
+void gen_repo_set_cache(struct gen_repo *repo, struct gen_cache *cache);
 
 /*
  * Unpack the payload of package name/version/arch into rootfd: found in the

@@ -27,3 +27,6 @@ generator_reforge_gen_LDADD = $(RF_GEN_LIBS) $(ZLIB_LIBS)
 EXTRA_DIST += generator/partition.txt generator/README bench/gen-vs-mke2fs.sh \
 	bench/boot-times.sh
 generator_libgen_a_SOURCES += generator/unpack.c generator/unpack.h
+generator_libgen_a_SOURCES += generator/cache.c generator/cache.h
+generator_libgen_a_CFLAGS += $(LIBZSTD_CFLAGS)
+RF_GEN_LIBS += $(LIBZSTD_LIBS)

@@ -20,6 +20,7 @@
 #include <archive_entry.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "escape.h"
 #include "pkg_kind.h"
 
@@ -140,6 +141,74 @@ static struct archive *member_open(struct archive *outer)
 		return NULL;
 	}
 	return in;
+}
+
+/*
+ * The member the outer archive is positioned at, decoded, as a tar stream
+ * whose every byte is also written to the payload cache.
+ */
+struct tee {
+	struct archive *raw; /* the member, decompressed */
+	struct gen_cache_fill *fill;
+	char block[65536];
+};
+
+static la_ssize_t tee_read(struct archive *tar, void *ctx, const void **buf)
+{
+	struct tee *t = ctx;
+	la_ssize_t n = archive_read_data(t->raw, t->block, sizeof(t->block));
+
+	if (n < 0) {
+		archive_set_error(tar, archive_errno(t->raw), "%s",
+				  archive_error_string(t->raw));
+		return -1;
+	}
+	gen_cache_fill_write(t->fill, t->block, (size_t)n);
+	*buf = t->block;
+	return n;
+}
+
+static int unpack_tee(struct archive *outer, struct gen_pkg_stream *s,
+		      int rootfd, const struct gen_limits *lim,
+		      struct rf_error *err)
+{
+	struct tee *t = rf_xcalloc(1, sizeof(*t));
+	struct archive *tar = archive_read_new();
+	struct archive_entry *e;
+	la_ssize_t n;
+	int rc;
+
+	t->fill = gen_pkg_stream_fill(s);
+	t->raw = archive_read_new();
+	archive_read_support_filter_all(t->raw);
+	archive_read_support_format_raw(t->raw);
+	archive_read_support_format_tar(tar);
+	if (archive_read_open(t->raw, outer, NULL, member_read, NULL) !=
+		    ARCHIVE_OK ||
+	    archive_read_next_header(t->raw, &e) != ARCHIVE_OK) {
+		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
+				  archive_error_string(t->raw));
+		goto out;
+	}
+	if (archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK) {
+		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
+				  archive_error_string(tar));
+		goto out;
+	}
+	rc = gen_extract(tar, rootfd, lim, NULL, NULL, NULL, err);
+	if (rc < 0)
+		goto out;
+	/* what follows tar's end (padding) belongs to the payload too */
+	while ((n = archive_read_data(t->raw, t->block, sizeof(t->block))) >
+	       0)
+		gen_cache_fill_write(t->fill, t->block, (size_t)n);
+	if (n == 0)
+		gen_pkg_stream_filled(s);
+out:
+	archive_read_free(tar);
+	archive_read_free(t->raw);
+	free(t);
+	return rc;
 }
 
 /* The control stanza of the .deb at path, into out. */
@@ -302,6 +371,10 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 
 		if (name == NULL || strncmp(name, "data.tar", 8) != 0)
 			continue;
+		if (gen_pkg_stream_fill(s) != NULL) {
+			rc = unpack_tee(a, s, rootfd, lim, err);
+			goto out;
+		}
 		in = member_open(a);
 		if (in == NULL) {
 			rc = rf_error_set(err, -EINVAL, "unreadable %s", name);
@@ -322,4 +395,5 @@ const struct gen_pkg_kind gen_pkg_deb = {
 	.db = "dpkg",
 	.add_dir = deb_add_dir,
 	.unpack = deb_unpack,
+	.cacheable = true,
 };

@@ -66,7 +66,22 @@ struct gen_pkg_kind {
 	int (*unpack)(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 		      int rootfd, const struct gen_limits *lim,
 		      struct rf_error *err);
+	/*
+	 * The payload is one tar stream that unpack() also writes, decoded,
+	 * to gen_pkg_stream_fill(s) when that is not NULL (the payload
+	 * cache, cache.h), calling gen_pkg_stream_filled(s) once all of it
+	 * went there.
+	 */
+	bool cacheable;
 };
+
+struct gen_cache_fill;
+struct gen_cache_fill *gen_pkg_stream_fill(struct gen_pkg_stream *s);
+void gen_pkg_stream_filled(struct gen_pkg_stream *s);
+
+/* The digest (algo) of the whole file at path. */
+int gen_pkg_file_digest(const char *path, enum rf_digest_algo algo,
+			unsigned char *out, struct rf_error *err);
 
 extern const struct gen_pkg_kind gen_pkg_deb;
 extern const struct gen_pkg_kind gen_pkg_rpm;

@@ -130,27 +130,6 @@ static void set_str(char **dst, char *v)
 }
 
 /* The digest of the whole file at path. */
-static int file_digest(const char *path, enum rf_digest_algo algo,
-		       unsigned char *out, struct rf_error *err)
-{
-	struct rf_digest *d = NULL;
-	char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return rf_error_errno(err, -errno, "cannot open %s", path);
-	d = rf_digest_new(algo, RF_DIGEST_NONE);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		rf_digest_update(d, buf, (size_t)n);
-	if (n < 0)
-		rc = rf_error_errno(err, -errno, "read %s", path);
-	rf_digest_final(d, out, NULL);
-	rf_digest_free(d);
-	close(fd);
-	return rc;
-}
-
 /* repomd.xml: the location and checksum of the primary data. */
 static int parse_repomd(const struct rf_buf *b, char **href, char **algo,
 			char **hex, struct rf_error *err)
@@ -313,7 +292,7 @@ static int add_rpmmd(struct gen_repo *repo, const char *dir, const char *repomd,
 		goto out;
 	}
 	rf_buf_printf(&path, "%s/%s", dir, rel);
-	rc = file_digest(path.data, algo, got, err);
+	rc = gen_pkg_file_digest(path.data, algo, got, err);
 	if (rc < 0)
 		goto out;
 	if (memcmp(want, got, rf_digest_len(algo)) != 0) {

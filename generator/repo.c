@@ -22,6 +22,7 @@
 #include <archive_entry.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "digest.h"
 #include "gen.h"
 #include "pkg_kind.h"
@@ -38,7 +39,13 @@ static const struct gen_pkg_kind *const kinds[] = {
 struct gen_repo {
 	struct gen_repo_pkg *pkgs;
 	size_t npkgs;
+	struct gen_cache *cache; /* the payload cache, or NULL */
 };
+
+void gen_repo_set_cache(struct gen_repo *repo, struct gen_cache *cache)
+{
+	repo->cache = cache;
+}
 
 const struct gen_pkg_kind *gen_pkg_kind_by_db(const char *db)
 {
@@ -132,6 +139,29 @@ int gen_pkg_read_file(const char *path, size_t max, struct rf_buf *out,
 			     archive_error_string(a));
 out:
 	archive_read_free(a);
+	return rc;
+}
+
+int gen_pkg_file_digest(const char *path, enum rf_digest_algo algo,
+			unsigned char *out, struct rf_error *err)
+{
+	struct rf_digest *d = NULL;
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return rf_error_errno(err, -errno, "cannot open %s", path);
+	d = rf_digest_new(algo, RF_DIGEST_NONE);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			rf_digest_update(d, buf, (size_t)n);
+	if (n < 0)
+		rc = rf_error_errno(err, -errno, "read %s", path);
+	rf_digest_final(d, out, NULL);
+	rf_digest_free(d);
+	close(fd);
 	return rc;
 }
 
@@ -248,16 +278,32 @@ bool gen_deps_mention(const char *list, const char *name)
 }
 
 /* The package file, hashed as libarchive reads it: the bytes from
- * digest_from on go into the digest. */
+ * digest_from on go into the digest, all of them into the key's digest
+ * when the cache key was computed from the file (it must be the same file
+ * still). */
 struct gen_pkg_stream {
 	int fd;
-	struct rf_digest *d;
+	struct rf_digest *d, *kd;
 	uint64_t pos, from;
+	struct gen_cache_fill *fill; /* the payload, to the cache */
+	bool filled;		     /* the kind wrote all of it there */
 	char buf[1 << 17];
 };
 
+struct gen_cache_fill *gen_pkg_stream_fill(struct gen_pkg_stream *s)
+{
+	return s->fill;
+}
+
+void gen_pkg_stream_filled(struct gen_pkg_stream *s)
+{
+	s->filled = true;
+}
+
 static void stream_hash(struct gen_pkg_stream *s, const char *buf, size_t n)
 {
+	if (s->kd != NULL)
+		rf_digest_update(s->kd, buf, n);
 	if (s->d != NULL && s->pos + n > s->from) {
 		size_t skip =
 			s->pos >= s->from ? 0 : (size_t)(s->from - s->pos);
@@ -289,10 +335,44 @@ int gen_pkg_stream_open(struct archive *a, struct gen_pkg_stream *s)
 	return archive_read_open(a, s, NULL, stream_read, NULL);
 }
 
+/*
+ * Unpack the payload stored under key: 0 done, 1 not there (or damaged:
+ * removed, and the package is to be unpacked from its file over what was
+ * written), < 0 (err set) a failure of the extraction itself.
+ */
+static int unpack_cached(struct gen_cache *c, const char *key, int rootfd,
+			 const struct gen_limits *lim, struct rf_error *err)
+{
+	struct gen_cache_reader *r = gen_cache_get(c, key);
+	struct archive *a;
+	int rc;
+
+	if (r == NULL)
+		return 1;
+	a = archive_read_new();
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, r, NULL, gen_cache_read, NULL) != ARCHIVE_OK)
+		rc = rf_error_set(err, -EIO, "cache entry %s: %s", key,
+				  archive_error_string(a));
+	else
+		rc = gen_extract(a, rootfd, lim, NULL, NULL, NULL, err);
+	archive_read_free(a);
+	if (gen_cache_reader_bad(r)) {
+		gen_cache_reader_end(r, true);
+		return 1;
+	}
+	if (!gen_cache_reader_end(r, rc == 0) && rc == 0)
+		return 1;
+	return rc;
+}
+
 int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 		    int rootfd, const struct gen_limits *lim,
 		    struct rf_error *err)
 {
+	char key[GEN_CACHE_KEY_MAX];
+	unsigned char ksum[RF_DIGEST_MAX];
+	bool keyed = false, key_from_index = false;
 	const struct gen_pkg_kind *kind = gen_pkg_kind_by_db(pkg->db);
 	const struct gen_repo_pkg *p = find(repo, pkg);
 	struct gen_pkg_stream *s = NULL;
@@ -316,8 +396,32 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 				    pkg->release ? "-" : "",
 				    pkg->release ? pkg->release : "",
 				    pkg->arch ? pkg->arch : "");
+	if (repo->cache != NULL && p->kind->cacheable) {
+		struct rf_error kerr = {0};
+
+		/* the index's SHA-256 of the whole file names the payload
+		 * without reading the file; else the file's own */
+		key_from_index = p->algo == RF_DIGEST_SHA256 &&
+				 p->digest_from == 0;
+		if (key_from_index)
+			memcpy(ksum, p->digest, RF_SHA256_LEN);
+		keyed = key_from_index ||
+			gen_pkg_file_digest(p->path, RF_DIGEST_SHA256, ksum,
+					    &kerr) == 0;
+		if (keyed) {
+			gen_cache_key(key, p->kind->name, ksum);
+			rc = unpack_cached(repo->cache, key, rootfd, lim, err);
+			if (rc <= 0)
+				return rc;
+		}
+	}
 	s = rf_xcalloc(1, sizeof(*s));
 	s->from = p->digest_from;
+	if (keyed) {
+		s->fill = gen_cache_fill_new(repo->cache, key);
+		if (s->fill != NULL && !key_from_index)
+			s->kd = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
+	}
 	s->fd = open(p->path, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0) {
 		rc = rf_error_errno(err, -errno, "cannot open %s", p->path);
@@ -330,12 +434,20 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	 * package whose entries need what is not there is a bad one */
 	if (rc == -ENOENT)
 		rc = -EINVAL;
-	if (s->d != NULL) {
+	if (s->d != NULL || s->kd != NULL) {
 		/* what libarchive did not need still counts for the digest;
 		 * it is checked even when the unpacking failed, since a
 		 * damaged file is better named as such than by what broke */
 		while ((n = read(s->fd, s->buf, sizeof(s->buf))) > 0)
 			stream_hash(s, s->buf, (size_t)n);
+		if (s->kd != NULL) {
+			/* the file is still the one the key was made of */
+			rf_digest_final(s->kd, sum, NULL);
+			if (n != 0 || memcmp(sum, ksum, RF_SHA256_LEN) != 0)
+				s->filled = false;
+		}
+	}
+	if (s->d != NULL) {
 		rf_digest_final(s->d, sum, NULL);
 		if (n < 0 && rc == 0) {
 			rc = rf_error_errno(err, -errno, "read %s", p->path);
@@ -364,9 +476,12 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	rc = 0;
 out:
 	if (s != NULL) {
+		/* stored only from a verified package, read whole */
+		gen_cache_fill_end(s->fill, rc == 0 && s->filled);
 		if (s->fd >= 0)
 			close(s->fd);
 		rf_digest_free(s->d);
+		rf_digest_free(s->kd);
 		free(s);
 	}
 	return rc;

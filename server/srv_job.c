@@ -779,7 +779,7 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 			 struct rf_error *err)
 {
 	struct rf_buf b = RF_BUF_INIT, line = RF_BUF_INIT;
-	char *argv[32], *owned[4], slave[128];
+	char *argv[32], *owned[5], slave[128];
 	int argc = 0, master = -1, out = -1, rc;
 	pid_t parent = getpid();
 	struct winsize ws = {.ws_row = 24, .ws_col = 200};
@@ -790,6 +790,9 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 	owned[1] = gen_arg(&b, "%s/overlay.tar", j->dir);
 	owned[2] = gen_arg(&b, "file://%s/repo", j->dir);
 	owned[3] = gen_arg(&b, "%s/image.%s", j->dir, j->format);
+	/* decoded payloads shared by every job: a package unpacked for one
+	 * image is read back several times faster for the next */
+	owned[4] = gen_arg(&b, "%s/payload-cache", j->jobs->cfg->data);
 	argv[argc++] = "--report";
 	argv[argc++] = owned[0];
 	argv[argc++] = "--overlay";
@@ -801,6 +804,8 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 	argv[argc++] = "--tmpdir";
 	argv[argc++] = j->dir;
 	argv[argc++] = "--json";
+	argv[argc++] = "--cache";
+	argv[argc++] = owned[4];
 	argv[argc++] = "-o";
 	argv[argc++] = owned[3];
 	if (missing_ok)

@@ -7,8 +7,10 @@
 # fidelity check must hold: the generated filesystem, extracted with
 # debugfs (no mount, no loop device) and scanned again, has the same
 # packages and the same files as the source, xattrs, ACLs and hardlinks
-# included. Then the failures: a corrupt package, a package no repository
-# has, a kill -9 midway.
+# included. The same through the payload cache (--cache): filled, read,
+# damaged entries replaced, trimmed, refused when others may write it.
+# Then the failures: a corrupt package, a package no repository has, a
+# kill -9 midway.
 . "$(dirname "$0")/gen-lib.sh"
 need dpkg-deb dpkg dpkg-scanpackages bsdtar qemu-img debugfs e2fsck \
 	mke2fs setfattr setfacl python3
@@ -106,6 +108,61 @@ ino() { debugfs -R "stat $1" "$T/fs.img" 2>/dev/null | sed -n 's/^Inode: \([0-9]
 	fail "package hardlink broken"
 debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not found' ||
 	fail "a file missing on the source is in the image"
+
+# --- the payload cache: filled by one run, read by the next; a damaged
+# entry is found, removed, and the package unpacked from its file ---
+# same_tree RAW TAG: the image's filesystem, rescanned, equals the source
+same_tree() {
+	set -- "$1" "$2" $(gpt_part "$1" 1)
+	dd if="$1" of="$T/$2.fs" bs=1M iflag=skip_bytes,count_bytes \
+		skip="$3" count="$4" status=none || fail "$2: dd failed"
+	mkdir "$T/$2.ex"
+	debugfs -R "rdump / $T/$2.ex" "$T/$2.fs" >/dev/null 2>&1 || fail "$2: rdump failed"
+	"$SCAN" -q --root "$T/$2.ex" --report "$T/$2.xml" >/dev/null 2>&1 ||
+		fail "$2: reforge-scan of the image failed"
+	compare_reports "$T/src.xml" "$T/$2.xml" || fail "$2: the image differs from the source"
+}
+# cache_run TAG HITS MISSES STORED DAMAGED
+cache_run() {
+	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
+		--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
+		--tmpdir "$T" --cache "$T/cache" --json -o "$T/$1.raw" >"$T/$1.json" \
+		2>"$T/$1.err" || { cat "$T/$1.err"; fail "$1: reforge-gen --cache failed"; }
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cache"]
+want=dict(zip(("hits","misses","stored","damaged"), map(int, sys.argv[2:])))
+assert c == want, (c, want)' "$T/$1.json" "$2" "$3" "$4" "$5" ||
+		fail "$1: cache counts: $(cat "$T/$1.json")"
+	same_tree "$T/$1.raw" "$1"
+}
+cache_run cold 0 2 2 0
+[ "$(stat -c %a "$T/cache")" = 700 ] || fail "the cache is not mode 700"
+[ "$(ls "$T/cache" | grep -c '^deb-sha256-[0-9a-f]\{64\}\.tar\.zst$')" -eq 2 ] ||
+	fail "unexpected cache entries: $(ls -a "$T/cache")"
+cache_run warm 2 0 0 0
+# alpha's entry damaged in the middle: found, removed, stored again
+alpha=$(sed -n 's/^SHA256: //p' "$T/repo1/Packages")
+entry="$T/cache/deb-sha256-$alpha.tar.zst"
+[ -f "$entry" ] || fail "no cache entry named by the index's SHA-256"
+printf 'XXXXXXXX' | dd of="$entry" bs=1 seek=$(($(stat -c %s "$entry") / 2)) \
+	conv=notrunc 2>/dev/null
+cache_run damaged 2 0 1 1
+# truncated: the same
+truncate -s 100 "$entry"
+cache_run truncated 2 0 1 1
+# --cache-max 1: everything goes when the run ends, and the run is fine
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
+	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw --tmpdir "$T" \
+	--cache "$T/cache" --cache-max 1 -o "$T/trim.raw" || fail "--cache-max 1 failed"
+[ -z "$(ls "$T/cache")" ] || fail "--cache-max did not trim: $(ls "$T/cache")"
+# a cache others may write is refused, before anything is done
+mkdir -m 777 "$T/opencache"
+chmod 777 "$T/opencache"
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
+	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw --tmpdir "$T" \
+	--cache "$T/opencache" -o "$T/open.raw" 2>"$T/open.err"
+[ $? -eq 1 ] || fail "a world-writable cache was not refused"
+grep -q 'writable by no one else' "$T/open.err" || fail "unclear message: $(cat "$T/open.err")"
+[ -e "$T/open.raw" ] && fail "an image was written with a refused cache"
 
 # --- MBR, raw, --disk-size ---
 sed 's|<storage/>|<storage><disk name="sda" size="1" sector-size="512" table="msdos"/></storage>|' \
