@@ -138,15 +138,26 @@ static bool recorded(const struct gen_file *f, const char *name)
 	return false;
 }
 
+/* Whether the NUL-separated list names (nl bytes) holds name. */
+static bool listed(const char *names, ssize_t nl, const char *name)
+{
+	for (ssize_t i = 0; i < nl; i += (ssize_t)strlen(names + i) + 1)
+		if (strcmp(names + i, name) == 0)
+			return true;
+	return false;
+}
+
+/* The ACL name of p as text says (NULL: none); has says whether p has
+ * one now. */
 static int set_acl(const char *p, const char *name, const char *text,
-		   struct rf_error *err, const char *path)
+		   bool has, struct rf_error *err, const char *path)
 {
 	unsigned char *v = NULL;
 	size_t len = 0;
 	int rc = 0;
 
 	if (text == NULL) {
-		if (lremovexattr(p, name) < 0 && errno != ENODATA &&
+		if (has && lremovexattr(p, name) < 0 && errno != ENODATA &&
 		    errno != ENOTSUP)
 			rc = rf_error_errno(err, -errno, "remove %s of /%s",
 					    name, path);
@@ -208,11 +219,17 @@ static int apply_one(int pfd, const char *base, const struct gen_file *f,
 		}
 	}
 	if (!lnk && xattrs_too) {
-		rc = set_acl(p, "system.posix_acl_access", f->acl_access, err,
-			     f->path);
+		/* nl < 0 (the list failed): try the removals anyway */
+		rc = set_acl(p, "system.posix_acl_access", f->acl_access,
+			     nl < 0 || listed(names, nl,
+					      "system.posix_acl_access"),
+			     err, f->path);
 		if (rc == 0 && S_ISDIR(f->type))
 			rc = set_acl(p, "system.posix_acl_default",
-				     f->acl_default, err, f->path);
+				     f->acl_default,
+				     nl < 0 || listed(names, nl,
+						      "system.posix_acl_default"),
+				     err, f->path);
 		if (rc < 0)
 			goto out;
 	}
