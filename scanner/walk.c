@@ -625,7 +625,14 @@ static struct rf_digest *hasher_digest(struct hasher *h,
  * lstat() saw. Returns the descriptor and its fstat() in st, or -1 with
  * what went wrong recorded in e.
  */
-static int entry_open(struct entry *e, struct stat *st)
+/*
+ * Open e to read it. Whether it is still the file lstat() saw is checked
+ * once, after the read (entry_after()), not here too: one fstat() a file
+ * fewer. Opened non-blocking, a fifo put in its place cannot hold the
+ * scan, and reading one fails (ESPIPE) before entry_after() tells that it
+ * was replaced.
+ */
+static int entry_open(struct entry *e)
 {
 	int fd;
 
@@ -643,23 +650,35 @@ static int entry_open(struct entry *e, struct stat *st)
 			e->changed = true; /* gone, or now a symlink */
 		return -1;
 	}
-	if (fstat(fd, st) < 0) {
-		e->read_errno = errno;
-		close(fd);
-		return -1;
-	}
-	if (!same_file(st, &e->st)) {
-		/* replaced between lstat and open: the entry keeps what
-		 * lstat saw, and says it changed */
-		e->changed = true;
-		close(fd);
-		return -1;
-	}
 #ifdef HAVE_POSIX_FADVISE
 	if (e->st.st_size > READ_BUF) /* readahead matters past one read */
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
 	return fd;
+}
+
+/*
+ * After reading e from fd: false when fd is not the file lstat() saw
+ * (replaced between lstat and open: the entry keeps what lstat saw, says
+ * it changed, and claims nothing of what was read); true else, with
+ * e->changed set too when it changed while it was read.
+ */
+static bool entry_after(struct entry *e, int fd)
+{
+	struct stat after;
+
+	if (fstat(fd, &after) < 0) {
+		e->changed = true;
+		return true;
+	}
+	if (!same_file(&after, &e->st)) {
+		e->changed = true;
+		return false;
+	}
+	e->allocated = (uint64_t)after.st_blocks * 512;
+	if (!unchanged(&after, &e->st))
+		e->changed = true;
+	return true;
 }
 
 static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
@@ -668,18 +687,17 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 	char *buf = h->buf;
 	enum rf_digest_algo palgo = RF_DIGEST_NONE;
 	struct rf_digest *d = NULL;
-	struct stat st, after;
 	uint64_t size = (uint64_t)e->st.st_size;
 	int fd, rc = 0;
 
-	fd = entry_open(e, &st);
+	fd = entry_open(e);
 	if (fd < 0)
 		return;
 	if (e->pf != NULL && e->pf->algo != RF_DIGEST_NONE &&
 	    e->pf->algo != RF_DIGEST_SHA256)
 		palgo = e->pf->algo;
 	d = hasher_digest(h, palgo);
-	e->allocated = (uint64_t)st.st_blocks * 512;
+	e->allocated = (uint64_t)e->st.st_blocks * 512;
 	if (size > 0 && e->allocated < size) {
 		/* maybe sparse: hash the data extents, zeros for the holes */
 		if (map_extents(e, fd, size) && e->nextents > 0 &&
@@ -707,7 +725,7 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 			e->nextents = 0;
 			rc = hash_range(d, fd, buf, 0, size, true, hashed);
 		}
-	} else if (size >= MAP_MIN && (uint64_t)st.st_size == size) {
+	} else if (size >= MAP_MIN) {
 		rc = hash_mapped(d, fd, size, hashed);
 		if (rc == -ENODEV || rc == -EACCES || rc == -EINVAL) {
 			/* a filesystem that cannot map it: read it */
@@ -718,11 +736,11 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 	} else {
 		rc = hash_range(d, fd, buf, 0, size, true, hashed);
 	}
+	if (!entry_after(e, fd))
+		goto out;
 	if (rc == 3) {
 		/* SIGBUS: it shrank while mapped, or the device failed */
-		if (fstat(fd, &after) < 0 || !unchanged(&after, &e->st))
-			e->changed = true;
-		else
+		if (!e->changed)
 			e->read_errno = EIO;
 		goto out;
 	}
@@ -732,8 +750,6 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 	}
 	if (rc == 1 || rc == 2)
 		e->changed = true; /* shrank or grew while read */
-	if (fstat(fd, &after) < 0 || !unchanged(&after, &e->st))
-		e->changed = true;
 	rf_digest_final(d, e->sha,
 			palgo != RF_DIGEST_NONE ? e->pkgdigest : NULL);
 	e->have_sha = true;
@@ -812,15 +828,14 @@ static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
 {
 	struct lane *l = &ls->l[i];
 	struct entry *e = l->e;
-	struct stat after;
 
-	if (l->rc < 0) {
+	if (!entry_after(e, l->fd)) {
+		/* replaced: nothing of it is claimed */
+	} else if (l->rc < 0) {
 		e->read_errno = -l->rc;
 	} else {
 		if (l->rc == 1 || l->rc == 2)
 			e->changed = true; /* shrank or grew while read */
-		if (fstat(l->fd, &after) < 0 || !unchanged(&after, &e->st))
-			e->changed = true;
 		rf_digest_final(l->sha, e->sha, NULL);
 		e->have_sha = true;
 		if (l->md5) {
@@ -894,14 +909,13 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 		       struct entry *e)
 {
 	struct lane *l = &ls->l[i];
-	struct stat st;
 
-	l->fd = entry_open(e, &st);
+	l->fd = entry_open(e);
 	if (l->fd < 0) {
 		entry_done(s, e, 0);
 		return false;
 	}
-	e->allocated = (uint64_t)st.st_blocks * 512;
+	e->allocated = (uint64_t)e->st.st_blocks * 512;
 	if (l->buf == NULL) {
 		l->buf = rf_xmalloc(LANE_CHUNK + 3 * MD5_BLOCK);
 		l->sha = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
