@@ -26,7 +26,7 @@ set -e
 B=${1:-$PWD}
 W=${REFORGE_BENCH_DIR:-${TMPDIR:-/var/tmp}/reforge-bench-gen}
 SUITE=${REFORGE_BENCH_SUITE:-bookworm}
-for t in mmdebstrap bsdtar mke2fs qemu-img python3; do
+for t in mmdebstrap bsdtar mke2fs qemu-img python3 dpkg-deb; do
 	command -v $t >/dev/null || { echo "$t is not installed" >&2; exit 1; }
 done
 mkdir -p "$W"
@@ -95,6 +95,16 @@ mke2fs -q -F -t ext4 -b 4096 -d "$W/root" "$W/hand.raw" >/dev/null
 qemu-img convert -O qcow2 "$W/hand.raw" "$W/hand.qcow2"
 t3=$(now)
 
+# context, not part of the ratio: what unpacking the same packages takes
+# with dpkg-deb -x, one after the other, into a fresh directory in memory
+rm -rf /dev/shm/reforge-bench-x
+mkdir /dev/shm/reforge-bench-x
+t4=$(now)
+for d in "$W"/debs/*.deb; do dpkg-deb -x "$d" /dev/shm/reforge-bench-x; done
+t5=$(now)
+rm -rf /dev/shm/reforge-bench-x
+x_t=$(echo "$t5 - $t4" | bc)
+
 files=$(grep -c '<file ' "$W/report.xml")
 pkgs=$(grep -c '<package ' "$W/report.xml")
 hand_t=$(echo "$t3 - $t2" | bc)
@@ -117,6 +127,7 @@ printf 'reforge-gen, in memory, one thread (--jobs 1):    %6.2f s\n' "$one_t"
 phases "$W/gen-1.json"
 printf 'by hand (mke2fs -d of the tree + qemu-img convert):        %6.2f s  image %s bytes\n' \
 	"$hand_t" "$(stat -c %s "$W/hand.qcow2")"
+printf 'for scale: dpkg-deb -x of the same packages, one by one:   %6.2f s\n' "$x_t"
 printf 'ratio reforge-gen / by hand: %.2f (payload cache empty: %.2f)\n' \
 	"$(echo "$gen_t / $hand_t" | bc -l)" "$(echo "$cold_t / $hand_t" | bc -l)"
 rm -f "$W/hand.raw" "$W/gen-disk.qcow2" "$W/gen-1.qcow2"
