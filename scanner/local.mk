@@ -43,3 +43,4 @@ SCAN_LIBS += $(LIBCURL_LIBS) $(JANSSON_LIBS) $(LIBZSTD_LIBS)
 
 # MD5 of sixteen package files at once (AVX-512, with a scalar fallback)
 scanner_libscan_a_SOURCES += scanner/md5mb.c scanner/md5mb.h
+scanner_libscan_a_SOURCES += scanner/sha256ni.c scanner/sha256ni.h

@@ -43,6 +43,7 @@
 #include "digest.h"
 #include "escape.h"
 #include "md5mb.h"
+#include "sha256ni.h"
 #include "pkgdb.h"
 #include "progress.h"
 #include "rootfs.h"
@@ -798,9 +799,15 @@ struct lane {
 	int rc;	  /* as hash_range() returns */
 	bool eof; /* the padding is among the blocks */
 	bool md5; /* in the lockstep MD5, besides SHA-256 */
+	/* with the SHA extensions: the SHA-256, and the bytes read since it
+	 * was last fed (contiguous in buf), fed two lanes at a time */
+	struct sha256ni ni;
+	const unsigned char *pend;
+	size_t pend_len;
 };
 
 struct lanes {
+	bool ni; /* SHA-256 by sha256ni.h, two lanes at a time */
 	struct md5mb m;
 	struct lane l[MD5MB_LANES];
 	uint32_t busy;
@@ -836,7 +843,10 @@ static void lane_finish(struct scan *s, struct lanes *ls, unsigned i)
 	} else {
 		if (l->rc == 1 || l->rc == 2)
 			e->changed = true; /* shrank or grew while read */
-		rf_digest_final(l->sha, e->sha, NULL);
+		if (ls->ni)
+			sha256ni_final(&l->ni, e->sha);
+		else
+			rf_digest_final(l->sha, e->sha, NULL);
 		e->have_sha = true;
 		if (l->md5) {
 			md5mb_final(&ls->m, i, e->pkgdigest);
@@ -886,7 +896,13 @@ static void lane_fill(struct lanes *ls, unsigned i)
 		} else if ((uint64_t)n == l->left && (size_t)n < want) {
 			end = true; /* a short read is the end of the file */
 		}
-		rf_digest_update(l->sha, at, (size_t)n);
+		if (ls->ni) {
+			if (l->pend_len == 0)
+				l->pend = at;
+			l->pend_len += (size_t)n;
+		} else {
+			rf_digest_update(l->sha, at, (size_t)n);
+		}
 		l->off += (uint64_t)n;
 		l->left -= (uint64_t)n;
 		l->hashed += (uint64_t)n;
@@ -916,8 +932,12 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 		return false;
 	}
 	e->allocated = (uint64_t)e->st.st_blocks * 512;
-	if (l->buf == NULL) {
+	if (l->buf == NULL)
 		l->buf = rf_xmalloc(LANE_CHUNK + 3 * MD5_BLOCK);
+	if (ls->ni) {
+		sha256ni_init(&l->ni);
+		l->pend_len = 0;
+	} else if (l->sha == NULL) {
 		l->sha = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
 	} else {
 		rf_digest_reset(l->sha);
@@ -932,6 +952,31 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 	md5mb_init(&ls->m, i);
 	ls->busy |= 1u << i;
 	return true;
+}
+
+/* SHA-256 of what the lanes in mask read, two lanes at a time. */
+static void lanes_sha(struct lanes *ls, uint32_t mask)
+{
+	struct lane *a = NULL;
+
+	for (unsigned i = 0; i < MD5MB_LANES; i++) {
+		struct lane *l = &ls->l[i];
+
+		if (!((mask >> i) & 1) || l->pend_len == 0)
+			continue;
+		if (a == NULL) {
+			a = l;
+			continue;
+		}
+		sha256ni_update2(&a->ni, a->pend, a->pend_len, &l->ni, l->pend,
+				 l->pend_len);
+		a->pend_len = l->pend_len = 0;
+		a = NULL;
+	}
+	if (a != NULL) {
+		sha256ni_update(&a->ni, a->pend, a->pend_len);
+		a->pend_len = 0;
+	}
 }
 
 /*
@@ -963,6 +1008,8 @@ static void lanes_run(struct scan *s, struct lanes *ls, uint32_t only)
 			n = l->blocks;
 	}
 	busy = ls->busy & only;
+	if (ls->ni)
+		lanes_sha(ls, busy);
 	if (mask != 0)
 		md5mb_blocks(&ls->m, p, mask, n);
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
@@ -1016,8 +1063,10 @@ static void *hash_thread(void *arg)
 	uint64_t hashed;
 
 	hasher_init(&h);
-	if (md5mb_available())
+	if (md5mb_available()) {
 		h.lanes = rf_xcalloc(1, sizeof(*h.lanes));
+		h.lanes->ni = sha256ni_available();
+	}
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		uint32_t busy = h.lanes ? h.lanes->busy : 0;
