@@ -231,18 +231,18 @@ void sha256ni_init(struct sha256ni *c)
 	c->nbuf = 0;
 }
 
-/* Count n bytes at *p, and complete a partial block from them (hashed
- * once whole): what is left to hash starts on a block. */
+/* Complete a partial block from the n bytes at *p (hashed once whole):
+ * what is left to hash then starts on a block, or *n is 0. */
 static void top_up(struct sha256ni *c, const unsigned char **p, size_t *n)
 {
 	size_t take;
 
-	c->bytes += *n;
 	if (c->nbuf == 0)
 		return;
 	take = 64 - c->nbuf < *n ? 64 - c->nbuf : *n;
 	memcpy(c->buf + c->nbuf, *p, take);
 	c->nbuf += (unsigned)take;
+	c->bytes += take;
 	*p += take;
 	*n -= take;
 	if (c->nbuf == 64) {
@@ -254,6 +254,7 @@ static void top_up(struct sha256ni *c, const unsigned char **p, size_t *n)
 /* The whole blocks of p, then keep the rest (c->nbuf is 0 or p is empty). */
 static void rest(struct sha256ni *c, const unsigned char *p, size_t n)
 {
+	c->bytes += n;
 	if (n >= 64)
 		blocks1(c->h, p, n / 64);
 	p += n - n % 64;
@@ -272,24 +273,36 @@ void sha256ni_update(struct sha256ni *c, const void *data, size_t n)
 	rest(c, p, n);
 }
 
+void sha256ni_update2_common(struct sha256ni *a, const unsigned char **pa,
+			     size_t *na, struct sha256ni *b,
+			     const unsigned char **pb, size_t *nb)
+{
+	size_t both;
+
+	top_up(a, pa, na);
+	top_up(b, pb, nb);
+	if (a->nbuf != 0 || b->nbuf != 0)
+		return; /* one is all in its partial block */
+	both = (*na / 64 < *nb / 64 ? *na : *nb) / 64;
+	if (both == 0)
+		return;
+	blocks2(a->h, *pa, b->h, *pb, both);
+	a->bytes += both * 64;
+	b->bytes += both * 64;
+	*pa += both * 64;
+	*na -= both * 64;
+	*pb += both * 64;
+	*nb -= both * 64;
+}
+
 void sha256ni_update2(struct sha256ni *a, const void *da, size_t na,
 		      struct sha256ni *b, const void *db, size_t nb)
 {
 	const unsigned char *pa = da, *pb = db;
-	size_t both;
 
-	top_up(a, &pa, &na);
-	top_up(b, &pb, &nb);
-	both = (na / 64 < nb / 64 ? na : nb) / 64;
-	if (both > 0) {
-		blocks2(a->h, pa, b->h, pb, both);
-		pa += both * 64;
-		na -= both * 64;
-		pb += both * 64;
-		nb -= both * 64;
-	}
-	rest(a, pa, na);
-	rest(b, pb, nb);
+	sha256ni_update2_common(a, &pa, &na, b, &pb, &nb);
+	sha256ni_update(a, pa, na);
+	sha256ni_update(b, pb, nb);
 }
 
 void sha256ni_final(struct sha256ni *c, unsigned char out[SHA256NI_LEN])

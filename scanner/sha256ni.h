@@ -35,6 +35,15 @@ void sha256ni_update(struct sha256ni *c, const void *p, size_t n);
  * together. */
 void sha256ni_update2(struct sha256ni *a, const void *pa, size_t na,
 		      struct sha256ni *b, const void *pb, size_t nb);
+/*
+ * The part of two updates they can hash together (after completing their
+ * partial blocks): *pa, *na, *pb and *nb are moved past what was hashed,
+ * and what is left (of one of them, less than a block) is for a later
+ * call, to pair it with another message's bytes or to feed it alone.
+ */
+void sha256ni_update2_common(struct sha256ni *a, const unsigned char **pa,
+			     size_t *na, struct sha256ni *b,
+			     const unsigned char **pb, size_t *nb);
 void sha256ni_final(struct sha256ni *c, unsigned char out[SHA256NI_LEN]);
 
 #endif

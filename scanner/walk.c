@@ -954,28 +954,55 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 	return true;
 }
 
-/* SHA-256 of what the lanes in mask read, two lanes at a time. */
+/*
+ * SHA-256 of what the lanes in mask read, two lanes at a time: the longest
+ * first, with the next longest as far as that one goes, then what is left
+ * of it with the next, and so on; a chunk of a big file is so hashed
+ * along with the small files read beside it. Only what nothing is left to
+ * pair with goes alone.
+ */
 static void lanes_sha(struct lanes *ls, uint32_t mask)
 {
-	struct lane *a = NULL;
+	struct lane *v[MD5MB_LANES], *cur = NULL;
+	unsigned n = 0;
 
 	for (unsigned i = 0; i < MD5MB_LANES; i++) {
 		struct lane *l = &ls->l[i];
+		unsigned k = n;
 
 		if (!((mask >> i) & 1) || l->pend_len == 0)
 			continue;
-		if (a == NULL) {
-			a = l;
+		/* insertion, longest first */
+		while (k > 0 && v[k - 1]->pend_len < l->pend_len) {
+			v[k] = v[k - 1];
+			k--;
+		}
+		v[k] = l;
+		n++;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		struct lane *l = v[k];
+
+		if (cur == NULL) {
+			cur = l;
 			continue;
 		}
-		sha256ni_update2(&a->ni, a->pend, a->pend_len, &l->ni, l->pend,
-				 l->pend_len);
-		a->pend_len = l->pend_len = 0;
-		a = NULL;
+		sha256ni_update2_common(&cur->ni, &cur->pend, &cur->pend_len,
+					&l->ni, &l->pend, &l->pend_len);
+		/* one of the two is down to less than a block: it is done
+		 * with; the other goes on with the next lane */
+		if (l->pend_len >= 64 || cur->pend_len < 64) {
+			struct lane *t = cur;
+
+			cur = l;
+			l = t;
+		}
+		sha256ni_update(&l->ni, l->pend, l->pend_len);
+		l->pend_len = 0;
 	}
-	if (a != NULL) {
-		sha256ni_update(&a->ni, a->pend, a->pend_len);
-		a->pend_len = 0;
+	if (cur != NULL) {
+		sha256ni_update(&cur->ni, cur->pend, cur->pend_len);
+		cur->pend_len = 0;
 	}
 }
 
@@ -1042,18 +1069,32 @@ static void lanes_free(struct lanes *ls)
 	free(ls);
 }
 
-/* The lane that holds the oldest entry of those busy. */
+/*
+ * The lane that holds the oldest entry of those busy, to run alone. With
+ * the SHA extensions another lane runs with it, the one with the most
+ * left to read (unless both want MD5, which two lanes would take to the
+ * vector code): two SHA-256 cost about what one does.
+ */
 static uint32_t lanes_oldest(const struct lanes *ls)
 {
-	uint64_t seq = UINT64_MAX;
-	uint32_t bit = 0;
+	uint64_t seq = UINT64_MAX, most = 0;
+	unsigned old = 0;
+	uint32_t partner = 0;
 
 	for (unsigned i = 0; i < MD5MB_LANES; i++)
 		if (((ls->busy >> i) & 1) && ls->l[i].e->seq < seq) {
 			seq = ls->l[i].e->seq;
-			bit = 1u << i;
+			old = i;
 		}
-	return bit;
+	if (!ls->ni)
+		return 1u << old;
+	for (unsigned i = 0; i < MD5MB_LANES; i++)
+		if (i != old && ((ls->busy >> i) & 1) &&
+		    !(ls->l[i].md5 && ls->l[old].md5) && ls->l[i].left > most) {
+			most = ls->l[i].left;
+			partner = 1u << i;
+		}
+	return (1u << old) | partner;
 }
 
 static void *hash_thread(void *arg)

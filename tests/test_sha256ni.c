@@ -119,6 +119,65 @@ static void test_pairs(void)
 	free(b.buf);
 }
 
+/*
+ * As the scanner's lanes feed it: several messages at once, each given a
+ * chunk, the longest paired with the next as far as that one goes, what
+ * is left of it with the next (sha256ni_update2_common), the rest alone.
+ */
+static void test_chains(void)
+{
+	enum { N = 7 };
+	struct msg m[N];
+	unsigned seed = 1124;
+	unsigned checked = 0;
+	unsigned char got[SHA256NI_LEN];
+
+	if (!sha256ni_available())
+		return;
+	for (int i = 0; i < N; i++) {
+		m[i].buf = malloc(MAXLEN + 65536);
+		CU_ASSERT_FATAL(m[i].buf != NULL);
+		msg_start(&m[i], &seed);
+	}
+	while (checked < 3000) {
+		const unsigned char *p[N];
+		size_t n[N];
+		int cur = -1;
+
+		for (int i = 0; i < N; i++) {
+			n[i] = msg_step(&m[i], &seed);
+			p[i] = m[i].buf + m[i].off;
+			m[i].off += n[i];
+		}
+		for (int i = 0; i < N; i++) {
+			int done = i;
+
+			if (cur < 0) {
+				cur = i;
+				continue;
+			}
+			sha256ni_update2_common(&m[cur].c, &p[cur], &n[cur],
+						&m[i].c, &p[i], &n[i]);
+			CU_ASSERT(n[cur] < 64 || n[i] < 64);
+			if (n[i] >= 64 || n[cur] < 64) {
+				done = cur;
+				cur = i;
+			}
+			sha256ni_update(&m[done].c, p[done], n[done]);
+		}
+		sha256ni_update(&m[cur].c, p[cur], n[cur]);
+		for (int i = 0; i < N; i++)
+			if (m[i].off == m[i].len) {
+				sha256ni_final(&m[i].c, got);
+				CU_ASSERT(memcmp(got, m[i].want, SHA256NI_LEN) == 0);
+				checked++;
+				msg_start(&m[i], &seed);
+			}
+	}
+	for (int i = 0; i < N; i++)
+		free(m[i].buf);
+}
+
 /* FIPS 180-4's examples: "abc", the 448-bit message, a million a's. */
 static void test_vectors(void)
 {
@@ -163,6 +222,7 @@ static void test_vectors(void)
 
 static CU_TestInfo tests[] = {
 	{"pairs of random messages in uneven chunks", test_pairs},
+	{"chains of messages paired as far as they go", test_chains},
 	{"FIPS 180-4 examples", test_vectors},
 	CU_TEST_INFO_NULL,
 };
