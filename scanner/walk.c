@@ -1104,7 +1104,9 @@ static void *hash_thread(void *arg)
 	uint64_t hashed;
 
 	hasher_init(&h);
-	if (md5mb_available()) {
+	/* lanes when either digest gains from them: without AVX-512 their
+	 * MD5 is the scalar code, one lane after the other */
+	if (md5mb_available() || sha256ni_available()) {
 		h.lanes = rf_xcalloc(1, sizeof(*h.lanes));
 		h.lanes->ni = sha256ni_available();
 	}

@@ -10,7 +10,8 @@
 # The files named *-me but truncate-me belong to a package (a hand-made
 # dpkg database), so that they go through the MD5 lanes; truncate-me and
 # steady-big do not (in lanes too: SHA-256 alone). Once more with the lanes
-# turned off (REFORGE_NO_MD5MB), where big files are read from mappings.
+# turned off (REFORGE_NO_MD5MB, REFORGE_NO_SHANI), where big files are read
+# from mappings.
 # Last, a package file is shrunk and regrown
 # all through repeated scans: each scan must finish, with a valid report.
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +86,7 @@ xmllint --xpath "//*[local-name()='file'][@path='/data/steady-big'][not(@changed
 # mapping until it faulted, changed, and no digest claimed
 head -c 3000000 /dev/urandom >"$R/data/truncate-me"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-REFORGE_NO_MD5MB=1 REFORGE_SHIM_ROOT="$R" LD_PRELOAD="$T/shim.so" \
+REFORGE_NO_MD5MB=1 REFORGE_NO_SHANI=1 REFORGE_SHIM_ROOT="$R" LD_PRELOAD="$T/shim.so" \
 	timeout 300 "$SCAN" -q -j 2 --root "$R" --report "$T/nolanes.xml" \
 	>/dev/null 2>"$T/nolanes.err"
 rc=$?
