@@ -13,7 +13,7 @@
 # kill -9 midway.
 . "$(dirname "$0")/gen-lib.sh"
 need dpkg-deb dpkg dpkg-scanpackages bsdtar qemu-img debugfs e2fsck \
-	mke2fs setfattr setfacl python3
+	mke2fs setfattr setfacl python3 zstd
 [ "$(id -u)" -eq 0 ] || skip "owners and device nodes need root"
 scratch
 R="$T/root"
@@ -149,6 +149,20 @@ cache_run damaged 2 0 1 1
 # truncated: the same
 truncate -s 100 "$entry"
 cache_run truncated 2 0 1 1
+# two runs at once on one empty cache: both fine, both entries whole
+rm -rf "$T/cache"
+for i in 1 2; do
+	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
+		--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
+		--tmpdir "$T" --cache "$T/cache" -o "$T/twin$i.raw" 2>"$T/twin$i.err" &
+done
+wait %1 || { cat "$T/twin1.err"; fail "the first of two runs sharing a cache failed"; }
+wait %2 || { cat "$T/twin2.err"; fail "the second of two runs sharing a cache failed"; }
+for f in "$T"/cache/*; do
+	zstd -q -t "$f" || fail "$f: a damaged entry after two runs at once"
+done
+[ "$(ls "$T/cache" | wc -l)" -eq 2 ] || fail "two runs at once left: $(ls -a "$T/cache")"
+same_tree "$T/twin2.raw" twin2
 # --cache-max 1: everything goes when the run ends, and the run is fine
 "$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
 	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw --tmpdir "$T" \
