@@ -4,7 +4,8 @@
 
 /*
  * The payload cache: the decompressed payload of a package (a .deb's
- * data.tar), stored again with zstd at its fastest level, under the
+ * data.tar, an rpm's cpio, a pacman package's tar), stored again with
+ * zstd at its fastest level, under the
  * SHA-256 of the package file it came from. A package unpacked a second
  * time, by this run or a later one, is read from there: zstd decodes
  * several times faster than the xz most packages carry, and a package

@@ -20,7 +20,6 @@
 #include <archive_entry.h>
 
 #include "buf.h"
-#include "cache.h"
 #include "escape.h"
 #include "pkg_kind.h"
 
@@ -143,71 +142,26 @@ static struct archive *member_open(struct archive *outer)
 	return in;
 }
 
-/*
- * The member the outer archive is positioned at, decoded, as a tar stream
- * whose every byte is also written to the payload cache.
- */
-struct tee {
-	struct archive *raw; /* the member, decompressed */
-	struct gen_cache_fill *fill;
-	char block[65536];
-};
-
-static la_ssize_t tee_read(struct archive *tar, void *ctx, const void **buf)
+/* The data.tar member the outer archive is positioned at, decoded, to the
+ * payload cache as it is unpacked. */
+static int unpack_raw(const struct gen_repo_pkg *p, struct archive *outer,
+		      struct gen_pkg_stream *s, int rootfd,
+		      const struct gen_limits *lim, struct rf_error *err)
 {
-	struct tee *t = ctx;
-	la_ssize_t n = archive_read_data(t->raw, t->block, sizeof(t->block));
-
-	if (n < 0) {
-		archive_set_error(tar, archive_errno(t->raw), "%s",
-				  archive_error_string(t->raw));
-		return -1;
-	}
-	gen_cache_fill_write(t->fill, t->block, (size_t)n);
-	*buf = t->block;
-	return n;
-}
-
-static int unpack_tee(struct archive *outer, struct gen_pkg_stream *s,
-		      int rootfd, const struct gen_limits *lim,
-		      struct rf_error *err)
-{
-	struct tee *t = rf_xcalloc(1, sizeof(*t));
-	struct archive *tar = archive_read_new();
+	struct archive *raw = archive_read_new();
 	struct archive_entry *e;
-	la_ssize_t n;
 	int rc;
 
-	t->fill = gen_pkg_stream_fill(s);
-	t->raw = archive_read_new();
-	archive_read_support_filter_all(t->raw);
-	archive_read_support_format_raw(t->raw);
-	archive_read_support_format_tar(tar);
-	if (archive_read_open(t->raw, outer, NULL, member_read, NULL) !=
+	archive_read_support_filter_all(raw);
+	archive_read_support_format_raw(raw);
+	if (archive_read_open(raw, outer, NULL, member_read, NULL) !=
 		    ARCHIVE_OK ||
-	    archive_read_next_header(t->raw, &e) != ARCHIVE_OK) {
+	    archive_read_next_header(raw, &e) != ARCHIVE_OK)
 		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
-				  archive_error_string(t->raw));
-		goto out;
-	}
-	if (archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK) {
-		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
-				  archive_error_string(tar));
-		goto out;
-	}
-	rc = gen_extract(tar, rootfd, lim, NULL, NULL, NULL, err);
-	if (rc < 0)
-		goto out;
-	/* what follows tar's end (padding) belongs to the payload too */
-	while ((n = archive_read_data(t->raw, t->block, sizeof(t->block))) >
-	       0)
-		gen_cache_fill_write(t->fill, t->block, (size_t)n);
-	if (n == 0)
-		gen_pkg_stream_filled(s);
-out:
-	archive_read_free(tar);
-	archive_read_free(t->raw);
-	free(t);
+				  archive_error_string(raw));
+	else
+		rc = gen_pkg_unpack_raw(p, raw, s, rootfd, lim, err);
+	archive_read_free(raw);
 	return rc;
 }
 
@@ -360,8 +314,7 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 	struct archive_entry *e;
 	int rc;
 
-	(void)p;
-	archive_read_support_format_ar(a);
+		archive_read_support_format_ar(a);
 	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK) {
 		rc = rf_error_set(err, -EINVAL, "%s", archive_error_string(a));
 		goto out;
@@ -371,8 +324,8 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 
 		if (name == NULL || strncmp(name, "data.tar", 8) != 0)
 			continue;
-		if (gen_pkg_stream_fill(s) != NULL) {
-			rc = unpack_tee(a, s, rootfd, lim, err);
+		if (gen_pkg_stream_fill(s)) {
+			rc = unpack_raw(p, a, s, rootfd, lim, err);
 			goto out;
 		}
 		in = member_open(a);
@@ -395,5 +348,5 @@ const struct gen_pkg_kind gen_pkg_deb = {
 	.db = "dpkg",
 	.add_dir = deb_add_dir,
 	.unpack = deb_unpack,
-	.cacheable = true,
+	.payload_format = archive_read_support_format_tar,
 };

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "extract.h"
 #include "gen.h"
 
 struct archive;
@@ -67,17 +68,28 @@ struct gen_pkg_kind {
 		      int rootfd, const struct gen_limits *lim,
 		      struct rf_error *err);
 	/*
-	 * The payload is one tar stream that unpack() also writes, decoded,
-	 * to gen_pkg_stream_fill(s) when that is not NULL (the payload
-	 * cache, cache.h), calling gen_pkg_stream_filled(s) once all of it
-	 * went there.
+	 * The payload cache (cache.h). The payload is one archive whose
+	 * format this registers on a reader (tar, cpio), NULL when the
+	 * kind's payloads are not cached; when gen_pkg_stream_fill(s) is
+	 * true, unpack() hands the decoded payload to gen_pkg_unpack_raw(),
+	 * which also stores it. skip: what of the payload is no file of the
+	 * package (pacman's dot members), NULL when all is.
 	 */
-	bool cacheable;
+	int (*payload_format)(struct archive *a);
+	gen_extract_skip_fn skip;
 };
 
-struct gen_cache_fill;
-struct gen_cache_fill *gen_pkg_stream_fill(struct gen_pkg_stream *s);
-void gen_pkg_stream_filled(struct gen_pkg_stream *s);
+/* Whether unpack() is to store the payload as it reads it. */
+bool gen_pkg_stream_fill(const struct gen_pkg_stream *s);
+
+/*
+ * raw: a reader of the "raw" format at its one entry, the decoded payload
+ * of p. Reads it in the kind's format, extracts it into rootfd (what the
+ * kind skips aside) and stores every byte of it in the payload cache.
+ */
+int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
+		       struct gen_pkg_stream *s, int rootfd,
+		       const struct gen_limits *lim, struct rf_error *err);
 
 /* The digest (algo) of the whole file at path. */
 int gen_pkg_file_digest(const char *path, enum rf_digest_algo algo,

@@ -478,19 +478,28 @@ static int rpm_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 		      struct rf_error *err)
 {
 	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	bool fill = gen_pkg_stream_fill(s);
 	int rc;
 
-	(void)p;
-	/* rpm first: it strips what precedes the compressed cpio */
+	/* rpm first: it strips what precedes the compressed cpio; for the
+	 * payload cache, the decoded cpio as it is */
 	archive_read_support_filter_rpm(a);
 	archive_read_support_filter_all(a);
-	archive_read_support_format_cpio(a);
-	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK) {
+	if (fill)
+		archive_read_support_format_raw(a);
+	else
+		archive_read_support_format_cpio(a);
+	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK ||
+	    (fill && archive_read_next_header(a, &e) != ARCHIVE_OK)) {
 		rc = rf_error_set(err, -EINVAL, "not an rpm payload: %s",
 				  archive_error_string(a));
 		goto out;
 	}
-	rc = gen_extract(a, rootfd, lim, NULL, NULL, NULL, err);
+	if (fill)
+		rc = gen_pkg_unpack_raw(p, a, s, rootfd, lim, err);
+	else
+		rc = gen_extract(a, rootfd, lim, NULL, NULL, NULL, err);
 out:
 	archive_read_free(a);
 	return rc;
@@ -504,4 +513,5 @@ const struct gen_pkg_kind gen_pkg_rpm = {
 	.pseudo = rpm_pseudo,
 	.add_dir = rpm_add_dir,
 	.unpack = rpm_unpack,
+	.payload_format = archive_read_support_format_cpio,
 };

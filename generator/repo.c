@@ -290,14 +290,62 @@ struct gen_pkg_stream {
 	char buf[1 << 17];
 };
 
-struct gen_cache_fill *gen_pkg_stream_fill(struct gen_pkg_stream *s)
+bool gen_pkg_stream_fill(const struct gen_pkg_stream *s)
 {
-	return s->fill;
+	return s->fill != NULL;
 }
 
-void gen_pkg_stream_filled(struct gen_pkg_stream *s)
+/* The payload, read from the raw reader, each byte also to the cache. */
+struct tee {
+	struct archive *raw;
+	struct gen_cache_fill *fill;
+	char block[65536];
+};
+
+static la_ssize_t tee_read(struct archive *a, void *ctx, const void **buf)
 {
-	s->filled = true;
+	struct tee *t = ctx;
+	la_ssize_t n = archive_read_data(t->raw, t->block, sizeof(t->block));
+
+	if (n < 0) {
+		archive_set_error(a, archive_errno(t->raw), "%s",
+				  archive_error_string(t->raw));
+		return -1;
+	}
+	gen_cache_fill_write(t->fill, t->block, (size_t)n);
+	*buf = t->block;
+	return n;
+}
+
+int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
+		       struct gen_pkg_stream *s, int rootfd,
+		       const struct gen_limits *lim, struct rf_error *err)
+{
+	struct tee *t = rf_xcalloc(1, sizeof(*t));
+	struct archive *a = archive_read_new();
+	la_ssize_t n;
+	int rc;
+
+	t->raw = raw;
+	t->fill = s->fill;
+	p->kind->payload_format(a);
+	if (archive_read_open(a, t, NULL, tee_read, NULL) != ARCHIVE_OK) {
+		rc = rf_error_set(err, -EINVAL, "unreadable payload: %s",
+				  archive_error_string(a));
+		goto out;
+	}
+	rc = gen_extract(a, rootfd, lim, p->kind->skip, NULL, NULL, err);
+	if (rc < 0)
+		goto out;
+	/* what follows the archive's end (padding) belongs to it too */
+	while ((n = archive_read_data(raw, t->block, sizeof(t->block))) > 0)
+		gen_cache_fill_write(t->fill, t->block, (size_t)n);
+	if (n == 0)
+		s->filled = true;
+out:
+	archive_read_free(a);
+	free(t);
+	return rc;
 }
 
 static void stream_hash(struct gen_pkg_stream *s, const char *buf, size_t n)
@@ -340,7 +388,8 @@ int gen_pkg_stream_open(struct archive *a, struct gen_pkg_stream *s)
  * removed, and the package is to be unpacked from its file over what was
  * written), < 0 (err set) a failure of the extraction itself.
  */
-static int unpack_cached(struct gen_cache *c, const char *key, int rootfd,
+static int unpack_cached(struct gen_cache *c, const char *key,
+			 const struct gen_pkg_kind *kind, int rootfd,
 			 const struct gen_limits *lim, struct rf_error *err)
 {
 	struct gen_cache_reader *r = gen_cache_get(c, key);
@@ -350,12 +399,12 @@ static int unpack_cached(struct gen_cache *c, const char *key, int rootfd,
 	if (r == NULL)
 		return 1;
 	a = archive_read_new();
-	archive_read_support_format_tar(a);
+	kind->payload_format(a);
 	if (archive_read_open(a, r, NULL, gen_cache_read, NULL) != ARCHIVE_OK)
 		rc = rf_error_set(err, -EIO, "cache entry %s: %s", key,
 				  archive_error_string(a));
 	else
-		rc = gen_extract(a, rootfd, lim, NULL, NULL, NULL, err);
+		rc = gen_extract(a, rootfd, lim, kind->skip, NULL, NULL, err);
 	archive_read_free(a);
 	if (gen_cache_reader_bad(r)) {
 		gen_cache_reader_end(r, true);
@@ -396,7 +445,7 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 				    pkg->release ? "-" : "",
 				    pkg->release ? pkg->release : "",
 				    pkg->arch ? pkg->arch : "");
-	if (repo->cache != NULL && p->kind->cacheable) {
+	if (repo->cache != NULL && p->kind->payload_format != NULL) {
 		struct rf_error kerr = {0};
 
 		/* the index's SHA-256 of the whole file names the payload
@@ -410,7 +459,8 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 					    &kerr) == 0;
 		if (keyed) {
 			gen_cache_key(key, p->kind->name, ksum);
-			rc = unpack_cached(repo->cache, key, rootfd, lim, err);
+			rc = unpack_cached(repo->cache, key, p->kind, rootfd,
+					   lim, err);
 			if (rc <= 0)
 				return rc;
 		}

@@ -87,6 +87,12 @@ done
 [ "$(stat -c %a "$T/ex/usr/bin/alpha")" = 4755 ] ||
 	fail "/usr/bin/alpha lost its setuid bit"
 check_fidelity
+# the same through the payload cache (the decoded tar stored, with its
+# dot members, which the read back skips too)
+cached_twice 2 2
+for m in .PKGINFO .MTREE .BUILDINFO .INSTALL; do
+	[ -e "$T/ex/$m" ] && fail "the package member $m is in the image (cache)"
+done
 
 # --- bad input ---
 # bytes that differ from the database's %SHA256SUM%

@@ -3,7 +3,8 @@
 # removed on the source, /opt/app/tool with user.rf): sourced, not run.
 . "$(dirname "$0")/gen-lib.sh"
 
-# gen_image N: reforge-gen --target none --format raw of $T/src.xml and
+# gen_image N [OPTION...]: reforge-gen --target none --format raw (and the
+# options) of $T/src.xml and
 # $T/overlay.tar from file://$T/repo1 and repo2 (N packages), its root
 # filesystem in $T/fs.img (e2fsck clean) and extracted by debugfs into
 # $T/ex. rdump drops setuid/setgid/sticky bits, which rpm's database and
@@ -11,12 +12,15 @@
 # reads them on the filesystem (check_special compares them with the
 # source).
 gen_image() {
+	_n=$1
+	shift
+	rm -rf "$T/ex" "$T/img.raw" "$T/fs.img"
 	"$GEN" --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
 		--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
-		--tmpdir "$T" --json -o "$T/img.raw" >"$T/gen.json" 2>"$T/gen.err" ||
+		--tmpdir "$T" --json "$@" -o "$T/img.raw" >"$T/gen.json" 2>"$T/gen.err" ||
 		{ cat "$T/gen.err"; fail "reforge-gen failed"; }
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["packages"]==int(sys.argv[2]), d' \
-		"$T/gen.json" "$1" || fail "unexpected --json output: $(cat "$T/gen.json")"
+		"$T/gen.json" "$_n" || fail "unexpected --json output: $(cat "$T/gen.json")"
 	ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 	set -- $(gpt_part "$T/img.raw" 1)
 	[ -n "$2" ] || fail "no partition 1 in the GPT"
@@ -126,4 +130,21 @@ server_gen() {
 	mkdir "$T/srv-ex"
 	debugfs -R "rdump / $T/srv-ex" "$T/srv-fs.img" >/dev/null 2>&1 ||
 		fail "debugfs rdump of the server's image"
+}
+
+# cached_twice N HITS: gen_image and check_fidelity through a new payload
+# cache, filled by the first run (HITS entries stored), read by the second
+# (HITS hits, nothing stored).
+cached_twice() {
+	rm -rf "$T/cache"
+	for _pass in fill read; do
+		gen_image "$1" --cache "$T/cache"
+		check_fidelity
+		python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cache"]
+n = int(sys.argv[3])
+want = {"fill": (0, n, n), "read": (n, 0, 0)}[sys.argv[2]]
+assert (c["hits"], c["misses"], c["stored"]) == want and c["damaged"] == 0, (c, want)' \
+			"$T/gen.json" "$_pass" "$2" ||
+			fail "payload cache, $_pass: $(cat "$T/gen.json")"
+	done
 }

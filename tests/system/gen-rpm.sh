@@ -132,6 +132,10 @@ gen_image 3 # gpg-pubkey counts: nothing to unpack
 check_fidelity
 debugfs -R "ea_list /usr/bin/alpha-ping" "$T/fs.img" 2>/dev/null |
 	grep -q 'security.capability' || fail "the file capability was lost"
+# the same through the payload cache (the decoded cpio stored, read back)
+cached_twice 3 2
+debugfs -R "ea_list /usr/bin/alpha-ping" "$T/fs.img" 2>/dev/null |
+	grep -q 'security.capability' || fail "the file capability was lost (cache)"
 
 # --- bad input ---
 # bytes that differ from primary's checksum
