@@ -55,6 +55,11 @@ bsdtar -C "$W/root" --format pax --xattrs --acls -n -cf "$W/overlay.tar" \
 	-T "$W/overlay.list" 2>/dev/null
 
 now() { date +%s.%N; }
+# every output of an earlier run removed first, and its blocks given back
+# (a discard-mounted filesystem does that at the next commit, which would
+# otherwise land inside a timed run)
+rm -f "$W"/gen*.qcow2 "$W/hand.raw" "$W/hand.qcow2"
+sync
 # warm the cache for both
 cat "$W"/debs/*.deb "$W/overlay.tar" >/dev/null
 tar -C "$W/root" -cf - . >/dev/null
@@ -63,7 +68,7 @@ tar -C "$W/root" -cf - . >/dev/null
 gen() {
 	_out=$1 _json=$2
 	shift 2
-	rm -f "$_out"
+	sync # the previous run's image written back before this one starts
 	_t0=$(now)
 	_rc=0
 	"$B/generator/reforge-gen" -q --json --target none \
@@ -79,7 +84,7 @@ gen() {
 # see --stage-in-memory), packages unpacked on every core; first with the
 # payload cache empty, then warm
 rm -rf "$W/cache"
-cold_t=$(unset TMPDIR; gen "$W/gen.qcow2" "$W/gen-cold.json" --cache "$W/cache")
+cold_t=$(unset TMPDIR; gen "$W/gen-cold.qcow2" "$W/gen-cold.json" --cache "$W/cache")
 gen_t=$(unset TMPDIR; gen "$W/gen.qcow2" "$W/gen.json" --cache "$W/cache")
 # the same with the staging tree and filesystem files on disk
 disk_t=$(gen "$W/gen-disk.qcow2" "$W/gen-disk.json" --tmpdir "$W" --cache "$W/cache")
@@ -88,7 +93,7 @@ one_t=$(gen "$W/gen-1.qcow2" "$W/gen-1.json" --tmpdir /dev/shm --jobs 1 \
 	--cache "$W/cache")
 # the same filesystem size as the generator chose
 fssize=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partitions"][0]["size"])' "$W/gen.json")
-rm -f "$W/hand.raw" "$W/hand.qcow2"
+sync
 t2=$(now)
 truncate -s "$fssize" "$W/hand.raw"
 mke2fs -q -F -t ext4 -b 4096 -d "$W/root" "$W/hand.raw" >/dev/null
@@ -130,4 +135,4 @@ printf 'by hand (mke2fs -d of the tree + qemu-img convert):        %6.2f s  imag
 printf 'for scale: dpkg-deb -x of the same packages, one by one:   %6.2f s\n' "$x_t"
 printf 'ratio reforge-gen / by hand: %.2f (payload cache empty: %.2f)\n' \
 	"$(echo "$gen_t / $hand_t" | bc -l)" "$(echo "$cold_t / $hand_t" | bc -l)"
-rm -f "$W/hand.raw" "$W/gen-disk.qcow2" "$W/gen-1.qcow2"
+rm -f "$W/hand.raw" "$W/gen-cold.qcow2" "$W/gen-disk.qcow2" "$W/gen-1.qcow2"
