@@ -779,7 +779,7 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 			 struct rf_error *err)
 {
 	struct rf_buf b = RF_BUF_INIT, line = RF_BUF_INIT;
-	char *argv[32], *owned[5], slave[128];
+	char *argv[32], *owned[6], slave[128];
 	int argc = 0, master = -1, out = -1, rc;
 	pid_t parent = getpid();
 	struct winsize ws = {.ws_row = 24, .ws_col = 200};
@@ -793,6 +793,8 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 	/* decoded payloads shared by every job: a package unpacked for one
 	 * image is read back several times faster for the next */
 	owned[4] = gen_arg(&b, "%s/payload-cache", j->jobs->cfg->data);
+	owned[5] = gen_arg(&b, "%llu",
+			   (unsigned long long)j->jobs->cfg->payload_cache_max);
 	argv[argc++] = "--report";
 	argv[argc++] = owned[0];
 	argv[argc++] = "--overlay";
@@ -806,6 +808,8 @@ static int run_generator(struct job *j, bool missing_ok, int *status,
 	argv[argc++] = "--json";
 	argv[argc++] = "--cache";
 	argv[argc++] = owned[4];
+	argv[argc++] = "--cache-max";
+	argv[argc++] = owned[5];
 	argv[argc++] = "-o";
 	argv[argc++] = owned[3];
 	if (missing_ok)

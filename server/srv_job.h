@@ -40,6 +40,9 @@ struct srv_jobs_config {
 	const char *generator; /* reforge-gen; NULL: next to the program,
 				  else from PATH */
 	const char *repo_cache; /* the repositories' package cache */
+	/* reforge-gen's --cache-max for DATA/payload-cache, in bytes (0:
+	 * no limit) */
+	uint64_t payload_cache_max;
 	unsigned workers;      /* threads running jobs at once, >= 1 */
 };
 

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 	      "      --workers N         image jobs run at once (default 1)\n"
 	      "      --generator PATH    reforge-gen to run (default: beside\n"
 	      "                          this program, else from PATH)\n"
+	      "      --payload-cache-max BYTES  size DATA/payload-cache, the\n"
+	      "                          jobs' decoded packages, is kept under\n"
+	      "                          (default 4 GiB; 0: no limit)\n"
 	      "      --port-file FILE    write the port served to FILE\n"
 	      "  -h, --help              show this help and exit\n"
 	      "  -V, --version           show the version and exit\n"
@@ -118,6 +121,8 @@ static int set(struct settings *s, const char *key, const char *v)
 		c->port_file = keep(s, v);
 	else if (strcmp(key, "generator") == 0)
 		s->jobs.generator = keep(s, v);
+	else if (strcmp(key, "payload-cache-max") == 0)
+		return parse_num(key, v, 0, &s->jobs.payload_cache_max);
 	else if (strcmp(key, "workers") == 0) {
 		if (parse_num(key, v, 1, &n) < 0 || n > 256)
 			return -1;
@@ -259,6 +264,7 @@ int main(int argc, char **argv)
 		{"port-file", required_argument, NULL, 1},
 		{"workers", required_argument, NULL, 1},
 		{"generator", required_argument, NULL, 1},
+		{"payload-cache-max", required_argument, NULL, 1},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -285,6 +291,7 @@ int main(int argc, char **argv)
 	s.cfg.min_rate = 1024;
 	s.cfg.min_rate_grace = 30;
 	s.jobs.workers = 1;
+	s.jobs.payload_cache_max = 4ull << 30;
 	/* the settings file first, so that options override it */
 	for (int i = 1; i < argc - 1; i++)
 		if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)

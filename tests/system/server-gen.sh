@@ -152,6 +152,12 @@ $R images | grep -q "^$J .* done .* 100" || fail "images: $($R images)"
 $R image show "$J" | grep -q "packages: 2 from the repositories, 1 in no" ||
 	fail "the log: $($R image show "$J")"
 [ -z "$(ls "$D/jobs")" ] || fail "staging left: $(ls -R "$D/jobs")"
+# the jobs' payload cache: the two packages' payloads, kept under 4 GiB
+$R image show "$J" | grep -q -- "--cache $D/payload-cache --cache-max 4294967296" ||
+	fail "the generator did not get the payload cache: $($R image show "$J")"
+[ "$(ls "$D/payload-cache" | grep -c '^deb-sha256-.*\.tar\.zst$')" -eq 2 ] ||
+	fail "payload cache: $(ls -la "$D/payload-cache")"
+[ "$(stat -c %a "$D/payload-cache")" = 700 ] || fail "the payload cache is not 700"
 $R image download "$J" -o "$T/img.qcow2" >/dev/null || fail "download"
 qemu-img check -q "$T/img.qcow2" || fail "qemu-img check"
 [ "$(qemu-img info --output=json "$T/img.qcow2" | jq 'j["format"]')" = qcow2 ] ||
@@ -278,4 +284,8 @@ kill $SPID
 wait $SPID || fail "the server's exit status on SIGTERM: $?"
 SPID=
 grep -q "Sanitizer" "$T/server.log" && fail "sanitizer: $(cat "$T/server.log")"
+# a bad payload cache limit is bad usage
+"$SRV" --data "$D" --payload-cache-max lots 2>"$T/err" </dev/null
+[ $? -eq 2 ] || fail "--payload-cache-max lots is not bad usage"
+grep -q 'payload-cache-max' "$T/err" || fail "unclear message: $(cat "$T/err")"
 echo "server-gen: all checks passed"
