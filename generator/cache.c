@@ -17,7 +17,7 @@
 #include "buf.h"
 #include "cache.h"
 
-#define SUFFIX ".tar.zst"
+#define SUFFIX ".zst" /* a tar or a cpio: the key names the kind */
 #define ZSTD_LEVEL 1 /* the payload is stored once and read many times:
 			  level 1 stores it at disk speed, and zstd decodes
 			  every level as fast */
@@ -196,10 +196,16 @@ struct gen_cache_reader *gen_cache_get(struct gen_cache *c, const char *key)
 	struct gen_cache_reader *r;
 	int fd;
 
+	ZSTD_DCtx *d;
+
 	r = rf_xcalloc(1, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s" SUFFIX, key);
 	fd = openat(c->dirfd, r->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	d = fd >= 0 ? ZSTD_createDCtx() : NULL;
+	if (d == NULL) {
+		/* none, or no memory to decode it: a miss, the entry kept */
+		if (fd >= 0)
+			close(fd);
 		free(r);
 		count(&c->st.misses);
 		return NULL;
@@ -208,18 +214,12 @@ struct gen_cache_reader *gen_cache_get(struct gen_cache *c, const char *key)
 	futimens(fd, NULL);
 	r->c = c;
 	r->fd = fd;
-	r->d = ZSTD_createDCtx();
+	r->d = d;
 	r->insize = ZSTD_DStreamInSize();
 	r->outsize = ZSTD_DStreamOutSize();
 	r->inbuf = rf_xmalloc(r->insize);
 	r->outbuf = rf_xmalloc(r->outsize);
 	r->in.src = r->inbuf;
-	if (r->d == NULL) {
-		r->bad = true;
-		gen_cache_reader_end(r, false);
-		count(&c->st.misses);
-		return NULL;
-	}
 	count(&c->st.hits);
 	return r;
 }
@@ -309,15 +309,12 @@ bool gen_cache_reader_end(struct gen_cache_reader *r, bool ok)
 		;
 	whole = !r->bad && r->frame_done;
 	if (!whole || !ok) {
-		if (r->c != NULL) {
-			unlinkat(r->c->dirfd, r->name, 0);
-			if (ok)
-				count(&r->c->st.damaged);
-		}
+		unlinkat(r->c->dirfd, r->name, 0);
+		if (ok)
+			count(&r->c->st.damaged);
 	}
 	ZSTD_freeDCtx(r->d);
-	if (r->fd >= 0)
-		close(r->fd);
+	close(r->fd);
 	free(r->inbuf);
 	free(r->outbuf);
 	free(r);

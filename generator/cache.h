@@ -55,7 +55,7 @@ void gen_cache_stats(const struct gen_cache *c, struct gen_cache_stats *st);
 /* Whether a name in the cache's directory is one of its entries. */
 bool gen_cache_is_entry(const char *name);
 
-/* key = "<kind>-sha256-<hex of sha256>" */
+/* key = "<kind>-sha256-<hex of sha256>"; the entry is KEY.zst */
 void gen_cache_key(char key[GEN_CACHE_KEY_MAX], const char *kind,
 		   const unsigned char sha256[32]);
 

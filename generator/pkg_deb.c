@@ -149,14 +149,12 @@ static int unpack_raw(const struct gen_repo_pkg *p, struct archive *outer,
 		      const struct gen_limits *lim, struct rf_error *err)
 {
 	struct archive *raw = archive_read_new();
-	struct archive_entry *e;
 	int rc;
 
 	archive_read_support_filter_all(raw);
 	archive_read_support_format_raw(raw);
 	if (archive_read_open(raw, outer, NULL, member_read, NULL) !=
-		    ARCHIVE_OK ||
-	    archive_read_next_header(raw, &e) != ARCHIVE_OK)
+	    ARCHIVE_OK)
 		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
 				  archive_error_string(raw));
 	else
@@ -314,7 +312,7 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 	struct archive_entry *e;
 	int rc;
 
-		archive_read_support_format_ar(a);
+	archive_read_support_format_ar(a);
 	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK) {
 		rc = rf_error_set(err, -EINVAL, "%s", archive_error_string(a));
 		goto out;

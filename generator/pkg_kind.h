@@ -83,17 +83,26 @@ struct gen_pkg_kind {
 bool gen_pkg_stream_fill(const struct gen_pkg_stream *s);
 
 /*
- * raw: a reader of the "raw" format at its one entry, the decoded payload
- * of p. Reads it in the kind's format, extracts it into rootfd (what the
- * kind skips aside) and stores every byte of it in the payload cache.
+ * raw: an open reader of the "raw" format whose one entry is the decoded
+ * payload of p. Reads it in the kind's format, extracts it into rootfd
+ * (what the kind skips aside) and stores every byte of it in the payload
+ * cache.
  */
 int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
 		       struct gen_pkg_stream *s, int rootfd,
 		       const struct gen_limits *lim, struct rf_error *err);
 
-/* The digest (algo) of the whole file at path. */
-int gen_pkg_file_digest(const char *path, enum rf_digest_algo algo,
-			unsigned char *out, struct rf_error *err);
+/*
+ * Unpack p when its payload is the package file itself once filters (the
+ * rpm lead and headers, compression) are taken off: the kind's format, or
+ * through the payload cache (gen_pkg_unpack_raw()) when s fills it. what
+ * names the payload in a message ("an rpm payload").
+ */
+int gen_pkg_unpack_stream(const struct gen_repo_pkg *p,
+			  struct gen_pkg_stream *s,
+			  int (*filters)(struct archive *a), const char *what,
+			  int rootfd, const struct gen_limits *lim,
+			  struct rf_error *err);
 
 extern const struct gen_pkg_kind gen_pkg_deb;
 extern const struct gen_pkg_kind gen_pkg_rpm;

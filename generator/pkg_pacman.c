@@ -346,30 +346,8 @@ static int pacman_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 			 int rootfd, const struct gen_limits *lim,
 			 struct rf_error *err)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	bool fill = gen_pkg_stream_fill(s);
-	int rc;
-
-	archive_read_support_filter_all(a);
-	if (fill) /* for the payload cache: the decoded tar as it is */
-		archive_read_support_format_raw(a);
-	else
-		archive_read_support_format_tar(a);
-	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK ||
-	    (fill && archive_read_next_header(a, &e) != ARCHIVE_OK)) {
-		rc = rf_error_set(err, -EINVAL, "not a pacman package: %s",
-				  archive_error_string(a));
-		goto out;
-	}
-	if (fill)
-		rc = gen_pkg_unpack_raw(p, a, s, rootfd, lim, err);
-	else
-		rc = gen_extract(a, rootfd, lim, skip_metadata, NULL, NULL,
-				 err);
-out:
-	archive_read_free(a);
-	return rc;
+	return gen_pkg_unpack_stream(p, s, archive_read_support_filter_all,
+				     "a pacman package", rootfd, lim, err);
 }
 
 const struct gen_pkg_kind gen_pkg_pacman = {

@@ -129,7 +129,6 @@ static void set_str(char **dst, char *v)
 	*dst = v;
 }
 
-/* The digest of the whole file at path. */
 /* repomd.xml: the location and checksum of the primary data. */
 static int parse_repomd(const struct rf_buf *b, char **href, char **algo,
 			char **hex, struct rf_error *err)
@@ -292,7 +291,7 @@ static int add_rpmmd(struct gen_repo *repo, const char *dir, const char *repomd,
 		goto out;
 	}
 	rf_buf_printf(&path, "%s/%s", dir, rel);
-	rc = gen_pkg_file_digest(path.data, algo, got, err);
+	rc = rf_digest_file(path.data, algo, got, err);
 	if (rc < 0)
 		goto out;
 	if (memcmp(want, got, rf_digest_len(algo)) != 0) {
@@ -473,36 +472,19 @@ static int rpm_add_dir(struct gen_repo *repo, const char *dir,
 	return rc;
 }
 
+/* rpm first: it strips what precedes the compressed cpio */
+static int rpm_filters(struct archive *a)
+{
+	archive_read_support_filter_rpm(a);
+	return archive_read_support_filter_all(a);
+}
+
 static int rpm_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 		      int rootfd, const struct gen_limits *lim,
 		      struct rf_error *err)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	bool fill = gen_pkg_stream_fill(s);
-	int rc;
-
-	/* rpm first: it strips what precedes the compressed cpio; for the
-	 * payload cache, the decoded cpio as it is */
-	archive_read_support_filter_rpm(a);
-	archive_read_support_filter_all(a);
-	if (fill)
-		archive_read_support_format_raw(a);
-	else
-		archive_read_support_format_cpio(a);
-	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK ||
-	    (fill && archive_read_next_header(a, &e) != ARCHIVE_OK)) {
-		rc = rf_error_set(err, -EINVAL, "not an rpm payload: %s",
-				  archive_error_string(a));
-		goto out;
-	}
-	if (fill)
-		rc = gen_pkg_unpack_raw(p, a, s, rootfd, lim, err);
-	else
-		rc = gen_extract(a, rootfd, lim, NULL, NULL, NULL, err);
-out:
-	archive_read_free(a);
-	return rc;
+	return gen_pkg_unpack_stream(p, s, rpm_filters, "an rpm payload",
+				     rootfd, lim, err);
 }
 
 static const char *const rpm_pseudo[] = {"gpg-pubkey", NULL};

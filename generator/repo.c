@@ -142,29 +142,6 @@ out:
 	return rc;
 }
 
-int gen_pkg_file_digest(const char *path, enum rf_digest_algo algo,
-			unsigned char *out, struct rf_error *err)
-{
-	struct rf_digest *d = NULL;
-	char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return rf_error_errno(err, -errno, "cannot open %s", path);
-	d = rf_digest_new(algo, RF_DIGEST_NONE);
-	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
-	       (n < 0 && errno == EINTR))
-		if (n > 0)
-			rf_digest_update(d, buf, (size_t)n);
-	if (n < 0)
-		rc = rf_error_errno(err, -errno, "read %s", path);
-	rf_digest_final(d, out, NULL);
-	rf_digest_free(d);
-	close(fd);
-	return rc;
-}
-
 int gen_repo_add(struct gen_repo *repo, const char *url, struct rf_error *err)
 {
 	const char *dir = url;
@@ -323,15 +300,19 @@ int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
 {
 	struct tee *t = rf_xcalloc(1, sizeof(*t));
 	struct archive *a = archive_read_new();
+	struct archive_entry *e;
 	la_ssize_t n;
 	int rc;
 
 	t->raw = raw;
 	t->fill = s->fill;
 	p->kind->payload_format(a);
-	if (archive_read_open(a, t, NULL, tee_read, NULL) != ARCHIVE_OK) {
+	if (archive_read_next_header(raw, &e) != ARCHIVE_OK ||
+	    archive_read_open(a, t, NULL, tee_read, NULL) != ARCHIVE_OK) {
 		rc = rf_error_set(err, -EINVAL, "unreadable payload: %s",
-				  archive_error_string(a));
+				  archive_error_string(raw) != NULL
+					  ? archive_error_string(raw)
+					  : archive_error_string(a));
 		goto out;
 	}
 	rc = gen_extract(a, rootfd, lim, p->kind->skip, NULL, NULL, err);
@@ -345,6 +326,32 @@ int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
 out:
 	archive_read_free(a);
 	free(t);
+	return rc;
+}
+
+int gen_pkg_unpack_stream(const struct gen_repo_pkg *p,
+			  struct gen_pkg_stream *s,
+			  int (*filters)(struct archive *a), const char *what,
+			  int rootfd, const struct gen_limits *lim,
+			  struct rf_error *err)
+{
+	struct archive *a = archive_read_new();
+	int rc;
+
+	filters(a);
+	if (s->fill != NULL) /* decoded as it is, for the payload cache */
+		archive_read_support_format_raw(a);
+	else
+		p->kind->payload_format(a);
+	if (gen_pkg_stream_open(a, s) != ARCHIVE_OK)
+		rc = rf_error_set(err, -EINVAL, "not %s: %s", what,
+				  archive_error_string(a));
+	else if (s->fill != NULL)
+		rc = gen_pkg_unpack_raw(p, a, s, rootfd, lim, err);
+	else
+		rc = gen_extract(a, rootfd, lim, p->kind->skip, NULL, NULL,
+				 err);
+	archive_read_free(a);
 	return rc;
 }
 
@@ -455,8 +462,8 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 		if (key_from_index)
 			memcpy(ksum, p->digest, RF_SHA256_LEN);
 		keyed = key_from_index ||
-			gen_pkg_file_digest(p->path, RF_DIGEST_SHA256, ksum,
-					    &kerr) == 0;
+			rf_digest_file(p->path, RF_DIGEST_SHA256, ksum, &kerr) ==
+				0;
 		if (keyed) {
 			gen_cache_key(key, p->kind->name, ksum);
 			rc = unpack_cached(repo->cache, key, p->kind, rootfd,

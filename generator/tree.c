@@ -138,15 +138,6 @@ static bool recorded(const struct gen_file *f, const char *name)
 	return false;
 }
 
-/* Whether the NUL-separated list names (nl bytes) holds name. */
-static bool listed(const char *names, ssize_t nl, const char *name)
-{
-	for (ssize_t i = 0; i < nl; i += (ssize_t)strlen(names + i) + 1)
-		if (strcmp(names + i, name) == 0)
-			return true;
-	return false;
-}
-
 /* The ACL name of p as text says (NULL: none); has says whether p has
  * one now. */
 static int set_acl(const char *p, const char *name, const char *text,
@@ -184,6 +175,7 @@ static int apply_one(int pfd, const char *base, const struct gen_file *f,
 	char names[65536];
 	ssize_t nl;
 	struct timespec ts[2];
+	bool has_access, has_default; /* ACLs the tree's file has now */
 	int rc = 0;
 
 	if (fchownat(pfd, base, f->uid, f->gid, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -196,11 +188,17 @@ static int apply_one(int pfd, const char *base, const struct gen_file *f,
 	}
 	/* xattrs the tree has and the source had not go (an ACL aside) */
 	nl = xattrs_too ? llistxattr(p, names, sizeof(names)) : 0;
+	/* the list failed: try the removals anyway */
+	has_access = has_default = nl < 0;
 	for (ssize_t i = 0; i < nl;) {
 		const char *n = names + i;
 
-		if (strncmp(n, "system.posix_acl_", 17) != 0 &&
-		    !recorded(f, n) && lremovexattr(p, n) < 0 && !lnk) {
+		if (strcmp(n, "system.posix_acl_access") == 0)
+			has_access = true;
+		else if (strcmp(n, "system.posix_acl_default") == 0)
+			has_default = true;
+		else if (strncmp(n, "system.posix_acl_", 17) != 0 &&
+			 !recorded(f, n) && lremovexattr(p, n) < 0 && !lnk) {
 			rc = rf_error_errno(err, -errno, "remove %s of /%s", n,
 					    f->path);
 			goto out;
@@ -219,17 +217,11 @@ static int apply_one(int pfd, const char *base, const struct gen_file *f,
 		}
 	}
 	if (!lnk && xattrs_too) {
-		/* nl < 0 (the list failed): try the removals anyway */
 		rc = set_acl(p, "system.posix_acl_access", f->acl_access,
-			     nl < 0 || listed(names, nl,
-					      "system.posix_acl_access"),
-			     err, f->path);
+			     has_access, err, f->path);
 		if (rc == 0 && S_ISDIR(f->type))
 			rc = set_acl(p, "system.posix_acl_default",
-				     f->acl_default,
-				     nl < 0 || listed(names, nl,
-						      "system.posix_acl_default"),
-				     err, f->path);
+				     f->acl_default, has_default, err, f->path);
 		if (rc < 0)
 			goto out;
 	}

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "buf.h"
 #include "digest.h"
+#include "error.h"
 
 struct rf_digest {
 	EVP_MD_CTX *ctx[2];
@@ -154,4 +158,28 @@ void rf_digest_free(struct rf_digest *d)
 void rf_sha256(const void *data, size_t len, unsigned char out[RF_SHA256_LEN])
 {
 	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
+}
+
+int rf_digest_file(const char *path, enum rf_digest_algo algo,
+		   unsigned char *out, struct rf_error *err)
+{
+	struct rf_digest *d;
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return rf_error_errno(err, -errno, "cannot open %s", path);
+	d = rf_digest_new(algo, RF_DIGEST_NONE);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			rf_digest_update(d, buf, (size_t)n);
+	if (n < 0)
+		rc = rf_error_errno(err, -errno, "cannot read %s", path);
+	else
+		rf_digest_final(d, out, NULL);
+	rf_digest_free(d);
+	close(fd);
+	return rc;
 }

@@ -56,4 +56,10 @@ void rf_digest_free(struct rf_digest *d);
 /* One-shot SHA-256. */
 void rf_sha256(const void *data, size_t len, unsigned char out[RF_SHA256_LEN]);
 
+struct rf_error;
+/* The digest (algo) of the whole file at path into out; a negative errno
+ * (err set) when it cannot be opened or read. */
+int rf_digest_file(const char *path, enum rf_digest_algo algo,
+		   unsigned char *out, struct rf_error *err);
+
 #endif

@@ -622,11 +622,6 @@ static struct rf_digest *hasher_digest(struct hasher *h,
 }
 
 /*
- * Open a regular file for reading, and check that it is still the one
- * lstat() saw. Returns the descriptor and its fstat() in st, or -1 with
- * what went wrong recorded in e.
- */
-/*
  * Open e to read it. Whether it is still the file lstat() saw is checked
  * once, after the read (entry_after()), not here too: one fstat() a file
  * fewer. Opened non-blocking, a fifo put in its place cannot hold the
@@ -662,12 +657,14 @@ static int entry_open(struct entry *e)
  * After reading e from fd: false when fd is not the file lstat() saw
  * (replaced between lstat and open: the entry keeps what lstat saw, says
  * it changed, and claims nothing of what was read); true else, with
- * e->changed set too when it changed while it was read.
+ * e->changed set too when it changed while it was read. e->allocated is
+ * the file's as fstat() says then, else as lstat() said.
  */
 static bool entry_after(struct entry *e, int fd)
 {
 	struct stat after;
 
+	e->allocated = (uint64_t)e->st.st_blocks * 512;
 	if (fstat(fd, &after) < 0) {
 		e->changed = true;
 		return true;
@@ -698,8 +695,7 @@ static void hash_entry(struct scan *s, struct entry *e, struct hasher *h,
 	    e->pf->algo != RF_DIGEST_SHA256)
 		palgo = e->pf->algo;
 	d = hasher_digest(h, palgo);
-	e->allocated = (uint64_t)e->st.st_blocks * 512;
-	if (size > 0 && e->allocated < size) {
+	if (size > 0 && (uint64_t)e->st.st_blocks * 512 < size) {
 		/* maybe sparse: hash the data extents, zeros for the holes */
 		if (map_extents(e, fd, size) && e->nextents > 0 &&
 		    !(e->nextents == 1 && e->extents[0].off == 0 &&
@@ -931,7 +927,6 @@ static bool lane_start(struct scan *s, struct lanes *ls, unsigned i,
 		entry_done(s, e, 0);
 		return false;
 	}
-	e->allocated = (uint64_t)e->st.st_blocks * 512;
 	if (l->buf == NULL)
 		l->buf = rf_xmalloc(LANE_CHUNK + 3 * MD5_BLOCK);
 	if (ls->ni) {

@@ -180,29 +180,11 @@ out:
 
 int srv_repo_sha256_file(const char *path, char hex[65], struct rf_error *err)
 {
-	unsigned char s256[32];
-	unsigned char chunk[1 << 14];
-	struct rf_digest *d = rf_digest_new(RF_DIGEST_SHA256, RF_DIGEST_NONE);
-	ssize_t n;
-	int fd, rc = 0;
+	unsigned char s256[RF_SHA256_LEN];
+	int rc = rf_digest_file(path, RF_DIGEST_SHA256, s256, err);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = rf_error_errno(err, -errno, "cannot open %s", path);
-		goto out;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		rf_digest_update(d, chunk, n);
-	if (n < 0) {
-		rc = rf_error_errno(err, -errno, "cannot read %s", path);
-		goto out;
-	}
-	rf_digest_final(d, s256, NULL);
-	to_hex(s256, 32, hex);
-out:
-	rf_digest_free(d);
-	if (fd >= 0)
-		close(fd);
+	if (rc == 0)
+		to_hex(s256, RF_SHA256_LEN, hex);
 	return rc;
 }
 

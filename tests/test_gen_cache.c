@@ -106,6 +106,15 @@ static int fetch(struct gen_cache *c, int n)
 	return rc;
 }
 
+/* The file of entry n. */
+static void entry_path(char path[256], int n)
+{
+	char key[GEN_CACHE_KEY_MAX];
+
+	key_of(key, n);
+	snprintf(path, 256, "%s/%s.zst", dir, key);
+}
+
 static int entries(void)
 {
 	DIR *d = opendir(dir);
@@ -121,11 +130,10 @@ static int entries(void)
 
 static void set_age(int n, int seconds_ago)
 {
-	char key[GEN_CACHE_KEY_MAX], path[256];
+	char path[256];
 	struct timeval tv[2];
 
-	key_of(key, n);
-	snprintf(path, sizeof(path), "%s/%s.tar.zst", dir, key);
+	entry_path(path, n);
 	gettimeofday(&tv[0], NULL);
 	tv[0].tv_sec -= seconds_ago;
 	tv[1] = tv[0];
@@ -154,14 +162,13 @@ static void test_damaged(void)
 {
 	struct gen_cache *c;
 	struct rf_error err = {0};
-	char key[GEN_CACHE_KEY_MAX], path[256];
+	char path[256];
 	struct stat sb;
 	int fd;
 
 	CU_ASSERT_FATAL(gen_cache_open(dir, 0, &c, &err) == 0);
 	store(c, 3, true);
-	key_of(key, 3);
-	snprintf(path, sizeof(path), "%s/%s.tar.zst", dir, key);
+	entry_path(path, 3);
 	CU_ASSERT_FATAL(stat(path, &sb) == 0);
 	fd = open(path, O_WRONLY);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -181,7 +188,7 @@ static void test_trim(void)
 {
 	struct gen_cache *c;
 	struct rf_error err = {0};
-	char key[GEN_CACHE_KEY_MAX], path[256];
+	char path[256];
 	struct stat sb;
 	uint64_t one;
 
@@ -189,8 +196,7 @@ static void test_trim(void)
 	for (int n = 10; n < 14; n++)
 		store(c, n, true);
 	gen_cache_close(c);
-	key_of(key, 10);
-	snprintf(path, sizeof(path), "%s/%s.tar.zst", dir, key);
+	entry_path(path, 10);
 	CU_ASSERT_FATAL(stat(path, &sb) == 0);
 	one = (uint64_t)sb.st_blocks * 512;
 	/* 1 (of the first test) oldest, then 10, 12, 13; 11 used last */

@@ -5,6 +5,7 @@
  *   grow-me     append 4 KiB          shrink-me   truncate to 1 byte
  *   replace-me  rename replace-me.new over it
  *   vanish-me   unlink it             link-me     make it a symlink
+ *   fifo-me     make it a fifo (with no writer: reading it must not hang)
  * and right after reforge-scan maps a file named truncate-me or
  * truncate-pkg-me, or reads its first chunk, another process truncates it
  * to 4 KiB: reading the mapping then faults (SIGBUS), the next read comes
@@ -45,7 +46,7 @@ static int real_dir(int viewfd)
 
 static void act(int viewfd, const char *name)
 {
-	static int done[5];
+	static int done[6];
 	char buf[4096];
 	int fd, dirfd;
 
@@ -77,6 +78,9 @@ static void act(int viewfd, const char *name)
 	} else if (strcmp(name, "link-me") == 0 && !done[4]++) {
 		unlinkat(dirfd, name, 0);
 		symlinkat("grow-me", dirfd, name);
+	} else if (strcmp(name, "fifo-me") == 0 && !done[5]++) {
+		unlinkat(dirfd, name, 0);
+		mkfifoat(dirfd, name, 0644);
 	}
 	close(dirfd);
 }

@@ -136,12 +136,12 @@ assert c == want, (c, want)' "$T/$1.json" "$2" "$3" "$4" "$5" ||
 }
 cache_run cold 0 2 2 0
 [ "$(stat -c %a "$T/cache")" = 700 ] || fail "the cache is not mode 700"
-[ "$(ls "$T/cache" | grep -c '^deb-sha256-[0-9a-f]\{64\}\.tar\.zst$')" -eq 2 ] ||
+[ "$(ls "$T/cache" | grep -c '^deb-sha256-[0-9a-f]\{64\}\.zst$')" -eq 2 ] ||
 	fail "unexpected cache entries: $(ls -a "$T/cache")"
 cache_run warm 2 0 0 0
 # alpha's entry damaged in the middle: found, removed, stored again
 alpha=$(sed -n 's/^SHA256: //p' "$T/repo1/Packages")
-entry="$T/cache/deb-sha256-$alpha.tar.zst"
+entry="$T/cache/deb-sha256-$alpha.zst"
 [ -f "$entry" ] || fail "no cache entry named by the index's SHA-256"
 printf 'XXXXXXXX' | dd of="$entry" bs=1 seek=$(($(stat -c %s "$entry") / 2)) \
 	conv=notrunc 2>/dev/null
@@ -163,6 +163,29 @@ for f in "$T"/cache/*; do
 done
 [ "$(ls "$T/cache" | wc -l)" -eq 2 ] || fail "two runs at once left: $(ls -a "$T/cache")"
 same_tree "$T/twin2.raw" twin2
+# a full disk under the cache (a tmpfs filled up, in a mount namespace of
+# its own): storing fails, the image does not
+if unshare --mount --propagation private true 2>/dev/null; then
+	mkdir "$T/full"
+	unshare --mount --propagation private sh -c '
+		mount -t tmpfs -o size=1m,mode=0700 reforge-test "$1" || exit 77
+		mkdir -m 700 "$1/cache"
+		dd if=/dev/zero of="$1/filler" bs=64k 2>/dev/null
+		shift
+		exec "$@"' sh "$T/full" "$GEN" -q --target none --report "$T/src.xml" \
+		--overlay "$T/overlay.tar" --repo "file://$T/repo1" --repo "file://$T/repo2" \
+		--format raw --tmpdir "$T" --cache "$T/full/cache" --json -o "$T/full.raw" \
+		>"$T/full.json" 2>"$T/full.err"
+	rc=$?
+	if [ $rc -ne 77 ]; then
+		[ $rc -eq 0 ] || { cat "$T/full.err"; fail "a full cache disk failed the run"; }
+		python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cache"]
+assert (c["hits"], c["misses"], c["stored"], c["damaged"]) == (0, 2, 0, 0), c' \
+			"$T/full.json" || fail "full cache disk: $(cat "$T/full.json")"
+		same_tree "$T/full.raw" full
+		echo "a full disk under the payload cache: the image made, nothing stored"
+	fi
+fi
 # --cache-max 1: everything goes when the run ends, and the run is fine
 "$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
 	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw --tmpdir "$T" \
@@ -217,7 +240,7 @@ mkfifo "$T/stall"
 (head -c 20000 "$T/overlay.tar"; sleep 60) >"$T/stall" &
 feeder=$!
 "$GEN" -q --target none --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
-	--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" \
+	--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" --cache "$T/killcache" \
 	-o "$T/killed.qcow2" 2>/dev/null &
 pid=$!
 i=0
@@ -230,6 +253,13 @@ kill -9 $pid
 wait $pid 2>/dev/null
 kill $feeder 2>/dev/null
 [ -e "$T/killed.qcow2" ] && fail "a killed run left its image"
+# its payload cache holds whole entries only, nothing half written
+for f in "$T"/killcache/* "$T"/killcache/.[!.]*; do
+	[ -e "$f" ] || continue
+	case $f in *.zst) zstd -q -t "$f" || fail "$f: a half-written cache entry" ;;
+	*) fail "a killed run left $f in its cache" ;;
+	esac
+done
 ls "$T" | grep -q '^reforge-gen\.' || fail "the test did not kill a run midway"
 "$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
 	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/again.raw" ||

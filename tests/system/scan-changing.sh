@@ -1,7 +1,8 @@
 #!/bin/sh
 # Files that change while reforge-scan reads them: grown, shrunk, replaced
-# by rename, deleted, turned into a symlink between lstat and open (made to
-# happen at that exact moment by an LD_PRELOAD shim), and a file appended to
+# by rename, deleted, turned into a symlink or a fifo between lstat and open
+# (made to happen at that exact moment by an LD_PRELOAD shim; the fifo has
+# no writer, so reading it must not hang), and a file appended to
 # all through the scan. Each is reported as changed, with a warning; the
 # scan finishes, never loops, and its report is valid. A big file truncated
 # by another process while the scanner reads it (the shim does it right
@@ -28,6 +29,7 @@ echo old >"$R/data/replace-me"
 echo new >"$R/data/replace-me.new"
 echo bye >"$R/data/vanish-me"
 echo soon >"$R/data/link-me"
+echo pipe >"$R/data/fifo-me"
 echo steady >"$R/data/steady"
 head -c 3000000 /dev/urandom >"$R/data/truncate-me"
 head -c 3000000 /dev/urandom >"$R/data/truncate-pkg-me"
@@ -67,13 +69,21 @@ kill $writer 2>/dev/null
 [ $rc -eq 124 ] && fail "the scan did not finish"
 [ $rc -eq 3 ] || { cat "$T/stderr"; fail "expected exit 3 (warnings), got $rc"; }
 validate "$T/report.xml"
-for f in grow-me shrink-me replace-me vanish-me link-me truncate-me \
+for f in grow-me shrink-me replace-me vanish-me link-me fifo-me truncate-me \
 	truncate-pkg-me; do
 	grep -q "/data/$f changed while it was scanned" "$T/stderr" ||
 		{ cat "$T/stderr"; fail "$f: no warning that it changed"; }
 	xmllint --xpath "//*[local-name()='file'][@path='/data/$f'][@changed='true']" \
 		"$T/report.xml" >/dev/null 2>&1 || fail "$f: not marked changed in the report"
 done
+# replaced: nothing read from what took its place is claimed, and a fifo
+# read is no error of the scan
+for f in replace-me fifo-me; do
+	xmllint --xpath "//*[local-name()='file'][@path='/data/$f'][not(@sha256)]" \
+		"$T/report.xml" >/dev/null 2>&1 || fail "$f: a digest of what replaced it"
+done
+grep -q "fifo-me.*[Ii]llegal seek\|cannot read .*fifo-me" "$T/stderr" &&
+	fail "the fifo put in a file's place is reported as a read error"
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][not(@changed)][@sha256='$(sha256sum "$R/data/steady" | cut -d' ' -f1)']" \
 	"$T/report.xml" >/dev/null 2>&1 || fail "the steady file is wrong"
 xmllint --xpath "//*[local-name()='file'][@path='/data/steady'][@class='unmodified'][@package='changing']" \

@@ -155,7 +155,7 @@ $R image show "$J" | grep -q "packages: 2 from the repositories, 1 in no" ||
 # the jobs' payload cache: the two packages' payloads, kept under 4 GiB
 $R image show "$J" | grep -q -- "--cache $D/payload-cache --cache-max 4294967296" ||
 	fail "the generator did not get the payload cache: $($R image show "$J")"
-[ "$(ls "$D/payload-cache" | grep -c '^deb-sha256-.*\.tar\.zst$')" -eq 2 ] ||
+[ "$(ls "$D/payload-cache" | grep -c '^deb-sha256-[0-9a-f]\{64\}\.zst$')" -eq 2 ] ||
 	fail "payload cache: $(ls -la "$D/payload-cache")"
 [ "$(stat -c %a "$D/payload-cache")" = 700 ] || fail "the payload cache is not 700"
 $R image download "$J" -o "$T/img.qcow2" >/dev/null || fail "download"
