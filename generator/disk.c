@@ -135,6 +135,55 @@ static int measure(struct gen_part *p, struct rf_error *err)
 }
 
 /* Whether the program name is in PATH. */
+/* The part of l whose mountpoint holds path (report form, "" the root):
+ * the longest that prefixes it. */
+static struct gen_part *part_of(struct gen_layout *l, const char *path)
+{
+	struct gen_part *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < l->nparts; i++) {
+		const char *mp = l->parts[i].mountpoint;
+		size_t n;
+
+		if (mp == NULL || l->parts[i].kind == GEN_PART_SWAP)
+			continue;
+		mp++; /* "/" → "", "/boot" → "boot" */
+		n = strlen(mp);
+		if ((n == 0 || (strncmp(path, mp, n) == 0 &&
+				(path[n] == '/' || path[n] == '\0'))) &&
+		    (best == NULL || n > best_len)) {
+			best = &l->parts[i];
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+/* Space and inodes from the report, as measure() has them from a staged
+ * tree: what the generated files will hold is what the source's did. */
+static void measure_report(struct gen_layout *l, const struct gen_report *r)
+{
+	du_largest = 0;
+	for (size_t i = 0; i < r->nfiles; i++) {
+		const struct gen_file *f = &r->files[i];
+		struct gen_part *p;
+
+		if (f->cls == GEN_MISSING || (p = part_of(l, f->path)) == NULL)
+			continue;
+		p->inodes++;
+		if (S_ISREG(f->type))
+			p->data += round_up(f->allocated, 4096);
+		else if (S_ISDIR(f->type))
+			p->data += 4096;
+		else if (S_ISLNK(f->type) && f->target != NULL &&
+			 strlen(f->target) > 59)
+			p->data += 4096;
+		if (f->size > du_largest)
+			du_largest = f->size;
+	}
+}
+
 static bool have_tool(const char *name)
 {
 	const char *path = getenv("PATH");
@@ -303,6 +352,12 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 		struct gen_part *p = &l->parts[i];
 		struct rf_buf d = RF_BUF_INIT;
 
+		if (stage == NULL) {
+			/* no staged tree: the report says what each holds */
+			if (strcmp(p->mountpoint, "/") == 0)
+				root = i;
+			continue;
+		}
 		if (strcmp(p->mountpoint, "/") == 0) {
 			rf_buf_printf(&d, "%s/root", stage);
 			p->dir = rf_buf_detach(&d);
@@ -333,11 +388,14 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 				  l->nparts);
 		goto out;
 	}
+	if (stage == NULL)
+		measure_report(l, r);
 	for (size_t i = 0; i < l->nparts; i++) {
 		struct gen_part *p = &l->parts[i];
 
-		if (p->dir != NULL) {
-			rc = measure(p, err);
+		if (p->dir != NULL || (stage == NULL && p->mountpoint != NULL)) {
+			if (p->dir != NULL)
+				rc = measure(p, err);
 			if (rc < 0)
 				goto out;
 			/* mkfs.xfs -p (xfsprogs 6.1) reads each file whole
@@ -930,13 +988,28 @@ static int make_btrfs(struct gen_part *p, const char *dev, const char *tmpdir,
 	return run_in(argv, NULL, tmpdir, err);
 }
 
-static int make_fs(struct gen_part *p, const char *tmpdir,
-		   struct rf_error *err)
+bool gen_disk_direct(const struct gen_layout *l)
+{
+	size_t fs = 0;
+
+	for (size_t i = 0; i < l->nparts; i++) {
+		const struct gen_part *p = &l->parts[i];
+
+		if (p->kind == GEN_PART_ESP ||
+		    (p->kind == GEN_PART_FS && !is_ext(p->fstype)))
+			return false;
+		fs += p->kind == GEN_PART_FS;
+	}
+	return fs == 1;
+}
+
+int gen_disk_make(struct gen_part *p, const char *tmpdir,
+		  struct rf_error *err)
 {
 	char dev[64], size[32], inodes[32], volid[16];
 	int rc = 0;
 
-	if (p->kind == GEN_PART_BIOS)
+	if (p->kind == GEN_PART_BIOS || p->fd >= 0)
 		return 0;
 	p->fd = scratch_file(tmpdir, p->size, err);
 	if (p->fd < 0)
@@ -993,8 +1066,10 @@ static int make_fs(struct gen_part *p, const char *tmpdir,
 			argv[n++] = "-L";
 			argv[n++] = p->label;
 		}
-		argv[n++] = "-d";
-		argv[n++] = p->dir;
+		if (p->dir != NULL) {
+			argv[n++] = "-d";
+			argv[n++] = p->dir;
+		}
 		argv[n++] = dev;
 		argv[n++] = size;
 		argv[n] = NULL;
@@ -1167,7 +1242,7 @@ int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 	int rc;
 
 	for (size_t i = 0; i < l->nparts; i++) {
-		rc = make_fs(&l->parts[i], tmpdir, err);
+		rc = gen_disk_make(&l->parts[i], tmpdir, err);
 		if (rc < 0) {
 			rf_error_prefix(err, "the %s filesystem",
 					l->parts[i].mountpoint

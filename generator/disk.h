@@ -86,7 +86,19 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 		  const struct gen_disk_opts *o, struct gen_layout **out,
 		  struct rf_error *err);
 
-/* Make every filesystem of the layout and write the image. */
+/*
+ * With stage NULL, gen_disk_plan() sizes the filesystems from the report
+ * and moves nothing: the plan of the direct path (fsw.h), which this says
+ * l can take: a single filesystem, ext2/3/4, and no EFI system partition.
+ */
+bool gen_disk_direct(const struct gen_layout *l);
+
+/* Make part p's filesystem, empty when p->dir is NULL (p->fd is then the
+ * file to fill); nothing when it is made already. */
+int gen_disk_make(struct gen_part *p, const char *tmpdir,
+		  struct rf_error *err);
+
+/* Make every filesystem of the layout not made yet and write the image. */
 int gen_disk_write(struct gen_layout *l, const struct gen_disk_opts *o,
 		   const char *tmpdir, struct rf_error *err);
 

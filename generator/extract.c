@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "extract.h"
+#include "fsw.h"
 #include "rootfs.h"
 
 #define RATIO_FLOOR (64ULL << 20)
@@ -167,6 +168,26 @@ static int make_room(int pfd, const char *name, mode_t mode, bool *keep)
 	return remove_at(pfd, name, false, 0);
 }
 
+int gen_extract_chunk(struct archive *a, const char *name, uint64_t size,
+		      int64_t off, size_t len, const struct gen_limits *lim,
+		      uint64_t *total, struct rf_error *err)
+{
+	if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
+		return rf_error_set(err, -EINVAL,
+				    "%s: data beyond the entry's size", name);
+	*total += len;
+	if (*total > lim->max_bytes)
+		return rf_error_set(err, -EFBIG,
+				    "%s: more than %llu bytes unpacked (cap)",
+				    name, (unsigned long long)lim->max_bytes);
+	if (*total > RATIO_FLOOR &&
+	    *total / lim->max_ratio > (uint64_t)archive_filter_bytes(a, -1))
+		return rf_error_set(err, -EFBIG,
+				    "%s: compression ratio over %llu:1 (cap)",
+				    name, (unsigned long long)lim->max_ratio);
+	return 0;
+}
+
 static int write_data(struct archive *a, int fd, uint64_t size,
 		      const struct gen_limits *lim, uint64_t *total,
 		      struct rf_error *err, const char *name)
@@ -183,23 +204,9 @@ static int write_data(struct archive *a, int fd, uint64_t size,
 		if (r < ARCHIVE_WARN)
 			return rf_error_set(err, -EIO, "%s: %s", name,
 					    archive_error_string(a));
-		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
-			return rf_error_set(err, -EINVAL,
-					    "%s: data beyond the entry's size",
-					    name);
-		*total += len;
-		if (*total > lim->max_bytes)
-			return rf_error_set(err, -EFBIG,
-					    "%s: more than %llu bytes unpacked "
-					    "(cap)", name,
-					    (unsigned long long)lim->max_bytes);
-		if (*total > RATIO_FLOOR &&
-		    *total / lim->max_ratio >
-			    (uint64_t)archive_filter_bytes(a, -1))
-			return rf_error_set(err, -EFBIG,
-					    "%s: compression ratio over "
-					    "%llu:1 (cap)", name,
-					    (unsigned long long)lim->max_ratio);
+		r = gen_extract_chunk(a, name, size, off, len, lim, total, err);
+		if (r < 0)
+			return r;
 		while (len > 0) {
 			ssize_t n = pwrite(fd, buf, len, off);
 
@@ -410,9 +417,10 @@ out:
 	return rc;
 }
 
-int gen_extract(struct archive *a, int rootfd, const struct gen_limits *lim,
-		gen_extract_skip_fn skip, void *skip_ctx,
-		struct gen_extract_stats *stats, struct rf_error *err)
+int gen_extract(struct archive *a, const struct gen_dest *dest,
+		const struct gen_limits *lim, gen_extract_skip_fn skip,
+		void *skip_ctx, struct gen_extract_stats *stats,
+		struct rf_error *err)
 {
 	struct archive_entry *e;
 	uint64_t entries = 0, total = 0;
@@ -455,7 +463,12 @@ int gen_extract(struct archive *a, int rootfd, const struct gen_limits *lim,
 		len = strlen(copy);
 		while (len > 1 && copy[len - 1] == '/')
 			copy[--len] = '\0';
-		rc = extract_one(a, e, rootfd, copy, lim, &total, err);
+		if (dest->batch != NULL)
+			rc = gen_fsw_read(a, e, dest->batch, copy, lim, &total,
+					  err);
+		else
+			rc = extract_one(a, e, dest->rootfd, copy, lim, &total,
+					 err);
 		free(copy);
 		if (rc < 0)
 			break;

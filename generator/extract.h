@@ -71,15 +71,34 @@ struct gen_extract_stats {
  * skipped). name is the entry's name with "./" already removed. */
 typedef bool (*gen_extract_skip_fn)(void *ctx, const char *name);
 
+struct gen_fsw_batch;
+
+/* Where an archive's entries go: a staged tree, or a batch of the ext4
+ * writer (fsw.h), which then holds their records and data. */
+struct gen_dest {
+	int rootfd;                  /* with batch NULL */
+	struct gen_fsw_batch *batch;
+};
+
 /*
  * Read every entry of a (opened by the caller, positioned at the first
- * header) into the directory rootfd. Returns 0 or a negative errno with
+ * header) into dest. Returns 0 or a negative errno with
  * err set; on failure the root may hold part of the archive, and nothing
  * outside it has changed. stats may be NULL.
  */
-int gen_extract(struct archive *a, int rootfd, const struct gen_limits *lim,
+int gen_extract(struct archive *a, const struct gen_dest *dest,
+		const struct gen_limits *lim,
 		gen_extract_skip_fn skip, void *skip_ctx,
 		struct gen_extract_stats *stats, struct rf_error *err);
+
+/*
+ * Account for len bytes of entry name's data at off (the entry's size
+ * given): refused past the size, past lim's bytes, or past its ratio to
+ * what a read so far. Returns 0 or a negative errno with err set.
+ */
+int gen_extract_chunk(struct archive *a, const char *name, uint64_t size,
+		      int64_t off, size_t len, const struct gen_limits *lim,
+		      uint64_t *total, struct rf_error *err);
 
 /*
  * Open the parent directory of name inside rootfd, creating missing

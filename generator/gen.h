@@ -38,6 +38,7 @@ struct gen_file {
 	gid_t gid;
 	struct timespec mtime;
 	uint64_t size;
+	uint64_t allocated; /* bytes of data a sparse file has; else size */
 	unsigned long long link_group; /* 0: none */
 	dev_t rdev;
 	enum gen_class cls;
@@ -106,7 +107,7 @@ struct gen_cache;
 void gen_repo_set_cache(struct gen_repo *repo, struct gen_cache *cache);
 
 /*
- * Unpack the payload of package name/version/arch into rootfd: found in the
+ * Unpack the payload of package name/version/arch into dest: found in the
  * repository, its checksum verified while it is read (a mismatch fails the
  * call, and the caller must discard the root), its payload (a .deb's
  * data.tar.*, an rpm's cpio, a pacman package's files) extracted with
@@ -116,7 +117,7 @@ void gen_repo_set_cache(struct gen_repo *repo, struct gen_cache *cache);
  * it only reads: several threads may unpack from one repo at once.
  */
 int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
-		    int rootfd, const struct gen_limits *lim,
+		    const struct gen_dest *dest, const struct gen_limits *lim,
 		    struct rf_error *err);
 
 /* What a repository knows of one package; the strings belong to the
@@ -138,8 +139,8 @@ int gen_repo_lookup(const struct gen_repo *repo, const char *name,
  * of its items (versions and arch qualifiers ignored). */
 bool gen_deps_mention(const char *list, const char *name);
 
-/* Unpack the overlay tar at path into rootfd. */
-int gen_overlay_unpack(const char *path, int rootfd,
+/* Unpack the overlay tar at path into dest. */
+int gen_overlay_unpack(const char *path, const struct gen_dest *dest,
 		       const struct gen_limits *lim,
 		       struct gen_extract_stats *stats, struct rf_error *err);
 
@@ -163,6 +164,19 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
  * maintainer script is owned by base-files as a directory; its files must
  * land in usr/bin).
  */
+/* Whether the report recorded xattr name for f. */
+bool gen_file_has_xattr(const struct gen_file *f, const char *name);
+
+/* The files of r's hardlink groups (none missing), by group and then in
+ * report order, the first of each group's run its first file: *n of
+ * them, an array to free. */
+struct gen_link_member {
+	unsigned long long group;
+	size_t index; /* in r->files */
+};
+struct gen_link_member *gen_link_members(const struct gen_report *r,
+					 size_t *n);
+
 int gen_tree_prepare(const struct gen_report *r, int rootfd,
 		     struct rf_error *err);
 

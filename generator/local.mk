@@ -4,10 +4,11 @@
 noinst_LIBRARIES += generator/libgen.a
 generator_libgen_a_SOURCES = \
 	generator/extract.c generator/extract.h generator/gen.h \
+	generator/fsw.c generator/fsw.h \
 	generator/report.c generator/repo.c generator/tree.c
-generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(ZLIB_CFLAGS) \
+generator_libgen_a_CFLAGS = $(AM_CFLAGS) $(LIBARCHIVE_CFLAGS) $(ZLIB_CFLAGS) $(EXT2FS_CFLAGS) \
 	$(LIBXML2_CFLAGS) $(LIBCRYPTO_CFLAGS)
-RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) $(ZLIB_LIBS) \
+RF_GEN_LIBS = generator/libgen.a $(RF_FMT_LIBS) $(LIBARCHIVE_LIBS) $(ZLIB_LIBS) $(EXT2FS_LIBS) \
 	$(LIBXML2_LIBS) $(LIBCRYPTO_LIBS)
 # kinds of package: one table each, registry in repo.c
 generator_libgen_a_SOURCES += generator/pkg_kind.h generator/pkg_deb.c \

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "cache.h"
 #include "disk.h"
+#include "fsw.h"
 #include "gen.h"
 #include "progress.h"
 #include "target.h"
@@ -51,7 +52,7 @@ static void usage(FILE *f)
 		"[--keep-ssh-keys]\n"
 		"                   [--keep-net-rules] [--jobs N] [--verbose]\n"
 		"                   [--stage-in-memory auto|always|never]\n"
-		"                   [--cache DIR [--cache-max SIZE]]\n"
+		"                   [--cache DIR [--cache-max SIZE]] [--staged]\n"
 		"\n"
 		"Rebuilds the scanned host's files into a disk image: every "
 		"package of the\n"
@@ -67,6 +68,15 @@ static void usage(FILE *f)
 		"by mke2fs -d, xfs by mkfs.xfs -p (what it cannot carry is "
 		"reported), btrfs\n"
 		"by mkfs.btrfs --rootdir, any other type as ext4.\n"
+		"\n"
+		"When nothing needs the tree on disk (--target none, one ext2/3/4 "
+		"filesystem,\n"
+		"no EFI system partition), the packages and the overlay go "
+		"straight into\n"
+		"the filesystem, which libext2fs fills from their streams with "
+		"no staged\n"
+		"tree; --staged stages the tree and runs mke2fs -d all the "
+		"same.\n"
 		"\n"
 		"The tree is then tuned for --target (default kvm): other "
 		"platforms' guest\n"
@@ -345,6 +355,7 @@ int main(int argc, char **argv)
 		{"stage-in-memory", required_argument, NULL, 'S'},
 		{"cache", required_argument, NULL, 'C'},
 		{"cache-max", required_argument, NULL, 'X'},
+		{"staged", no_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -362,6 +373,8 @@ int main(int argc, char **argv)
 	struct rf_progress prog;
 	char stage[4096] = "";
 	bool missing_ok = false, json = false, quiet = false, verbose = false;
+	bool staged = false, direct = false;
+	struct gen_fsw *fsw = NULL;
 	const char *in_memory = "auto", *cache_dir = NULL;
 	uint64_t cache_max = 4ULL << 30;
 	struct gen_cache *cache = NULL;
@@ -376,7 +389,7 @@ int main(int argc, char **argv)
 	struct remover remover = {.stage = stage};
 	/* wall time of each phase, for --json and the benchmark */
 	uint64_t t_unpack = 0, t_overlay = 0, t_meta = 0, t_tune = 0,
-		 t_plan = 0, t_phase;
+		 t_plan = 0, t_mkfs = 0, t_phase;
 
 	gen_tune_init(&tune, NULL);
 	gen_limits_default(&lim);
@@ -454,6 +467,7 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'D': staged = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); ret = 0; goto out;
 		case 'V': printf("reforge-gen %s\n", PACKAGE_VERSION); ret = 0;
@@ -498,6 +512,25 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "reforge-gen: %s: %s\n", report, err.msg);
 		goto out;
+	}
+	if (!staged && tune.target == NULL) {
+		/* no tuning: the filesystem can be filled from the streams */
+		rc = gen_disk_plan(r, NULL, &dopts, &layout, &err);
+		if (rc < 0) {
+			fprintf(stderr, "reforge-gen: %s\n", err.msg);
+			goto out;
+		}
+		direct = gen_disk_direct(layout);
+		if (!direct) {
+			gen_layout_free(layout);
+			layout = NULL;
+		}
+		if (verbose)
+			fprintf(stderr, "reforge-gen: %s\n",
+				direct ? "filling the filesystem from the "
+					 "streams (no staged tree)"
+				       : "staging the tree (more than one "
+					 "filesystem, or not ext*)");
 	}
 	if (strcmp(in_memory, "always") == 0) {
 		tmpdir = SHM_DIR;
@@ -548,7 +581,25 @@ int main(int argc, char **argv)
 	}
 
 	t_phase = rf_now_ns();
-	rc = gen_tree_prepare(r, rootfd, &err);
+	if (direct) {
+		struct gen_part *p = NULL;
+		char dev[64];
+
+		for (size_t i = 0; i < layout->nparts; i++)
+			if (layout->parts[i].kind == GEN_PART_FS)
+				p = &layout->parts[i];
+		rc = gen_disk_make(p, tmpdir, &err);
+		if (rc == 0) {
+			snprintf(dev, sizeof(dev), "/proc/self/fd/%d", p->fd);
+			rc = gen_fsw_open(dev, &fsw, &err);
+		}
+		if (rc == 0)
+			rc = gen_fsw_prepare(fsw, r, &err);
+		t_mkfs = rf_now_ns() - t_phase;
+		t_phase = rf_now_ns();
+	} else {
+		rc = gen_tree_prepare(r, rootfd, &err);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "reforge-gen: %s\n", err.msg);
 		goto out;
@@ -558,6 +609,7 @@ int main(int argc, char **argv)
 		struct gen_unpack_opts uo = {.jobs = jobs, .lim = &lim,
 					     .stage = stage,
 					     .stop = &stop_signal,
+					     .fsw = fsw,
 					     .event = unpack_event, .ctx = &uc};
 
 		rc = gen_unpack_all(r, repo, rootfd, &uo, &unpacked, &missing,
@@ -578,8 +630,15 @@ int main(int argc, char **argv)
 	t_unpack = rf_now_ns() - t_phase;
 	t_phase = rf_now_ns();
 	if (overlay != NULL && !stop_signal) {
+		struct gen_dest d = {rootfd, NULL};
+
 		rf_progress_update(&prog, true, "applying the overlay");
-		rc = gen_overlay_unpack(overlay, rootfd, &lim, &ost, &err);
+		if (fsw != NULL)
+			d.batch = gen_fsw_batch_new(fsw);
+		rc = gen_overlay_unpack(overlay, &d, &lim, &ost, &err);
+		if (rc == 0 && fsw != NULL)
+			rc = gen_fsw_apply(fsw, d.batch, &err);
+		gen_fsw_batch_free(d.batch);
 		if (rc < 0) {
 			rf_progress_done(&prog);
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
@@ -592,7 +651,12 @@ int main(int argc, char **argv)
 		rf_progress_update(&prog, true, "setting owners, modes, times");
 		struct rf_buf absent = RF_BUF_INIT;
 
-		rc = gen_tree_apply(r, rootfd, &tree_warnings, &absent, &err);
+		if (fsw != NULL)
+			rc = gen_fsw_report(fsw, r, &tree_warnings, &absent,
+					    &err);
+		else
+			rc = gen_tree_apply(r, rootfd, &tree_warnings, &absent,
+					    &err);
 		if (rc < 0) {
 			rf_progress_done(&prog);
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
@@ -629,8 +693,16 @@ int main(int argc, char **argv)
 		t_tune = rf_now_ns() - t_phase;
 		t_phase = rf_now_ns();
 		rf_progress_update(&prog, true, "making the filesystems");
-		rc = gen_disk_plan(r, stage, &dopts, &layout, &err);
-		t_plan = rf_now_ns() - t_phase;
+		if (fsw != NULL) {
+			rc = gen_fsw_close(fsw, &err);
+			fsw = NULL;
+			if (rc < 0)
+				rf_error_prefix(&err, "the / filesystem");
+			t_mkfs += rf_now_ns() - t_phase;
+		} else {
+			rc = gen_disk_plan(r, stage, &dopts, &layout, &err);
+			t_plan = rf_now_ns() - t_phase;
+		}
 		t_phase = rf_now_ns();
 		if (rc == 0 && tuned) {
 			rc = gen_tune_boot(&tune, r, layout, stage, &err);
@@ -680,11 +752,12 @@ int main(int argc, char **argv)
 		       "\"mkfs\":%.3f,\"write\":%.3f},",
 		       (double)t_unpack / 1e9, (double)t_overlay / 1e9,
 		       (double)t_meta / 1e9, (double)t_tune / 1e9,
-		       (double)t_plan / 1e9, (double)layout->mkfs_ns / 1e9,
+		       (double)t_plan / 1e9,
+		       (double)(layout->mkfs_ns + t_mkfs) / 1e9,
 		       (double)layout->write_ns / 1e9);
 		printf("\"staging\":");
 		json_str(tmpdir);
-		printf(",");
+		printf(",\"direct\":%s,", direct ? "true" : "false");
 		if (cache != NULL) {
 			struct gen_cache_stats cs;
 
@@ -767,6 +840,7 @@ out:
 	}
 	if (lockfd >= 0)
 		close(lockfd);
+	gen_fsw_free(fsw);
 	gen_layout_free(layout);
 	gen_tune_release(&tune);
 	gen_report_free(r);

@@ -145,7 +145,7 @@ static struct archive *member_open(struct archive *outer)
 /* The data.tar member the outer archive is positioned at, decoded, to the
  * payload cache as it is unpacked. */
 static int unpack_raw(const struct gen_repo_pkg *p, struct archive *outer,
-		      struct gen_pkg_stream *s, int rootfd,
+		      struct gen_pkg_stream *s, const struct gen_dest *dest,
 		      const struct gen_limits *lim, struct rf_error *err)
 {
 	struct archive *raw = archive_read_new();
@@ -158,7 +158,7 @@ static int unpack_raw(const struct gen_repo_pkg *p, struct archive *outer,
 		rc = rf_error_set(err, -EINVAL, "unreadable data.tar: %s",
 				  archive_error_string(raw));
 	else
-		rc = gen_pkg_unpack_raw(p, raw, s, rootfd, lim, err);
+		rc = gen_pkg_unpack_raw(p, raw, s, dest, lim, err);
 	archive_read_free(raw);
 	return rc;
 }
@@ -305,7 +305,7 @@ static int deb_add_dir(struct gen_repo *repo, const char *dir,
 }
 
 static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
-		      int rootfd, const struct gen_limits *lim,
+		      const struct gen_dest *dest, const struct gen_limits *lim,
 		      struct rf_error *err)
 {
 	struct archive *a = archive_read_new(), *in = NULL;
@@ -323,7 +323,7 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 		if (name == NULL || strncmp(name, "data.tar", 8) != 0)
 			continue;
 		if (gen_pkg_stream_fill(s)) {
-			rc = unpack_raw(p, a, s, rootfd, lim, err);
+			rc = unpack_raw(p, a, s, dest, lim, err);
 			goto out;
 		}
 		in = member_open(a);
@@ -331,7 +331,7 @@ static int deb_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
 			rc = rf_error_set(err, -EINVAL, "unreadable %s", name);
 			goto out;
 		}
-		rc = gen_extract(in, rootfd, lim, NULL, NULL, NULL, err);
+		rc = gen_extract(in, dest, lim, NULL, NULL, NULL, err);
 		goto out;
 	}
 	rc = rf_error_set(err, -EINVAL, "no data.tar member");

@@ -60,12 +60,12 @@ struct gen_pkg_kind {
 	int (*add_dir)(struct gen_repo *repo, const char *dir,
 		       struct rf_error *err);
 	/*
-	 * Unpack the payload of p, read from s, into rootfd with
+	 * Unpack the payload of p, read from s, into dest with
 	 * gen_extract(). Must keep no state outside the call (packages are
 	 * unpacked on several threads at once).
 	 */
 	int (*unpack)(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
-		      int rootfd, const struct gen_limits *lim,
+		      const struct gen_dest *dest, const struct gen_limits *lim,
 		      struct rf_error *err);
 	/*
 	 * The payload cache (cache.h). The payload is one archive whose
@@ -84,12 +84,12 @@ bool gen_pkg_stream_fill(const struct gen_pkg_stream *s);
 
 /*
  * raw: an open reader of the "raw" format whose one entry is the decoded
- * payload of p. Reads it in the kind's format, extracts it into rootfd
+ * payload of p. Reads it in the kind's format, extracts it into dest
  * (what the kind skips aside) and stores every byte of it in the payload
  * cache.
  */
 int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
-		       struct gen_pkg_stream *s, int rootfd,
+		       struct gen_pkg_stream *s, const struct gen_dest *dest,
 		       const struct gen_limits *lim, struct rf_error *err);
 
 /*
@@ -101,7 +101,7 @@ int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
 int gen_pkg_unpack_stream(const struct gen_repo_pkg *p,
 			  struct gen_pkg_stream *s,
 			  int (*filters)(struct archive *a), const char *what,
-			  int rootfd, const struct gen_limits *lim,
+			  const struct gen_dest *dest, const struct gen_limits *lim,
 			  struct rf_error *err);
 
 extern const struct gen_pkg_kind gen_pkg_deb;

@@ -343,11 +343,11 @@ static bool skip_metadata(void *ctx, const char *name)
 }
 
 static int pacman_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
-			 int rootfd, const struct gen_limits *lim,
+			 const struct gen_dest *dest, const struct gen_limits *lim,
 			 struct rf_error *err)
 {
 	return gen_pkg_unpack_stream(p, s, archive_read_support_filter_all,
-				     "a pacman package", rootfd, lim, err);
+				     "a pacman package", dest, lim, err);
 }
 
 const struct gen_pkg_kind gen_pkg_pacman = {

@@ -480,11 +480,11 @@ static int rpm_filters(struct archive *a)
 }
 
 static int rpm_unpack(const struct gen_repo_pkg *p, struct gen_pkg_stream *s,
-		      int rootfd, const struct gen_limits *lim,
+		      const struct gen_dest *dest, const struct gen_limits *lim,
 		      struct rf_error *err)
 {
 	return gen_pkg_unpack_stream(p, s, rpm_filters, "an rpm payload",
-				     rootfd, lim, err);
+				     dest, lim, err);
 }
 
 static const char *const rpm_pseudo[] = {"gpg-pubkey", NULL};

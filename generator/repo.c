@@ -295,7 +295,7 @@ static la_ssize_t tee_read(struct archive *a, void *ctx, const void **buf)
 }
 
 int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
-		       struct gen_pkg_stream *s, int rootfd,
+		       struct gen_pkg_stream *s, const struct gen_dest *dest,
 		       const struct gen_limits *lim, struct rf_error *err)
 {
 	struct tee *t = rf_xcalloc(1, sizeof(*t));
@@ -315,7 +315,7 @@ int gen_pkg_unpack_raw(const struct gen_repo_pkg *p, struct archive *raw,
 					  : archive_error_string(a));
 		goto out;
 	}
-	rc = gen_extract(a, rootfd, lim, p->kind->skip, NULL, NULL, err);
+	rc = gen_extract(a, dest, lim, p->kind->skip, NULL, NULL, err);
 	if (rc < 0)
 		goto out;
 	/* what follows the archive's end (padding) belongs to it too */
@@ -332,7 +332,7 @@ out:
 int gen_pkg_unpack_stream(const struct gen_repo_pkg *p,
 			  struct gen_pkg_stream *s,
 			  int (*filters)(struct archive *a), const char *what,
-			  int rootfd, const struct gen_limits *lim,
+			  const struct gen_dest *dest, const struct gen_limits *lim,
 			  struct rf_error *err)
 {
 	struct archive *a = archive_read_new();
@@ -347,9 +347,9 @@ int gen_pkg_unpack_stream(const struct gen_repo_pkg *p,
 		rc = rf_error_set(err, -EINVAL, "not %s: %s", what,
 				  archive_error_string(a));
 	else if (s->fill != NULL)
-		rc = gen_pkg_unpack_raw(p, a, s, rootfd, lim, err);
+		rc = gen_pkg_unpack_raw(p, a, s, dest, lim, err);
 	else
-		rc = gen_extract(a, rootfd, lim, p->kind->skip, NULL, NULL,
+		rc = gen_extract(a, dest, lim, p->kind->skip, NULL, NULL,
 				 err);
 	archive_read_free(a);
 	return rc;
@@ -396,7 +396,7 @@ int gen_pkg_stream_open(struct archive *a, struct gen_pkg_stream *s)
  * written), < 0 (err set) a failure of the extraction itself.
  */
 static int unpack_cached(struct gen_cache *c, const char *key,
-			 const struct gen_pkg_kind *kind, int rootfd,
+			 const struct gen_pkg_kind *kind, const struct gen_dest *dest,
 			 const struct gen_limits *lim, struct rf_error *err)
 {
 	struct gen_cache_reader *r = gen_cache_get(c, key);
@@ -411,7 +411,7 @@ static int unpack_cached(struct gen_cache *c, const char *key,
 		rc = rf_error_set(err, -EIO, "cache entry %s: %s", key,
 				  archive_error_string(a));
 	else
-		rc = gen_extract(a, rootfd, lim, kind->skip, NULL, NULL, err);
+		rc = gen_extract(a, dest, lim, kind->skip, NULL, NULL, err);
 	archive_read_free(a);
 	if (gen_cache_reader_bad(r)) {
 		gen_cache_reader_end(r, true);
@@ -423,7 +423,7 @@ static int unpack_cached(struct gen_cache *c, const char *key,
 }
 
 int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
-		    int rootfd, const struct gen_limits *lim,
+		    const struct gen_dest *dest, const struct gen_limits *lim,
 		    struct rf_error *err)
 {
 	char key[GEN_CACHE_KEY_MAX];
@@ -466,7 +466,7 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 				0;
 		if (keyed) {
 			gen_cache_key(key, p->kind->name, ksum);
-			rc = unpack_cached(repo->cache, key, p->kind, rootfd,
+			rc = unpack_cached(repo->cache, key, p->kind, dest,
 					   lim, err);
 			if (rc <= 0)
 				return rc;
@@ -486,7 +486,7 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	}
 	if (p->algo != RF_DIGEST_NONE)
 		s->d = rf_digest_new(p->algo, RF_DIGEST_NONE);
-	rc = p->kind->unpack(p, s, rootfd, lim, err);
+	rc = p->kind->unpack(p, s, dest, lim, err);
 	/* to the caller -ENOENT says no repository has the package; a
 	 * package whose entries need what is not there is a bad one */
 	if (rc == -ENOENT)
@@ -544,7 +544,7 @@ out:
 	return rc;
 }
 
-int gen_overlay_unpack(const char *path, int rootfd,
+int gen_overlay_unpack(const char *path, const struct gen_dest *dest,
 		       const struct gen_limits *lim,
 		       struct gen_extract_stats *stats, struct rf_error *err)
 {
@@ -558,7 +558,7 @@ int gen_overlay_unpack(const char *path, int rootfd,
 				  archive_error_string(a));
 		goto out;
 	}
-	rc = gen_extract(a, rootfd, lim, NULL, NULL, stats, err);
+	rc = gen_extract(a, dest, lim, NULL, NULL, stats, err);
 	if (rc < 0)
 		rf_error_prefix(err, "overlay %s", path);
 out:

@@ -143,6 +143,10 @@ static int parse_file(xmlTextReaderPtr rd, struct gen_file *f,
 	f->gid = (gid_t)v;
 	if (attr_u64(rd, "size", 10, &v) == 0)
 		f->size = v;
+	/* a sparse file's: what its data takes */
+	f->allocated = f->size;
+	if (attr_u64(rd, "allocated", 10, &v) == 0 && v < f->size)
+		f->allocated = v;
 	if (attr_u64(rd, "link-group", 10, &v) == 0)
 		f->link_group = v;
 	free(s);

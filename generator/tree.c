@@ -130,7 +130,7 @@ static char *xpath(int pfd, const char *base)
 	return rf_buf_detach(&b);
 }
 
-static bool recorded(const struct gen_file *f, const char *name)
+bool gen_file_has_xattr(const struct gen_file *f, const char *name)
 {
 	for (size_t i = 0; i < f->nxattrs; i++)
 		if (strcmp(f->xattrs[i].name, name) == 0)
@@ -198,7 +198,7 @@ static int apply_one(int pfd, const char *base, const struct gen_file *f,
 		else if (strcmp(n, "system.posix_acl_default") == 0)
 			has_default = true;
 		else if (strncmp(n, "system.posix_acl_", 17) != 0 &&
-			 !recorded(f, n) && lremovexattr(p, n) < 0 && !lnk) {
+			 !gen_file_has_xattr(f, n) && lremovexattr(p, n) < 0 && !lnk) {
 			rc = rf_error_errno(err, -errno, "remove %s of /%s", n,
 					    f->path);
 			goto out;
@@ -290,22 +290,33 @@ static int join_links(const struct gen_report *r, int rootfd,
 	return rc;
 }
 
-struct group_first {
-	unsigned long long group;
-	size_t index;
-};
-
-static int first_cmp(const void *a, const void *b)
+static int member_cmp(const void *a, const void *b)
 {
-	const struct group_first *x = a, *y = b;
+	const struct gen_link_member *x = a, *y = b;
 
 	if (x->group != y->group)
 		return x->group < y->group ? -1 : 1;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+struct gen_link_member *gen_link_members(const struct gen_report *r,
+					 size_t *n)
+{
+	struct gen_link_member *v = rf_xcalloc(r->nfiles + 1, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (r->files[i].link_group != 0 &&
+		    r->files[i].cls != GEN_MISSING) {
+			v[*n].group = r->files[i].link_group;
+			v[(*n)++].index = i;
+		}
+	qsort(v, *n, sizeof(*v), member_cmp);
+	return v;
+}
+
 /* Whether files[i] is the first of its hardlink group in report order. */
-static bool first_of_group(const struct group_first *v, size_t n,
+static bool first_of_group(const struct gen_link_member *v, size_t n,
 			   unsigned long long group, size_t i)
 {
 	size_t lo = 0, hi = n;
@@ -325,17 +336,10 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
 		   uint64_t *warnings, struct rf_buf *absent,
 		   struct rf_error *err)
 {
-	struct group_first *firsts = rf_xcalloc(r->nfiles + 1, sizeof(*firsts));
-	size_t nfirsts = 0;
+	size_t nfirsts;
+	struct gen_link_member *firsts = gen_link_members(r, &nfirsts);
 	int rc = 0;
 
-	for (size_t i = 0; i < r->nfiles; i++)
-		if (r->files[i].link_group != 0 &&
-		    r->files[i].cls != GEN_MISSING) {
-			firsts[nfirsts].group = r->files[i].link_group;
-			firsts[nfirsts++].index = i;
-		}
-	qsort(firsts, nfirsts, sizeof(*firsts), first_cmp);
 
 	*warnings = 0;
 	/* first everything that changes directories, then the metadata, so

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "rootfs.h"
+#include "fsw.h"
 #include "unpack.h"
 
 /* Deeper trees than this in one package are refused by the merge (each
@@ -29,6 +30,7 @@ struct job {
 	enum job_state state;
 	int rc; /* 1: skipped, not installed */
 	struct rf_error err;
+	struct gen_fsw_batch *batch; /* with o->fsw: what it read */
 };
 
 struct pool {
@@ -118,12 +120,20 @@ static void remove_pkg_dir(const struct gen_unpack_opts *o, size_t i)
 	}
 }
 
-/* Unpack job i into its own directory. */
+/* Unpack job i into its own directory, or its own batch of the ext4
+ * writer. */
 static int run_job(struct pool *pl, size_t i, struct rf_error *err)
 {
 	struct rf_buf dir = RF_BUF_INIT;
 	int fd = -1, rc;
 
+	if (pl->o->fsw != NULL) {
+		struct gen_dest d = {-1, gen_fsw_batch_new(pl->o->fsw)};
+
+		pl->jobs[i].batch = d.batch;
+		return gen_repo_unpack(pl->repo, &pl->r->pkgs[i], &d,
+				       pl->o->lim, err);
+	}
 	pkg_dir(pl->o, i, &dir);
 	if (mkdir(dir.data, 0700) < 0) {
 		rc = rf_error_errno(err, -errno, "mkdir %s", dir.data);
@@ -134,7 +144,8 @@ static int run_job(struct pool *pl, size_t i, struct rf_error *err)
 		rc = rf_error_errno(err, -errno, "open %s", dir.data);
 		goto out;
 	}
-	rc = gen_repo_unpack(pl->repo, &pl->r->pkgs[i], fd, pl->o->lim, err);
+	rc = gen_repo_unpack(pl->repo, &pl->r->pkgs[i],
+			     &(struct gen_dest){fd, NULL}, pl->o->lim, err);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -368,9 +379,18 @@ static int unpack_serial(const struct gen_report *r, struct gen_repo *repo,
 			rc = rf_error_set(err, -EINTR, "stopped");
 			break;
 		}
-		if (installed(&r->pkgs[i]))
-			one = gen_repo_unpack(repo, &r->pkgs[i], rootfd, o->lim,
-					      &e);
+		if (installed(&r->pkgs[i]) && o->fsw != NULL) {
+			struct gen_dest d = {-1, gen_fsw_batch_new(o->fsw)};
+
+			one = gen_repo_unpack(repo, &r->pkgs[i], &d, o->lim, &e);
+			if (one == 0)
+				one = gen_fsw_apply(o->fsw, d.batch, &e);
+			gen_fsw_batch_free(d.batch);
+		} else if (installed(&r->pkgs[i])) {
+			one = gen_repo_unpack(repo, &r->pkgs[i],
+					      &(struct gen_dest){rootfd, NULL},
+					      o->lim, &e);
+		}
 		if (one == -ENOENT)
 			(*missing)++;
 		else if (one == 0)
@@ -442,10 +462,14 @@ int gen_unpack_all(const struct gen_report *r, struct gen_repo *repo,
 			rc = rf_error_set(err, -EINTR, "stopped");
 			break;
 		}
-		if (j->rc == 0)
+		if (j->rc == 0 && o->fsw != NULL)
+			rc = gen_fsw_apply(o->fsw, j->batch, err);
+		else if (j->rc == 0)
 			rc = merge_job(o, rootfd, i, r->pkgs[i].name, err);
-		else if (j->rc < 0)
+		else if (j->rc < 0 && o->fsw == NULL)
 			remove_pkg_dir(o, i); /* half unpacked: never merged */
+		gen_fsw_batch_free(j->batch);
+		j->batch = NULL;
 		if (rc < 0)
 			break;
 		if (j->rc == -ENOENT) {
@@ -467,9 +491,12 @@ join:
 	for (size_t t = 0; t < started; t++)
 		pthread_join(tids[t], NULL);
 	/* the private trees of packages unpacked but never merged */
-	for (size_t i = 0; i < r->npkgs; i++)
-		if (pl.jobs[i].state == JOB_DONE && pl.jobs[i].rc != 1)
+	for (size_t i = 0; i < r->npkgs; i++) {
+		gen_fsw_batch_free(pl.jobs[i].batch);
+		if (pl.jobs[i].state == JOB_DONE && pl.jobs[i].rc != 1 &&
+		    o->fsw == NULL)
 			remove_pkg_dir(o, i);
+	}
 	pthread_cond_destroy(&pl.done);
 	pthread_mutex_destroy(&pl.lock);
 	free(tids);

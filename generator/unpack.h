@@ -39,6 +39,7 @@ struct gen_unpack_opts {
 	const struct gen_limits *lim;
 	const char *stage;            /* where stage/pkg-N go */
 	volatile sig_atomic_t *stop;  /* set: stop soon, -EINTR */
+	struct gen_fsw *fsw;          /* straight into ext4 (fsw.h), or NULL */
 	gen_unpack_event_fn event;    /* may be NULL */
 	void *ctx;
 };

@@ -87,7 +87,7 @@ static int tar_extract(struct tarw *t, const struct gen_limits *lim)
 	gen_limits_default(&def);
 	fd = open(rootdir, O_PATH | O_DIRECTORY);
 	CU_ASSERT_FATAL(fd >= 0);
-	rc = gen_extract(r, fd, lim ? lim : &def, NULL, NULL, NULL, &err);
+	rc = gen_extract(r, &(struct gen_dest){fd, NULL}, lim ? lim : &def, NULL, NULL, NULL, &err);
 	if (rc < 0 && getenv("RF_TEST_VERBOSE"))
 		fprintf(stderr, "gen_extract: %s\n", err.msg);
 	close(fd);

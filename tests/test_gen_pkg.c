@@ -174,7 +174,7 @@ static int unpack_url(const char *url, const struct gen_package *p, char *root,
 	if (rc == 0) {
 		fd = open(root, O_PATH | O_DIRECTORY);
 		CU_ASSERT_FATAL(fd >= 0);
-		rc = gen_repo_unpack(repo, p, fd, &lim, err);
+		rc = gen_repo_unpack(repo, p, &(struct gen_dest){fd, NULL}, &lim, err);
 		close(fd);
 	}
 	gen_repo_free(repo);
@@ -497,13 +497,13 @@ static void test_unknown_db(void)
 	struct rf_error err = {0};
 
 	gen_limits_default(&lim);
-	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), -ENOENT);
+	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, &(struct gen_dest){-1, NULL}, &lim, &err), -ENOENT);
 	CU_ASSERT(strstr(err.msg, "'nix'") != NULL);
 	/* rpm's imported keys are no package file: nothing to unpack */
 	p = pkg("rpm", "gpg-pubkey", NULL, "0123abcd", "5f0a1b2c", NULL);
-	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), 0);
+	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, &(struct gen_dest){-1, NULL}, &lim, &err), 0);
 	p.db = "dpkg";
-	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, -1, &lim, &err), -ENOENT);
+	CU_ASSERT_EQUAL(gen_repo_unpack(repo, &p, &(struct gen_dest){-1, NULL}, &lim, &err), -ENOENT);
 	gen_repo_free(repo);
 }
 

@@ -76,7 +76,7 @@ make_overlay "$R" "$T/src.xml" "$T/overlay.tar"
 	--repo "file://$T/repo1" --repo "file://$T/repo2" --format qcow2 \
 	--tmpdir "$T" --json -o "$T/img.qcow2" >"$T/gen.json" 2>"$T/gen.err" ||
 	{ cat "$T/gen.err"; fail "reforge-gen failed"; }
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["table"]=="gpt" and d["packages"]==2, d' \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["table"]=="gpt" and d["packages"]==2 and d["direct"] is True, d' \
 	"$T/gen.json" || fail "unexpected --json output: $(cat "$T/gen.json")"
 ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 qemu-img check -q "$T/img.qcow2" || fail "qemu-img check failed"
@@ -116,12 +116,24 @@ same_tree() {
 	set -- "$1" "$2" $(gpt_part "$1" 1)
 	dd if="$1" of="$T/$2.fs" bs=1M iflag=skip_bytes,count_bytes \
 		skip="$3" count="$4" status=none || fail "$2: dd failed"
+	e2fsck -fn "$T/$2.fs" >"$T/$2.fsck" 2>&1 ||
+		{ cat "$T/$2.fsck"; fail "$2: e2fsck found errors"; }
 	mkdir "$T/$2.ex"
 	debugfs -R "rdump / $T/$2.ex" "$T/$2.fs" >/dev/null 2>&1 || fail "$2: rdump failed"
 	"$SCAN" -q --root "$T/$2.ex" --report "$T/$2.xml" >/dev/null 2>&1 ||
 		fail "$2: reforge-scan of the image failed"
 	compare_reports "$T/src.xml" "$T/$2.xml" || fail "$2: the image differs from the source"
 }
+# the same through a staged tree and mke2fs -d (--staged), the path of
+# every run that tunes the image
+"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
+	--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw --staged \
+	--tmpdir "$T" --json -o "$T/staged.raw" >"$T/staged.json" 2>"$T/staged.err" ||
+	{ cat "$T/staged.err"; fail "reforge-gen --staged failed"; }
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["direct"] is False' \
+	"$T/staged.json" || fail "--staged filled the filesystem directly"
+same_tree "$T/staged.raw" staged
+check_special "$T/src.xml" "$T/staged.fs" || fail "staged: special files or modes differ"
 # cache_run TAG HITS MISSES STORED DAMAGED
 cache_run() {
 	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
@@ -235,36 +247,46 @@ grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
 [ -e "$T/miss.raw" ] && fail "an image was written without its packages"
 # killed midway (while it reads an overlay that stalls half way, its
 # packages unpacked): no image under its name; the next run reclaims the
-# staging space
-mkfifo "$T/stall"
-(head -c 20000 "$T/overlay.tar"; sleep 60) >"$T/stall" &
-feeder=$!
-"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
-	--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" --cache "$T/killcache" \
-	-o "$T/killed.qcow2" 2>/dev/null &
-pid=$!
-i=0
-until ls "$T"/reforge-gen.*/root/usr/share/alpha/data.txt >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || fail "reforge-gen never unpacked its packages"
-	sleep 0.05
-done
-kill -9 $pid
-wait $pid 2>/dev/null
-kill $feeder 2>/dev/null
-[ -e "$T/killed.qcow2" ] && fail "a killed run left its image"
-# its payload cache holds whole entries only, nothing half written
-for f in "$T"/killcache/* "$T"/killcache/.[!.]*; do
-	[ -e "$f" ] || continue
-	case $f in *.zst) zstd -q -t "$f" || fail "$f: a half-written cache entry" ;;
-	*) fail "a killed run left $f in its cache" ;;
-	esac
-done
-ls "$T" | grep -q '^reforge-gen\.' || fail "the test did not kill a run midway"
-"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
-	--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/again.raw" ||
-	fail "the run after a killed one failed"
-ls "$T" | grep -q '^reforge-gen\.' && fail "a killed run's staging was not reclaimed"
+# staging space. Staged (the tree is there to see) and filled straight
+# from the streams (the packages' cache entries say they were read).
+killed_midway() {
+	rm -rf "$T/killcache" "$T/stall"
+	mkfifo "$T/stall"
+	(head -c 20000 "$T/overlay.tar"; sleep 60) >"$T/stall" &
+	feeder=$!
+	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/stall" --repo "file://$T/repo1" \
+		--repo "file://$T/repo2" --format qcow2 --tmpdir "$T" --cache "$T/killcache" \
+		"$@" -o "$T/killed.qcow2" 2>/dev/null &
+	pid=$!
+	i=0
+	until if [ "$1" = --staged ]; then
+		ls "$T"/reforge-gen.*/root/usr/share/alpha/data.txt
+	else
+		[ "$(ls "$T"/killcache/*.zst | wc -l)" -eq 2 ]
+	fi >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "reforge-gen $*never unpacked its packages"
+		sleep 0.05
+	done
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	kill $feeder 2>/dev/null
+	[ -e "$T/killed.qcow2" ] && fail "a killed run left its image"
+	# its payload cache holds whole entries only, nothing half written
+	for f in "$T"/killcache/* "$T"/killcache/.[!.]*; do
+		[ -e "$f" ] || continue
+		case $f in *.zst) zstd -q -t "$f" || fail "$f: a half-written cache entry" ;;
+		*) fail "a killed run left $f in its cache" ;;
+		esac
+	done
+	ls "$T" | grep -q '^reforge-gen\.' || fail "the test did not kill a run midway"
+	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" --repo "file://$T/repo1" \
+		--repo "file://$T/repo2" --format raw --tmpdir "$T" -o "$T/again.raw" ||
+		fail "the run after a killed one failed"
+	ls "$T" | grep -q '^reforge-gen\.' && fail "a killed run's staging was not reclaimed"
+}
+killed_midway --staged
+killed_midway
 "$GEN" --help | grep -q Usage || fail "--help"
 "$GEN" --target none --report 2>/dev/null; [ $? -eq 2 ] || fail "bad usage is not exit 2"
 echo "gen-dpkg: all checks passed"

@@ -1,0 +1,1505 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The ext4 writer: see fsw.h. libext2fs does the filesystem's own
+ * bookkeeping (bitmaps, group descriptors, checksums, inode tables,
+ * extent trees past four extents, xattr blocks and the ACL format); this
+ * file decides what goes where. File data is written with pwrite() into
+ * blocks taken from the block bitmap under a lock, so that several
+ * threads can read packages at once; nothing else of libext2fs is used
+ * before gen_fsw_close(), which runs alone.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ext2fs/ext2fs.h>
+
+#include "buf.h"
+#include "fsw.h"
+
+#define DATA_BUF (1U << 20)    /* file data gathered before a write */
+#define SYMLINK_HOPS 40        /* as the kernel's MAXSYMLINKS */
+#define EXT_MAX_LEN 32768      /* blocks of one initialized extent */
+#define LPF_BLOCKS 4           /* lost+found's room, as mke2fs gives */
+
+struct fsw_ext {
+	uint64_t lblk, pblk;
+	uint32_t len;
+};
+
+struct fsw_xattr {
+	char *name;
+	unsigned char *val;
+	size_t len;
+};
+
+struct fsw_dent;
+
+/* A directory's entries, by name (open addressing, linear probing). */
+struct fsw_dir {
+	struct fsw_dent **slot;
+	size_t cap, n;
+	size_t nsub; /* of them directories */
+};
+
+/* An inode to be. */
+struct fsw_inode {
+	uint32_t ino;  /* given at close; 2 for the root */
+	mode_t mode;   /* type and permissions */
+	uint32_t uid, gid;
+	struct timespec mtime;
+	dev_t rdev;
+	uint64_t size;
+	uint32_t nlink; /* entries naming it */
+	struct fsw_ext *ext;
+	size_t next;
+	char *target;   /* a symlink's */
+	struct fsw_xattr *x;
+	size_t nx;
+	struct fsw_dir *dir;   /* a directory's entries */
+	struct fsw_dent *self; /* a directory's own entry */
+	bool written;          /* by gen_fsw_close() */
+};
+
+struct fsw_dent {
+	char *name;
+	struct fsw_dent *parent;
+	struct fsw_inode *in;
+};
+
+/* What one archive entry does, kept until the batch is applied. */
+struct fsw_rec {
+	char *name, *link, *target;
+	mode_t type;
+	unsigned perm;
+	uint32_t uid, gid;
+	struct timespec mtime;
+	dev_t rdev;
+	uint64_t size;
+	bool data; /* a hardlink entry that carries data */
+	struct fsw_ext *ext;
+	size_t next;
+	struct fsw_xattr *x;
+	size_t nx;
+};
+
+struct gen_fsw_batch {
+	struct gen_fsw *w;
+	struct fsw_rec *v;
+	size_t n, cap;
+	unsigned char *buf; /* DATA_BUF bytes, block aligned */
+};
+
+struct gen_fsw {
+	ext2_filsys fs;
+	int fd;
+	unsigned bs;
+	pthread_mutex_t lock; /* the block bitmap and the counts */
+	uint64_t cursor;      /* where the next allocation looks first */
+	uint64_t data_blocks;
+	struct fsw_dent root;
+	struct fsw_inode *root_in;
+	uint32_t next_ino;
+	struct timespec now;
+};
+
+/* --- errors ------------------------------------------------------------ */
+
+static int e2err(struct rf_error *err, errcode_t e, const char *what,
+		 const char *name)
+{
+	int rc = e > 0 && e < 4096 ? -(int)e : -EIO;
+
+	return rf_error_set(err, rc, "%s%s%s: %s", what, name ? " " : "",
+			    name ? name : "", error_message(e));
+}
+
+/* --- blocks -------------------------------------------------------------- */
+
+/* Up to want free blocks in one run: *pblk, *got. */
+static int alloc_run(struct gen_fsw *w, uint64_t want, uint64_t *pblk,
+		     uint64_t *got)
+{
+	ext2_filsys fs = w->fs;
+	blk64_t end = ext2fs_blocks_count(fs->super) - 1, z, s, last;
+	blk64_t start = w->cursor;
+	int rc = -ENOSPC;
+
+	pthread_mutex_lock(&w->lock);
+	for (int pass = 0; pass < 2; pass++) {
+		if (start <= end &&
+		    ext2fs_find_first_zero_block_bitmap2(fs->block_map, start,
+							 end, &z) == 0) {
+			last = want - 1 > end - z ? end : z + want - 1;
+			if (ext2fs_find_first_set_block_bitmap2(
+				    fs->block_map, z, last, &s) != 0)
+				s = last + 1;
+			ext2fs_block_alloc_stats_range(fs, z, s - z, +1);
+			*pblk = z;
+			*got = s - z;
+			w->cursor = s;
+			w->data_blocks += s - z;
+			rc = 0;
+			break;
+		}
+		start = fs->super->s_first_data_block;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static void free_exts(struct gen_fsw *w, struct fsw_ext *ext, size_t n)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		ext2fs_block_alloc_stats_range(w->fs, ext[i].pblk, ext[i].len,
+					       -1);
+		w->data_blocks -= ext[i].len;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void add_ext(struct fsw_ext **v, size_t *n, uint64_t lblk,
+		    uint64_t pblk, uint64_t len)
+{
+	while (len > 0) {
+		struct fsw_ext *l = *n ? &(*v)[*n - 1] : NULL;
+		uint64_t take;
+
+		if (l != NULL && l->lblk + l->len == lblk &&
+		    l->pblk + l->len == pblk && l->len < EXT_MAX_LEN) {
+			take = EXT_MAX_LEN - l->len;
+			if (take > len)
+				take = len;
+			l->len += (uint32_t)take;
+		} else {
+			take = len > EXT_MAX_LEN ? EXT_MAX_LEN : len;
+			*v = rf_xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[(*n)++] = (struct fsw_ext){lblk, pblk,
+							(uint32_t)take};
+		}
+		lblk += take;
+		pblk += take;
+		len -= take;
+	}
+}
+
+/* Write len bytes of buf (a whole number of blocks) as the file's blocks
+ * from lblk on. */
+static int put_blocks(struct gen_fsw *w, const unsigned char *buf,
+		      size_t len, uint64_t lblk, struct fsw_ext **ext,
+		      size_t *next)
+{
+	uint64_t nblk = len / w->bs;
+
+	while (nblk > 0) {
+		uint64_t p, got;
+		size_t bytes;
+		int rc = alloc_run(w, nblk, &p, &got);
+
+		if (rc < 0)
+			return rc;
+		bytes = (size_t)got * w->bs;
+		for (size_t done = 0; done < bytes;) {
+			ssize_t n = pwrite(w->fd, buf + done, bytes - done,
+					   (off_t)(p * w->bs + done));
+
+			if (n < 0) {
+				rc = -errno;
+				free_exts(w, &(struct fsw_ext){lblk, p,
+							       (uint32_t)got},
+					  1);
+				return rc;
+			}
+			done += (size_t)n;
+		}
+		add_ext(ext, next, lblk, p, got);
+		buf += bytes;
+		lblk += got;
+		nblk -= got;
+	}
+	return 0;
+}
+
+/* --- reading archives ------------------------------------------------------ */
+
+struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w)
+{
+	struct gen_fsw_batch *b = rf_xcalloc(1, sizeof(*b));
+	void *p;
+
+	b->w = w;
+	if (posix_memalign(&p, 4096, DATA_BUF) != 0)
+		abort();
+	b->buf = p;
+	return b;
+}
+
+static void free_xattrs(struct fsw_xattr *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(x[i].name);
+		free(x[i].val);
+	}
+	free(x);
+}
+
+static void rec_clear(struct gen_fsw *w, struct fsw_rec *r)
+{
+	free_exts(w, r->ext, r->next);
+	free(r->ext);
+	free(r->name);
+	free(r->link);
+	free(r->target);
+	free_xattrs(r->x, r->nx);
+	memset(r, 0, sizeof(*r));
+}
+
+void gen_fsw_batch_free(struct gen_fsw_batch *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		rec_clear(b->w, &b->v[i]);
+	free(b->v);
+	free(b->buf);
+	free(b);
+}
+
+/* An entry's data into new blocks: r->ext. Blocks gather in b->buf;
+ * a gap of a block or more (a sparse file's hole) gets none. */
+static int read_data(struct archive *a, struct gen_fsw_batch *b,
+		     struct fsw_rec *r, const struct gen_limits *lim,
+		     uint64_t *total, struct rf_error *err)
+{
+	struct gen_fsw *w = b->w;
+	uint64_t start = 0; /* file offset of b->buf[0], block aligned */
+	size_t fill = 0;    /* bytes of b->buf in use */
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int rc = 0, ar;
+
+	for (;;) {
+		ar = archive_read_data_block(a, &buf, &len, &off);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN)
+			return rf_error_set(err, -EIO, "%s: %s", r->name,
+					    archive_error_string(a));
+		rc = gen_extract_chunk(a, r->name, r->size, off, len, lim,
+				       total, err);
+		if (rc < 0)
+			return rc;
+		while (len > 0) {
+			uint64_t end = start + fill;
+			size_t n;
+
+			if (fill > 0 && (uint64_t)off < end)
+				return rf_error_set(err, -EINVAL,
+						    "%s: data out of order",
+						    r->name);
+			if (fill > 0 && (uint64_t)off > end &&
+			    ((uint64_t)off - end >= w->bs ||
+			     (uint64_t)off - start >= DATA_BUF)) {
+				/* a hole: what is gathered goes first */
+				size_t whole = (fill + w->bs - 1) / w->bs * w->bs;
+
+				memset(b->buf + fill, 0, whole - fill);
+				rc = put_blocks(w, b->buf, whole, start / w->bs,
+						&r->ext, &r->next);
+				if (rc < 0)
+					goto write_error;
+				fill = 0;
+			}
+			if (fill == 0) {
+				start = (uint64_t)off / w->bs * w->bs;
+				end = start;
+			}
+			if ((uint64_t)off > end) {
+				memset(b->buf + fill, 0, (size_t)((uint64_t)off - end));
+				fill += (size_t)((uint64_t)off - end);
+			}
+			n = DATA_BUF - fill;
+			if (n > len)
+				n = len;
+			memcpy(b->buf + fill, buf, n);
+			fill += n;
+			buf = (const char *)buf + n;
+			len -= n;
+			off += (la_int64_t)n;
+			if (fill == DATA_BUF) {
+				rc = put_blocks(w, b->buf, fill, start / w->bs,
+						&r->ext, &r->next);
+				if (rc < 0)
+					goto write_error;
+				start += fill;
+				fill = 0;
+			}
+		}
+	}
+	if (fill > 0) {
+		size_t whole = (fill + w->bs - 1) / w->bs * w->bs;
+
+		memset(b->buf + fill, 0, whole - fill);
+		rc = put_blocks(w, b->buf, whole, start / w->bs, &r->ext,
+				&r->next);
+		if (rc < 0)
+			goto write_error;
+	}
+	return 0;
+write_error:
+	return rf_error_errno(err, rc, "%s: cannot write its data%s", r->name,
+			      rc == -ENOSPC ? " (the filesystem is full)" : "");
+}
+
+int gen_fsw_read(struct archive *a, struct archive_entry *e,
+		 struct gen_fsw_batch *b, const char *name,
+		 const struct gen_limits *lim, uint64_t *total,
+		 struct rf_error *err)
+{
+	struct fsw_rec *r;
+	const char *hl = archive_entry_hardlink(e), *xname;
+	const void *xval;
+	size_t xlen;
+	int64_t size = archive_entry_size(e);
+	int rc = 0;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 256;
+		b->v = rf_xrealloc(b->v, b->cap * sizeof(*b->v));
+	}
+	r = &b->v[b->n++];
+	memset(r, 0, sizeof(*r));
+	r->name = rf_xstrdup(name);
+	r->type = archive_entry_filetype(e);
+	r->perm = archive_entry_perm(e) & 07777;
+	r->uid = (uint32_t)archive_entry_uid(e);
+	r->gid = (uint32_t)archive_entry_gid(e);
+	r->mtime.tv_sec = archive_entry_mtime(e);
+	r->mtime.tv_nsec = archive_entry_mtime_nsec(e);
+	r->rdev = archive_entry_rdev(e);
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &xname, &xval, &xlen) ==
+	       ARCHIVE_OK) {
+		r->x = rf_xrealloc(r->x, (r->nx + 1) * sizeof(*r->x));
+		r->x[r->nx].name = rf_xstrdup(xname);
+		r->x[r->nx].val = rf_xmalloc(xlen ? xlen : 1);
+		memcpy(r->x[r->nx].val, xval, xlen);
+		r->x[r->nx++].len = xlen;
+	}
+	if (hl != NULL) {
+		const char *hname;
+
+		rc = gen_name_check(hl, false, &hname);
+		if (rc < 0)
+			return rf_error_set(err, rc, "%s: hardlink to a bad "
+					    "name", name);
+		r->link = rf_xstrdup(hname);
+		if (!archive_entry_size_is_set(e) || size <= 0)
+			return 0;
+		r->data = true;
+	}
+	switch (hl != NULL ? AE_IFREG : r->type) {
+	case AE_IFREG:
+		if (size < 0 || (uint64_t)size > lim->max_file_size)
+			return rf_error_set(err, -EFBIG,
+					    "%s: size %lld over the cap of %llu",
+					    name, (long long)size,
+					    (unsigned long long)lim->max_file_size);
+		r->size = (uint64_t)size;
+		rc = read_data(a, b, r, lim, total, err);
+		break;
+	case AE_IFLNK: {
+		const char *t = archive_entry_symlink(e);
+
+		if (t == NULL || *t == '\0' || strlen(t) >= 4096)
+			return rf_error_set(err, -EINVAL, "symlink %s: no "
+					    "usable target", name);
+		r->target = rf_xstrdup(t);
+		break;
+	}
+	case AE_IFDIR:
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+	case AE_IFSOCK:
+		break;
+	default:
+		rc = rf_error_set(err, -EINVAL, "%s: unknown entry type 0%o",
+				  name, (unsigned)r->type);
+	}
+	return rc;
+}
+
+/* --- the namespace ------------------------------------------------------ */
+
+static size_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static struct fsw_dent **dir_find(struct fsw_dir *d, const char *s, size_t n)
+{
+	size_t mask = d->cap - 1, i = name_hash(s, n) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct fsw_dent *e = d->slot[i];
+
+		if (e == NULL || (strncmp(e->name, s, n) == 0 &&
+				  e->name[n] == '\0'))
+			return &d->slot[i];
+	}
+}
+
+static struct fsw_dent *lookup(struct fsw_inode *dir, const char *s, size_t n)
+{
+	if (dir->dir->cap == 0)
+		return NULL;
+	return *dir_find(dir->dir, s, n);
+}
+
+static void dir_insert(struct fsw_dir *d, struct fsw_dent *e)
+{
+	if (2 * (d->n + 1) > d->cap) {
+		struct fsw_dent **old = d->slot;
+		size_t oldcap = d->cap;
+
+		d->cap = d->cap ? 2 * d->cap : 8;
+		d->slot = rf_xcalloc(d->cap, sizeof(*d->slot));
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i] != NULL)
+				*dir_find(d, old[i]->name,
+					  strlen(old[i]->name)) = old[i];
+		free(old);
+	}
+	*dir_find(d, e->name, strlen(e->name)) = e;
+	d->n++;
+	if (S_ISDIR(e->in->mode))
+		d->nsub++;
+}
+
+/* Remove slot i, shifting back what probed past it. */
+static void dir_delete(struct fsw_dir *d, struct fsw_dent *e)
+{
+	size_t mask = d->cap - 1;
+	struct fsw_dent **p = dir_find(d, e->name, strlen(e->name));
+	size_t i = (size_t)(p - d->slot), j = i;
+
+	d->slot[i] = NULL;
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (d->slot[j] == NULL)
+			break;
+		k = name_hash(d->slot[j]->name, strlen(d->slot[j]->name)) & mask;
+		/* j's entry stays unless its home is cyclically in (i, j] */
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			d->slot[i] = d->slot[j];
+			d->slot[j] = NULL;
+			i = j;
+		}
+	}
+	d->n--;
+	if (S_ISDIR(e->in->mode))
+		d->nsub--;
+}
+
+static struct fsw_inode *new_inode(struct gen_fsw *w, mode_t mode)
+{
+	struct fsw_inode *in = rf_xcalloc(1, sizeof(*in));
+
+	in->mode = mode;
+	in->mtime = w->now;
+	if (S_ISDIR(mode))
+		in->dir = rf_xcalloc(1, sizeof(*in->dir));
+	return in;
+}
+
+static void inode_drop(struct gen_fsw *w, struct fsw_inode *in)
+{
+	if (in->nlink > 0)
+		return;
+	free_exts(w, in->ext, in->next);
+	free(in->ext);
+	free(in->target);
+	free_xattrs(in->x, in->nx);
+	if (in->dir != NULL)
+		free(in->dir->slot);
+	free(in->dir);
+	free(in);
+}
+
+static struct fsw_dent *link_in(struct fsw_inode *dir, const char *name,
+				size_t n, struct fsw_inode *in)
+{
+	struct fsw_dent *e = rf_xcalloc(1, sizeof(*e));
+
+	e->name = rf_xstrndup(name, n);
+	e->parent = dir->self;
+	e->in = in;
+	in->nlink++;
+	if (S_ISDIR(in->mode))
+		in->self = e;
+	dir_insert(dir->dir, e);
+	return e;
+}
+
+/* Remove entry e (a directory only when empty). */
+static int unlink_dent(struct gen_fsw *w, struct fsw_dent *e)
+{
+	struct fsw_inode *in = e->in;
+
+	if (in->dir != NULL && in->dir->n > 0)
+		return -ENOTEMPTY;
+	dir_delete(e->parent->in->dir, e);
+	in->nlink--;
+	free(e->name);
+	free(e);
+	inode_drop(w, in);
+	return 0;
+}
+
+/*
+ * Resolve the directory named by the n bytes at p from dir, following
+ * symlinks as the root's own (RESOLVE_IN_ROOT: ".." stops at the root, an
+ * absolute target starts from it). create: make missing directories
+ * (0755, root's), but never through a symlink.
+ */
+static int walk(struct gen_fsw *w, struct fsw_inode *dir, const char *p,
+		size_t n, bool create, int *hops, struct fsw_inode **out)
+{
+	const char *end = p + n;
+
+	if (n > 0 && *p == '/')
+		dir = w->root_in;
+	while (p < end) {
+		const char *s = p;
+		size_t len;
+		struct fsw_dent *e;
+
+		while (p < end && *p != '/')
+			p++;
+		len = (size_t)(p - s);
+		while (p < end && *p == '/')
+			p++;
+		if (len == 0 || (len == 1 && s[0] == '.'))
+			continue;
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			dir = dir->self->parent->in;
+			continue;
+		}
+		e = lookup(dir, s, len);
+		if (e == NULL) {
+			if (!create)
+				return -ENOENT;
+			e = link_in(dir, s, len, new_inode(w, S_IFDIR | 0755));
+		}
+		if (S_ISLNK(e->in->mode)) {
+			struct fsw_inode *t;
+			int rc;
+
+			if (++*hops > SYMLINK_HOPS)
+				return -ELOOP;
+			rc = walk(w, dir, e->in->target, strlen(e->in->target),
+				  false, hops, &t);
+			if (rc < 0)
+				return rc;
+			dir = t;
+			continue;
+		}
+		if (!S_ISDIR(e->in->mode))
+			return -ENOTDIR;
+		dir = e->in;
+	}
+	*out = dir;
+	return 0;
+}
+
+/* The directory name's last component is in (*dir), and that component:
+ * *base, *blen. A trailing slash is not part of it. */
+static int parent_of(struct gen_fsw *w, const char *name, bool create,
+		     struct fsw_inode **dir, const char **base, size_t *blen)
+{
+	size_t len = strlen(name);
+	const char *slash;
+	int hops = 0;
+
+	while (len > 1 && name[len - 1] == '/')
+		len--;
+	slash = memrchr(name, '/', len);
+	*base = slash ? slash + 1 : name;
+	*blen = len - (size_t)(*base - name);
+	return walk(w, w->root_in, name, slash ? (size_t)(slash - name) : 0,
+		    create, &hops, dir);
+}
+
+static bool xattr_allowed(mode_t mode, const char *name)
+{
+	/* a symlink takes no user.* xattr (nor an ACL) */
+	return !S_ISLNK(mode) || strncmp(name, "security.", 9) == 0 ||
+	       strncmp(name, "trusted.", 8) == 0;
+}
+
+static void xattr_set(struct fsw_inode *in, const char *name,
+		      const unsigned char *val, size_t len)
+{
+	struct fsw_xattr *x = NULL;
+
+	if (!xattr_allowed(in->mode, name))
+		return;
+	for (size_t i = 0; i < in->nx; i++)
+		if (strcmp(in->x[i].name, name) == 0)
+			x = &in->x[i];
+	if (x == NULL) {
+		in->x = rf_xrealloc(in->x, (in->nx + 1) * sizeof(*in->x));
+		x = &in->x[in->nx++];
+		x->name = rf_xstrdup(name);
+	} else {
+		free(x->val);
+	}
+	x->val = rf_xmalloc(len ? len : 1);
+	memcpy(x->val, val, len);
+	x->len = len;
+}
+
+static void xattr_remove(struct fsw_inode *in, size_t i)
+{
+	free(in->x[i].name);
+	free(in->x[i].val);
+	in->x[i] = in->x[--in->nx];
+}
+
+/* Make room at base in dir for an entry of type mode (extract.c's
+ * make_room()): *keep when a directory entry meets a directory or a
+ * symlink, which stay. */
+static int make_room(struct gen_fsw *w, struct fsw_inode *dir,
+		     const char *base, size_t blen, mode_t mode, bool *keep,
+		     struct fsw_dent **kept)
+{
+	struct fsw_dent *e = lookup(dir, base, blen);
+
+	*keep = false;
+	*kept = e;
+	if (e == NULL)
+		return 0;
+	if (S_ISDIR(mode) &&
+	    (S_ISDIR(e->in->mode) || S_ISLNK(e->in->mode))) {
+		*keep = true;
+		return 0;
+	}
+	*kept = NULL;
+	return unlink_dent(w, e);
+}
+
+static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
+		     struct rf_error *err)
+{
+	struct fsw_inode *dir, *in;
+	struct fsw_dent *e;
+	const char *base;
+	size_t blen;
+	bool keep;
+	int rc;
+
+	rc = parent_of(w, r->name, true, &dir, &base, &blen);
+	if (rc < 0)
+		return rf_error_errno(err, rc, "cannot open the directory of "
+				      "%s", r->name);
+	if (blen == 0 || (blen == 1 && base[0] == '.'))
+		return r->type == AE_IFDIR
+			       ? 0
+			       : rf_error_set(err, -EINVAL, "%s: the root is "
+					      "a directory", r->name);
+	if (r->link != NULL) {
+		struct fsw_inode *tdir;
+		const char *tbase;
+		size_t tlen;
+		struct fsw_dent *t;
+
+		rc = parent_of(w, r->link, false, &tdir, &tbase, &tlen);
+		t = rc == 0 ? lookup(tdir, tbase, tlen) : NULL;
+		if (t == NULL)
+			return rf_error_errno(err, rc < 0 ? rc : -ENOENT,
+					      "%s: hardlink target %s",
+					      r->name, r->link);
+		if (S_ISDIR(t->in->mode))
+			return rf_error_errno(err, -EPERM, "link %s to %s",
+					      r->name, r->link);
+		in = t->in;
+		e = lookup(dir, base, blen);
+		if (e == t)
+			return rf_error_errno(err, -ENOENT, "link %s to %s",
+					      r->name, r->link);
+		in->nlink++; /* held while what was there goes */
+		rc = make_room(w, dir, base, blen, S_IFREG, &keep, &e);
+		in->nlink--;
+		if (rc < 0)
+			return rf_error_errno(err, rc, "link %s to %s",
+					      r->name, r->link);
+		link_in(dir, base, blen, in);
+		if (r->data) {
+			if (!S_ISREG(in->mode))
+				return rf_error_set(err, -EINVAL,
+						    "%s: data for a hardlink "
+						    "to what is not a regular "
+						    "file", r->name);
+			free_exts(w, in->ext, in->next);
+			free(in->ext);
+			in->ext = r->ext;
+			in->next = r->next;
+			in->size = r->size;
+			r->ext = NULL;
+			r->next = 0;
+		}
+		return 0;
+	}
+	rc = make_room(w, dir, base, blen, r->type, &keep, &e);
+	if (rc < 0)
+		return rf_error_errno(err, rc, "cannot replace %s", r->name);
+	if (keep) {
+		/* a kept symlink gets nothing of the entry's */
+		if (S_ISLNK(e->in->mode))
+			return 0;
+		in = e->in;
+	} else {
+		in = new_inode(w, r->type | (r->type == AE_IFDIR ? 0700 : 0600));
+		switch (r->type) {
+		case AE_IFREG:
+			in->ext = r->ext;
+			in->next = r->next;
+			in->size = r->size;
+			r->ext = NULL;
+			r->next = 0;
+			break;
+		case AE_IFLNK:
+			in->target = r->target;
+			in->size = strlen(r->target);
+			r->target = NULL;
+			break;
+		case AE_IFCHR:
+		case AE_IFBLK:
+			in->rdev = r->rdev;
+			break;
+		default:
+			break;
+		}
+		link_in(dir, base, blen, in);
+	}
+	in->uid = r->uid;
+	in->gid = r->gid;
+	if (!S_ISLNK(in->mode))
+		in->mode = (in->mode & S_IFMT) | r->perm;
+	for (size_t i = 0; i < r->nx; i++)
+		xattr_set(in, r->x[i].name, r->x[i].val, r->x[i].len);
+	in->mtime = r->mtime;
+	return 0;
+}
+
+int gen_fsw_apply(struct gen_fsw *w, struct gen_fsw_batch *b,
+		  struct rf_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
+		rc = apply_rec(w, &b->v[i], err);
+		rec_clear(w, &b->v[i]);
+	}
+	return rc;
+}
+
+/* The entry at path (report form: relative, "" the root), not followed. */
+static struct fsw_dent *find(struct gen_fsw *w, const char *path)
+{
+	struct fsw_inode *dir;
+	const char *base;
+	size_t blen;
+
+	if (path[0] == '\0')
+		return &w->root;
+	if (parent_of(w, path, false, &dir, &base, &blen) < 0 || blen == 0)
+		return NULL;
+	return lookup(dir, base, blen);
+}
+
+int gen_fsw_prepare(struct gen_fsw *w, const struct gen_report *r,
+		    struct rf_error *err)
+{
+	for (size_t i = 0; i < r->nfiles; i++) {
+		const struct gen_file *f = &r->files[i];
+		struct fsw_inode *dir;
+		const char *base;
+		size_t blen;
+		int rc;
+
+		if (f->cls == GEN_MISSING || f->path[0] == '\0' ||
+		    !(S_ISDIR(f->type) ||
+		      (S_ISLNK(f->type) && f->package != NULL)))
+			continue;
+		if (S_ISLNK(f->type) && (f->target == NULL ||
+					 f->target[0] == '\0'))
+			return rf_error_set(err, -EINVAL, "/%s: a symlink "
+					    "without target", f->path);
+		rc = parent_of(w, f->path, true, &dir, &base, &blen);
+		if (rc < 0)
+			return rf_error_errno(err, rc, "cannot prepare /%s",
+					      f->path);
+		if (blen == 0 || lookup(dir, base, blen) != NULL)
+			continue;
+		if (S_ISDIR(f->type)) {
+			link_in(dir, base, blen, new_inode(w, S_IFDIR | 0755));
+		} else {
+			struct fsw_inode *in = new_inode(w, S_IFLNK | 0777);
+
+			in->target = rf_xstrdup(f->target);
+			in->size = strlen(f->target);
+			link_in(dir, base, blen, in);
+		}
+	}
+	return 0;
+}
+
+static int set_acl(struct fsw_inode *in, const char *name, const char *text,
+		   struct rf_error *err, const char *path)
+{
+	unsigned char *v = NULL;
+	size_t len = 0;
+
+	if (text == NULL) {
+		for (size_t i = 0; i < in->nx; i++)
+			if (strcmp(in->x[i].name, name) == 0) {
+				xattr_remove(in, i);
+				break;
+			}
+		return 0;
+	}
+	if (gen_acl_from_text(text, &v, &len) < 0)
+		return rf_error_set(err, -EINVAL, "/%s: bad ACL '%s'", path,
+				    text);
+	xattr_set(in, name, v, len);
+	free(v);
+	return 0;
+}
+
+/* tree.c's apply_one() on the model. */
+static int apply_meta(struct fsw_inode *in, const struct gen_file *f,
+		      bool xattrs_too, struct rf_error *err)
+{
+	bool lnk = S_ISLNK(in->mode);
+	int rc = 0;
+
+	in->uid = f->uid;
+	in->gid = f->gid;
+	if (!lnk)
+		in->mode = (in->mode & S_IFMT) | (f->mode & 07777);
+	if (xattrs_too) {
+		for (size_t i = 0; i < in->nx;) {
+			const char *n = in->x[i].name;
+
+			if (strncmp(n, "system.posix_acl_", 17) != 0 &&
+			    !gen_file_has_xattr(f, n))
+				xattr_remove(in, i);
+			else
+				i++;
+		}
+		for (size_t i = 0; i < f->nxattrs; i++)
+			if (strncmp(f->xattrs[i].name, "system.posix_acl_",
+				    17) != 0)
+				xattr_set(in, f->xattrs[i].name,
+					  f->xattrs[i].value, f->xattrs[i].len);
+		if (!lnk) {
+			rc = set_acl(in, "system.posix_acl_access",
+				     f->acl_access, err, f->path);
+			if (rc == 0 && S_ISDIR(in->mode))
+				rc = set_acl(in, "system.posix_acl_default",
+					     f->acl_default, err, f->path);
+		}
+	}
+	in->mtime = f->mtime;
+	return rc;
+}
+
+int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
+		   uint64_t *warnings, struct rf_buf *absent,
+		   struct rf_error *err)
+{
+	unsigned char *first = rf_xcalloc(r->nfiles + 1, 1);
+	size_t n;
+	struct gen_link_member *v;
+	int rc = 0;
+
+	*warnings = 0;
+	/* the package files missing on the source go, deepest first */
+	for (size_t i = r->nfiles; i-- > 0;) {
+		const struct gen_file *f = &r->files[i];
+		struct fsw_dent *e;
+
+		if (f->cls != GEN_MISSING || f->path[0] == '\0' ||
+		    (e = find(w, f->path)) == NULL)
+			continue;
+		unlink_dent(w, e); /* a directory with files in it stays */
+	}
+	/* every member of a hardlink group becomes a link of its first
+	 * (in report order), whose xattrs are the inode's */
+	v = gen_link_members(r, &n);
+	for (size_t i = 0, k; i < n; i = k) {
+		const struct gen_file *f1 = &r->files[v[i].index];
+		struct fsw_dent *e1 = find(w, f1->path);
+
+		first[v[i].index] = 1;
+		for (k = i + 1; k < n && v[k].group == v[i].group; k++) {
+			const struct gen_file *f = &r->files[v[k].index];
+			struct fsw_inode *dir;
+			const char *base;
+			size_t blen;
+			struct fsw_dent *e;
+
+			if (e1 == NULL || !S_ISREG(e1->in->mode) ||
+			    !S_ISREG(f->type) || !S_ISREG(f1->type) ||
+			    parent_of(w, f->path, false, &dir, &base, &blen) <
+				    0 ||
+			    blen == 0)
+				continue;
+			e = lookup(dir, base, blen);
+			if (e != NULL && e->in == e1->in)
+				continue;
+			if (e != NULL) {
+				rc = unlink_dent(w, e);
+				if (rc < 0) {
+					rc = rf_error_errno(err, rc, "link /%s "
+							    "to /%s", f->path,
+							    f1->path);
+					goto out;
+				}
+			}
+			link_in(dir, base, blen, e1->in);
+		}
+	}
+	for (size_t i = 0; i < r->nfiles && rc == 0; i++) {
+		const struct gen_file *f = &r->files[i];
+		struct fsw_dent *e;
+
+		if (f->cls == GEN_MISSING)
+			continue;
+		e = find(w, f->path);
+		if (e == NULL || (e->in->mode & S_IFMT) != f->type) {
+			if (absent != NULL && *warnings < 20)
+				rf_buf_printf(absent, "%s/%s",
+					      absent->len ? "\n" : "", f->path);
+			(*warnings)++;
+			continue;
+		}
+		rc = apply_meta(e->in, f, f->link_group == 0 || first[i], err);
+	}
+out:
+	free(first);
+	free(v);
+	return rc;
+}
+
+/* --- writing -------------------------------------------------------------- */
+
+static uint8_t ftype(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG: return EXT2_FT_REG_FILE;
+	case S_IFDIR: return EXT2_FT_DIR;
+	case S_IFCHR: return EXT2_FT_CHRDEV;
+	case S_IFBLK: return EXT2_FT_BLKDEV;
+	case S_IFIFO: return EXT2_FT_FIFO;
+	case S_IFSOCK: return EXT2_FT_SOCK;
+	case S_IFLNK: return EXT2_FT_SYMLINK;
+	default: return EXT2_FT_UNKNOWN;
+	}
+}
+
+/* Number every inode, depth first (a directory's files near it). */
+static int number(struct gen_fsw *w, struct fsw_inode *dir, int depth)
+{
+	struct fsw_dir *d = dir->dir;
+
+	if (depth > 4096)
+		return -ELOOP;
+	for (size_t i = 0; i < d->cap; i++) {
+		struct fsw_inode *in = d->slot[i] ? d->slot[i]->in : NULL;
+
+		if (in == NULL || in->ino != 0)
+			continue;
+		if (w->next_ino > w->fs->super->s_inodes_count)
+			return -ENOSPC;
+		in->ino = w->next_ino++;
+		ext2fs_inode_alloc_stats2(w->fs, in->ino, +1,
+					  S_ISDIR(in->mode));
+	}
+	for (size_t i = 0; i < d->cap; i++) {
+		struct fsw_inode *in = d->slot[i] ? d->slot[i]->in : NULL;
+		int rc;
+
+		if (in != NULL && in->dir != NULL && in->self == d->slot[i]) {
+			rc = number(w, in, depth + 1);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static unsigned rec_len(size_t namelen)
+{
+	return (unsigned)((8 + namelen + 3) & ~(size_t)3);
+}
+
+/* A directory's blocks as they fill. */
+struct dirw {
+	struct gen_fsw *w;
+	struct fsw_inode *in;
+	unsigned char *blk;
+	unsigned room, pos, prev;
+	uint64_t lblk;
+};
+
+/* The block so far (an empty one: one unused entry) goes to the disk. */
+static int dirw_flush(struct dirw *d, struct rf_error *err)
+{
+	ext2_filsys fs = d->w->fs;
+	struct ext2_dir_entry *de;
+	uint64_t p, got;
+	errcode_t e;
+	int rc;
+
+	if (d->pos == 0) {
+		memset(d->blk, 0, d->w->bs);
+		d->prev = 0;
+	}
+	/* the block's last entry takes what is left */
+	de = (void *)(d->blk + d->prev);
+	ext2fs_set_rec_len(fs, d->room - d->prev, de);
+	if (ext2fs_has_feature_metadata_csum(fs->super))
+		ext2fs_initialize_dirent_tail(fs,
+					      EXT2_DIRENT_TAIL(d->blk, d->w->bs));
+	rc = alloc_run(d->w, 1, &p, &got);
+	if (rc < 0)
+		return rf_error_errno(err, rc, "no room for a directory block");
+	e = ext2fs_write_dir_block4(fs, p, d->blk, 0, d->in->ino);
+	if (e)
+		return e2err(err, e, "cannot write a directory block", NULL);
+	add_ext(&d->in->ext, &d->in->next, d->lblk++, p, 1);
+	d->pos = 0;
+	return 0;
+}
+
+static int dirw_add(struct dirw *d, const char *name, uint32_t ino,
+		    uint8_t ft, struct rf_error *err)
+{
+	size_t nl = strlen(name);
+	struct ext2_dir_entry *de;
+	int rc;
+
+	if (nl > 255)
+		return rf_error_set(err, -ENAMETOOLONG, "a name of %zu bytes "
+				    "in a directory", nl);
+	if (d->pos + rec_len(nl) > d->room) {
+		rc = dirw_flush(d, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (d->pos == 0)
+		memset(d->blk, 0, d->w->bs);
+	de = (void *)(d->blk + d->pos);
+	de->inode = ino;
+	ext2fs_dirent_set_name_len(de, (int)nl);
+	ext2fs_dirent_set_file_type(de, ft);
+	memcpy(de->name, name, nl);
+	ext2fs_set_rec_len(d->w->fs, rec_len(nl), de);
+	d->prev = d->pos;
+	d->pos += rec_len(nl);
+	return 0;
+}
+
+/* Lay out and write a directory's blocks: in->ext and in->size.
+ * lost+found gets LPF_BLOCKS at least, room e2fsck needs no allocation
+ * for. */
+static int write_dir(struct gen_fsw *w, struct fsw_inode *in, bool lpf,
+		     unsigned char *blk, struct rf_error *err)
+{
+	struct dirw d = {.w = w, .in = in, .blk = blk, .room = w->bs};
+	struct fsw_dir *dir = in->dir;
+	int rc;
+
+	if (ext2fs_has_feature_metadata_csum(w->fs->super))
+		d.room -= sizeof(struct ext2_dir_entry_tail);
+	rc = dirw_add(&d, ".", in->ino, EXT2_FT_DIR, err);
+	if (rc == 0)
+		rc = dirw_add(&d, "..", in->self->parent->in->ino, EXT2_FT_DIR,
+			      err);
+	for (size_t i = 0; i < dir->cap && rc == 0; i++)
+		if (dir->slot[i] != NULL)
+			rc = dirw_add(&d, dir->slot[i]->name,
+				      dir->slot[i]->in->ino,
+				      ftype(dir->slot[i]->in->mode), err);
+	if (rc == 0)
+		rc = dirw_flush(&d, err);
+	while (rc == 0 && lpf && d.lblk < LPF_BLOCKS)
+		rc = dirw_flush(&d, err);
+	in->size = d.lblk * w->bs;
+	return rc;
+}
+
+static void put_time(uint32_t *sec, uint32_t *extra, struct timespec t)
+{
+	int64_t s = t.tv_sec;
+
+	*sec = (uint32_t)s;
+	*extra = (uint32_t)(((s - (int32_t)s) >> 32) & EXT4_EPOCH_MASK) |
+		 (uint32_t)((unsigned long)t.tv_nsec << EXT4_EPOCH_BITS);
+}
+
+static int write_inode(struct gen_fsw *w, struct fsw_inode *in,
+		       unsigned char *buf, struct rf_error *err)
+{
+	ext2_filsys fs = w->fs;
+	struct ext2_inode_large *li = (void *)buf;
+	struct ext2_inode *ii = (void *)buf;
+	unsigned isize = EXT2_INODE_SIZE(fs->super);
+	uint64_t blocks = 0;
+	bool extents = S_ISREG(in->mode) || S_ISDIR(in->mode) ||
+		       (S_ISLNK(in->mode) && in->next > 0);
+	errcode_t e;
+
+	memset(buf, 0, isize);
+	li->i_mode = (uint16_t)in->mode;
+	li->i_uid = (uint16_t)in->uid;
+	ext2fs_set_i_uid_high(*ii, in->uid >> 16);
+	li->i_gid = (uint16_t)in->gid;
+	ext2fs_set_i_gid_high(*ii, in->gid >> 16);
+	if (S_ISDIR(in->mode)) {
+		size_t n = 2 + in->dir->nsub;
+
+		li->i_links_count = n >= EXT2_LINK_MAX ? 1 : (uint16_t)n;
+	} else {
+		li->i_links_count = in->nlink > 65000 ? 65000 : (uint16_t)in->nlink;
+	}
+	if (isize > EXT2_GOOD_OLD_INODE_SIZE) {
+		li->i_extra_isize = sizeof(struct ext2_inode_large) -
+				    EXT2_GOOD_OLD_INODE_SIZE;
+		put_time(&li->i_mtime, &li->i_mtime_extra, in->mtime);
+		put_time(&li->i_atime, &li->i_atime_extra, in->mtime);
+		put_time(&li->i_ctime, &li->i_ctime_extra, w->now);
+		put_time(&li->i_crtime, &li->i_crtime_extra, w->now);
+	} else {
+		li->i_mtime = li->i_atime = (uint32_t)in->mtime.tv_sec;
+		li->i_ctime = (uint32_t)w->now.tv_sec;
+	}
+	for (size_t i = 0; i < in->next; i++)
+		blocks += in->ext[i].len;
+	if (S_ISLNK(in->mode) && in->next == 0) {
+		memcpy(li->i_block, in->target, in->size); /* fast: < 60 */
+	} else if (S_ISCHR(in->mode) || S_ISBLK(in->mode)) {
+		unsigned ma = major(in->rdev), mi = minor(in->rdev);
+
+		if (ma < 256 && mi < 256) {
+			li->i_block[0] = ext2fs_cpu_to_le32(ma << 8 | mi);
+		} else {
+			li->i_block[1] = ext2fs_cpu_to_le32(
+				(mi & 0xff) | (ma << 8) | ((mi & ~0xffU) << 12));
+		}
+	} else if (extents) {
+		struct ext3_extent_header *h = (void *)li->i_block;
+		struct ext3_extent *x = (void *)(h + 1);
+		size_t n = in->next <= 4 ? in->next : 0;
+
+		li->i_flags |= EXT4_EXTENTS_FL;
+		h->eh_magic = ext2fs_cpu_to_le16(EXT3_EXT_MAGIC);
+		h->eh_entries = ext2fs_cpu_to_le16((uint16_t)n);
+		h->eh_max = ext2fs_cpu_to_le16(4);
+		h->eh_depth = 0;
+		for (size_t i = 0; i < n; i++) {
+			x[i].ee_block = ext2fs_cpu_to_le32((uint32_t)in->ext[i].lblk);
+			x[i].ee_len = ext2fs_cpu_to_le16((uint16_t)in->ext[i].len);
+			x[i].ee_start_hi =
+				ext2fs_cpu_to_le16((uint16_t)(in->ext[i].pblk >> 32));
+			x[i].ee_start = ext2fs_cpu_to_le32((uint32_t)in->ext[i].pblk);
+		}
+	}
+	e = ext2fs_inode_size_set(fs, ii, in->size);
+	if (!e)
+		e = ext2fs_iblk_set(fs, ii, blocks);
+	if (!e)
+		e = ext2fs_write_inode_full(fs, in->ino, ii, isize);
+	if (e)
+		return e2err(err, e, "write inode", NULL);
+	if (extents && in->next > 4) {
+		ext2_extent_handle_t h;
+
+		e = ext2fs_extent_open2(fs, in->ino, NULL, &h);
+		for (size_t i = 0; !e && i < in->next; i++) {
+			struct ext2fs_extent x = {
+				.e_pblk = in->ext[i].pblk,
+				.e_lblk = in->ext[i].lblk,
+				.e_len = in->ext[i].len,
+			};
+
+			e = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER,
+						 &x);
+		}
+		if (h != NULL)
+			ext2fs_extent_free(h);
+		if (e)
+			return e2err(err, e, "write the extents of an inode",
+				     NULL);
+	}
+	if (in->nx > 0) {
+		struct ext2_xattr_handle *h = NULL;
+
+		e = ext2fs_xattrs_open(fs, in->ino, &h);
+		if (!e)
+			e = ext2fs_xattrs_read(h);
+		for (size_t i = 0; !e && i < in->nx; i++)
+			e = ext2fs_xattr_set(h, in->x[i].name, in->x[i].val,
+					     in->x[i].len);
+		if (h != NULL) {
+			errcode_t c = ext2fs_xattrs_close(&h);
+
+			if (!e)
+				e = c;
+		}
+		if (e)
+			return e2err(err, e, "write the xattrs of an inode",
+				     NULL);
+	}
+	return 0;
+}
+
+/* The blocks of a symlink too long for its inode. */
+static int write_symlink(struct gen_fsw *w, struct fsw_inode *in,
+			 unsigned char *blk)
+{
+	if (in->size < sizeof(((struct ext2_inode *)0)->i_block))
+		return 0;
+	memset(blk, 0, w->bs);
+	memcpy(blk, in->target, in->size);
+	return put_blocks(w, blk, w->bs, 0, &in->ext, &in->next);
+}
+
+static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
+		      unsigned char *buf, unsigned char *blk, int depth,
+		      struct rf_error *err)
+{
+	struct fsw_dir *d = dir->dir;
+	int rc = write_dir(w, dir, depth == 1 && dir->self->parent == &w->root &&
+					   strcmp(dir->self->name, "lost+found") == 0,
+			   blk, err);
+
+	if (rc == 0)
+		rc = write_inode(w, dir, buf, err);
+	for (size_t i = 0; i < d->cap && rc == 0; i++) {
+		struct fsw_dent *e = d->slot[i];
+
+		if (e == NULL)
+			continue;
+		if (e->in->dir != NULL) {
+			if (e->in->self == e)
+				rc = write_tree(w, e->in, buf, blk, depth + 1,
+						err);
+			continue;
+		}
+		if (e->in->written)
+			continue; /* a hardlink's inode */
+		if (S_ISLNK(e->in->mode)) {
+			rc = write_symlink(w, e->in, blk);
+			if (rc < 0) {
+				rc = rf_error_errno(err, rc, "a symlink's block");
+				break;
+			}
+		}
+		rc = write_inode(w, e->in, buf, err);
+		e->in->written = true;
+	}
+	return rc;
+}
+
+void gen_fsw_space(const struct gen_fsw *w, uint64_t *data, uint64_t *free)
+{
+	*data = w->data_blocks * w->bs;
+	*free = ext2fs_free_blocks_count(w->fs->super) * w->bs;
+}
+
+int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err)
+{
+	struct gen_fsw *w = rf_xcalloc(1, sizeof(*w));
+	ext2_ino_t lpf = 0;
+	errcode_t e;
+	int rc = 0;
+
+	w->fd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &w->now);
+	e = ext2fs_open2(dev, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0,
+			 unix_io_manager, &w->fs);
+	if (e) {
+		w->fs = NULL;
+		rc = e2err(err, e, "cannot open the new filesystem", NULL);
+		goto out;
+	}
+	e = ext2fs_read_bitmaps(w->fs);
+	if (e) {
+		rc = e2err(err, e, "cannot read the new filesystem's bitmaps",
+			   NULL);
+		goto out;
+	}
+	w->bs = w->fs->blocksize;
+	if (w->bs > DATA_BUF || !ext2fs_has_feature_extents(w->fs->super)) {
+		rc = rf_error_set(err, -EINVAL, "the new filesystem has no "
+				  "extents, or blocks over %u bytes", DATA_BUF);
+		goto out;
+	}
+	w->fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0) {
+		rc = rf_error_errno(err, -errno, "cannot open %s", dev);
+		goto out;
+	}
+	w->cursor = w->fs->super->s_first_data_block;
+	w->root_in = new_inode(w, S_IFDIR | 0755);
+	w->root_in->ino = EXT2_ROOT_INO;
+	w->root_in->nlink = 1;
+	w->root_in->self = &w->root;
+	w->root.name = (char *)"";
+	w->root.parent = &w->root;
+	w->root.in = w->root_in;
+	/* what mke2fs made in the root stays known: lost+found is kept as
+	 * a directory of the model, its old blocks given back at close */
+	e = ext2fs_lookup(w->fs, EXT2_ROOT_INO, "lost+found", 10, NULL, &lpf);
+	if (!e && lpf != 0) {
+		struct fsw_inode *in = new_inode(w, S_IFDIR | 0700);
+
+		link_in(w->root_in, "lost+found", 10, in);
+	}
+out:
+	if (rc < 0)
+		gen_fsw_free(w);
+	else
+		*out = w;
+	return rc;
+}
+
+/* Give back the blocks and inodes mke2fs used for what the model now
+ * holds (the root's and lost+found's directory blocks). */
+static int release_mkfs(struct gen_fsw *w, struct rf_error *err)
+{
+	ext2_ino_t lpf = 0;
+	errcode_t e;
+
+	if (ext2fs_lookup(w->fs, EXT2_ROOT_INO, "lost+found", 10, NULL, &lpf))
+		lpf = 0;
+	e = ext2fs_punch(w->fs, EXT2_ROOT_INO, NULL, NULL, 0, ~0ULL);
+	if (!e && lpf != 0) {
+		struct ext2_inode inode;
+
+		e = ext2fs_punch(w->fs, lpf, NULL, NULL, 0, ~0ULL);
+		if (!e)
+			e = ext2fs_read_inode(w->fs, lpf, &inode);
+		if (!e) {
+			inode.i_links_count = 0;
+			inode.i_dtime = (uint32_t)w->now.tv_sec;
+			e = ext2fs_write_inode(w->fs, lpf, &inode);
+		}
+		if (!e)
+			ext2fs_inode_alloc_stats2(w->fs, lpf, -1, 1);
+	}
+	if (e)
+		return e2err(err, e, "cannot take over what mke2fs made",
+			     NULL);
+	return 0;
+}
+
+int gen_fsw_close(struct gen_fsw *w, struct rf_error *err)
+{
+	unsigned char *buf = NULL, *blk = NULL;
+	errcode_t e;
+	int rc;
+
+	rc = release_mkfs(w, err);
+	if (rc < 0)
+		goto out;
+	w->next_ino = w->fs->super->s_first_ino;
+	rc = number(w, w->root_in, 0);
+	if (rc < 0) {
+		rc = rf_error_errno(err, rc, "%u inodes are too few",
+				    w->fs->super->s_inodes_count);
+		goto out;
+	}
+	buf = rf_xcalloc(1, EXT2_INODE_SIZE(w->fs->super));
+	blk = rf_xmalloc(w->bs);
+	rc = write_tree(w, w->root_in, buf, blk, 0, err);
+	if (rc < 0)
+		goto out;
+	e = ext2fs_close2(w->fs, 0);
+	w->fs = NULL;
+	if (e)
+		rc = e2err(err, e, "cannot write the filesystem's metadata",
+			   NULL);
+out:
+	free(buf);
+	free(blk);
+	gen_fsw_free(w);
+	return rc;
+}
+
+static void free_tree(struct gen_fsw *w, struct fsw_inode *dir)
+{
+	struct fsw_dir *d = dir->dir;
+
+	for (size_t i = 0; i < d->cap; i++) {
+		struct fsw_dent *e = d->slot[i];
+
+		if (e == NULL)
+			continue;
+		if (e->in->dir != NULL && e->in->self == e)
+			free_tree(w, e->in);
+		e->in->nlink--;
+		e->in->next = 0; /* the blocks stay with the filesystem */
+		if (e->in->nlink == 0)
+			inode_drop(w, e->in);
+		free(e->name);
+		free(e);
+	}
+	free(d->slot);
+	d->slot = NULL;
+	d->cap = d->n = 0;
+}
+
+void gen_fsw_free(struct gen_fsw *w)
+{
+	if (w == NULL)
+		return;
+	if (w->root_in != NULL) {
+		free_tree(w, w->root_in);
+		w->root_in->nlink = 0;
+		w->root_in->next = 0;
+		inode_drop(w, w->root_in);
+	}
+	if (w->fs != NULL)
+		ext2fs_free(w->fs); /* a failed run: nothing more written */
+	if (w->fd >= 0)
+		close(w->fd);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
