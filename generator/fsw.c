@@ -121,6 +121,10 @@ static int e2err(struct rf_error *err, errcode_t e, const char *what,
 {
 	int rc = e > 0 && e < 4096 ? -(int)e : -EIO;
 
+	if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
+	    e == EXT2_ET_DIR_NO_SPACE)
+		rc = -ENOSPC;
+
 	return rf_error_set(err, rc, "%s%s%s: %s", what, name ? " " : "",
 			    name ? name : "", error_message(e));
 }

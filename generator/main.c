@@ -325,6 +325,14 @@ static void start_remover(void *ctx)
 
 static volatile sig_atomic_t stop_signal;
 
+/* Whether the overlay can be read a second time (not a pipe). */
+static bool rereadable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void on_signal(int sig)
 {
 	stop_signal = sig;
@@ -373,7 +381,7 @@ int main(int argc, char **argv)
 	struct rf_progress prog;
 	char stage[4096] = "";
 	bool missing_ok = false, json = false, quiet = false, verbose = false;
-	bool staged = false, direct = false;
+	bool staged = false, direct = false, retry = false;
 	struct gen_fsw *fsw = NULL;
 	const char *in_memory = "auto", *cache_dir = NULL;
 	uint64_t cache_max = 4ULL << 30;
@@ -580,6 +588,23 @@ int main(int argc, char **argv)
 		}
 	}
 
+build:
+	if (retry) {
+		/* the filesystem sized from the report filled up: the
+		 * packages hold more than the source kept (files it removed,
+		 * which go only at the end); the staged tree is measured */
+		fprintf(stderr, "reforge-gen: the filesystem sized from the "
+			"report is full (%s); staging the tree instead\n",
+			err.msg);
+		memset(&err, 0, sizeof(err));
+		gen_fsw_free(fsw);
+		fsw = NULL;
+		gen_layout_free(layout);
+		layout = NULL;
+		direct = retry = false;
+		warnings = unpacked = missing = 0;
+		memset(&ost, 0, sizeof(ost));
+	}
 	t_phase = rf_now_ns();
 	if (direct) {
 		struct gen_part *p = NULL;
@@ -615,6 +640,10 @@ int main(int argc, char **argv)
 		rc = gen_unpack_all(r, repo, rootfd, &uo, &unpacked, &missing,
 				    &err);
 		rf_progress_done(&prog);
+		if (rc == -ENOSPC && direct) {
+			retry = true;
+			goto build;
+		}
 		if (rc < 0 && rc != -EINTR) {
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
 			goto out;
@@ -639,6 +668,10 @@ int main(int argc, char **argv)
 		if (rc == 0 && fsw != NULL)
 			rc = gen_fsw_apply(fsw, d.batch, &err);
 		gen_fsw_batch_free(d.batch);
+		if (rc == -ENOSPC && direct && rereadable(overlay)) {
+			retry = true;
+			goto build;
+		}
 		if (rc < 0) {
 			rf_progress_done(&prog);
 			fprintf(stderr, "reforge-gen: %s\n", err.msg);
@@ -696,6 +729,12 @@ int main(int argc, char **argv)
 		if (fsw != NULL) {
 			rc = gen_fsw_close(fsw, &err);
 			fsw = NULL;
+			if (rc == -ENOSPC &&
+			    (overlay == NULL || rereadable(overlay))) {
+				rf_progress_done(&prog);
+				retry = true;
+				goto build;
+			}
 			if (rc < 0)
 				rf_error_prefix(&err, "the / filesystem");
 			t_mkfs += rf_now_ns() - t_phase;

@@ -111,8 +111,10 @@ debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not
 
 # --- the payload cache: filled by one run, read by the next; a damaged
 # entry is found, removed, and the package unpacked from its file ---
-# same_tree RAW TAG: the image's filesystem, rescanned, equals the source
+# same_tree RAW TAG [SOURCE-REPORT]: the image's filesystem, rescanned,
+# equals the source
 same_tree() {
+	_src=${3:-$T/src.xml}
 	set -- "$1" "$2" $(gpt_part "$1" 1)
 	dd if="$1" of="$T/$2.fs" bs=1M iflag=skip_bytes,count_bytes \
 		skip="$3" count="$4" status=none || fail "$2: dd failed"
@@ -122,7 +124,7 @@ same_tree() {
 	debugfs -R "rdump / $T/$2.ex" "$T/$2.fs" >/dev/null 2>&1 || fail "$2: rdump failed"
 	"$SCAN" -q --root "$T/$2.ex" --report "$T/$2.xml" >/dev/null 2>&1 ||
 		fail "$2: reforge-scan of the image failed"
-	compare_reports "$T/src.xml" "$T/$2.xml" || fail "$2: the image differs from the source"
+	compare_reports "$_src" "$T/$2.xml" || fail "$2: the image differs from the source"
 }
 # the same through a staged tree and mke2fs -d (--staged), the path of
 # every run that tunes the image
@@ -245,6 +247,36 @@ grep -q 'SHA-256\|bad archive\|unreadable\|data.tar' "$T/bad.err" ||
 [ $? -eq 1 ] || fail "a missing package did not fail"
 grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
 [ -e "$T/miss.raw" ] && fail "an image was written without its packages"
+# a package file the source removed, larger than the filesystem sized from
+# the report (--headroom 0): filling it straight from the streams runs out
+# of room, and the run stages the tree instead, with the same result
+R2="$T/root2"
+new_dpkg_root "$R2"
+mkdir -p "$P/rf-big/usr/share/big"
+head -c 80M /dev/urandom >"$P/rf-big/usr/share/big/blob"
+echo keep >"$P/rf-big/usr/share/big/keep"
+make_deb "$P" rf-big 1.0
+mkdir -p "$T/repo3"
+cp "$P/rf-big.deb" "$T/repo3/"
+dpkg --root="$R2" --force-not-root --force-depends -i "$P/rf-big.deb" \
+	>"$T/dpkg2.log" 2>&1 || { cat "$T/dpkg2.log"; fail "dpkg (rf-big) failed"; }
+rm "$R2/usr/share/big/blob"
+"$SCAN" -q --root "$R2" --report "$T/big.xml" >/dev/null 2>&1 || fail "reforge-scan (rf-big) failed"
+make_overlay "$R2" "$T/big.xml" "$T/big-overlay.tar"
+"$GEN" -q --target none --report "$T/big.xml" --overlay "$T/big-overlay.tar" \
+	--repo "file://$T/repo3" --headroom 0 --format raw --tmpdir "$T" --json \
+	-o "$T/big.raw" >"$T/big.json" 2>"$T/big.err" ||
+	{ cat "$T/big.err"; fail "reforge-gen (rf-big) failed"; }
+grep -q 'staging the tree instead' "$T/big.err" ||
+	fail "a full filesystem did not fall back to the staged tree: $(cat "$T/big.err")"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["direct"] is False' \
+	"$T/big.json" || fail "rf-big: --json says direct"
+same_tree "$T/big.raw" big "$T/big.xml"
+[ -e "$T/big.ex/usr/share/big/keep" ] && [ ! -e "$T/big.ex/usr/share/big/blob" ] ||
+	fail "rf-big: the image holds the wrong files"
+rm -rf "$P/rf-big" "$P/rf-big.deb" "$T/repo3" "$T/big.raw" "$T/big.fs" "$T/big.ex"
+ls "$T" | grep -q '^reforge-gen\.' && fail "the fallback left its staging directory"
+
 # killed midway (while it reads an overlay that stalls half way, its
 # packages unpacked): no image under its name; the next run reclaims the
 # staging space. Staged (the tree is there to see) and filled straight
