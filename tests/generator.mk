@@ -65,3 +65,10 @@ tests_test_gen_cache_SOURCES = tests/test_gen_cache.c
 tests_test_gen_cache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/generator
 tests_test_gen_cache_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS)
 tests_test_gen_cache_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
+
+check_PROGRAMS += tests/test_gen_fsw
+TESTS += tests/test_gen_fsw
+tests_test_gen_fsw_SOURCES = tests/test_gen_fsw.c
+tests_test_gen_fsw_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/generator
+tests_test_gen_fsw_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS) $(EXT2FS_CFLAGS)
+tests_test_gen_fsw_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The ext4 writer (generator/fsw.c) on its own: archives made here with
+ * libarchive go through gen_extract() into a filesystem made by mke2fs,
+ * which must then pass e2fsck and read back, through libext2fs, as the
+ * archive and the report say: contents (a sparse file of many extents, a
+ * file over several data buffers), a directory of many blocks, long
+ * names, fast and slow symlinks, hardlinks, device numbers of both
+ * encodings, xattrs in the inode and in a block, ACLs, owners, modes and
+ * times; absolute and climbing symlinks in an archive lead back into the
+ * image; a hardlink to a directory and a file over a directory that is
+ * not empty are refused; a filesystem too small says so.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ext2fs/ext2fs.h>
+
+#include "buf.h"
+#include "cunit_main.h"
+#include "fsw.h"
+#include "gen.h"
+
+static char dir[64];
+
+static void setup_dir(void)
+{
+	if (dir[0] == '\0') {
+		strcpy(dir, "/tmp/rf-fsw-XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+}
+
+/* A new empty ext4 of size (mke2fs's size argument) at dir/name. */
+static const char *mkfs(const char *name, const char *size)
+{
+	static char path[128];
+	char cmd[512];
+
+	setup_dir();
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	snprintf(cmd, sizeof(cmd),
+		 "mke2fs -q -F -t ext4 -b 4096 -N 8192 %s %s >/dev/null 2>&1",
+		 path, size);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	return path;
+}
+
+static int fsck(const char *path)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "e2fsck -fn %s >%s/fsck.log 2>&1", path,
+		 dir);
+	return system(cmd);
+}
+
+/* --- archives ------------------------------------------------------------ */
+
+struct tarbuf {
+	struct archive *a;
+	struct rf_buf out;
+};
+
+static la_ssize_t tar_write(struct archive *a, void *ctx, const void *buf,
+			    size_t len)
+{
+	struct tarbuf *t = ctx;
+
+	(void)a;
+	rf_buf_add(&t->out, buf, len);
+	return (la_ssize_t)len;
+}
+
+static void tar_open(struct tarbuf *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->a = archive_write_new();
+	archive_write_set_format_pax(t->a);
+	archive_write_open(t->a, t, NULL, tar_write, NULL);
+}
+
+static struct archive_entry *entry(const char *name, mode_t type,
+				   unsigned perm)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, 1700000000, 123456789);
+	return e;
+}
+
+static void put(struct tarbuf *t, struct archive_entry *e, const void *data,
+		size_t len)
+{
+	CU_ASSERT_EQUAL(archive_write_header(t->a, e), ARCHIVE_OK);
+	if (len > 0)
+		CU_ASSERT_EQUAL(archive_write_data(t->a, data, len),
+				(la_ssize_t)len);
+	archive_entry_free(e);
+}
+
+static void put_file(struct tarbuf *t, const char *name, unsigned perm,
+		     const void *data, size_t len)
+{
+	struct archive_entry *e = entry(name, AE_IFREG, perm);
+
+	archive_entry_set_size(e, (la_int64_t)len);
+	put(t, e, data, len);
+}
+
+static void put_dir(struct tarbuf *t, const char *name, unsigned perm)
+{
+	put(t, entry(name, AE_IFDIR, perm), NULL, 0);
+}
+
+static void put_link(struct tarbuf *t, const char *name, const char *target)
+{
+	struct archive_entry *e = entry(name, AE_IFLNK, 0777);
+
+	archive_entry_set_symlink(e, target);
+	put(t, e, NULL, 0);
+}
+
+static void put_hardlink(struct tarbuf *t, const char *name, const char *to)
+{
+	struct archive_entry *e = entry(name, AE_IFREG, 0644);
+
+	archive_entry_set_hardlink(e, to);
+	archive_entry_set_size(e, 0);
+	put(t, e, NULL, 0);
+}
+
+static void tar_close(struct tarbuf *t)
+{
+	archive_write_close(t->a);
+	archive_write_free(t->a);
+}
+
+/* Read t's archive into w (one batch, applied): gen_extract()'s rc. */
+static int fill(struct gen_fsw *w, struct tarbuf *t, struct rf_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct gen_limits lim;
+	struct gen_dest d = {-1, gen_fsw_batch_new(w)};
+	int rc;
+
+	gen_limits_default(&lim);
+	archive_read_support_format_tar(a);
+	CU_ASSERT_EQUAL_FATAL(archive_read_open_memory(a, t->out.data,
+						       t->out.len),
+			      ARCHIVE_OK);
+	rc = gen_extract(a, &d, &lim, NULL, NULL, NULL, err);
+	if (rc == 0)
+		rc = gen_fsw_apply(w, d.batch, err);
+	gen_fsw_batch_free(d.batch);
+	archive_read_free(a);
+	return rc;
+}
+
+/* --- reading back ---------------------------------------------------------- */
+
+static ext2_ino_t ino_of(ext2_filsys fs, const char *path)
+{
+	ext2_ino_t ino = 0;
+
+	if (ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino))
+		return 0;
+	return ino;
+}
+
+static struct ext2_inode_large inode_of(ext2_filsys fs, ext2_ino_t ino)
+{
+	struct ext2_inode_large in;
+
+	memset(&in, 0, sizeof(in));
+	CU_ASSERT_EQUAL(ext2fs_read_inode_full(fs, ino, (void *)&in,
+					       sizeof(in)),
+			0);
+	return in;
+}
+
+/* The whole content of path, *len bytes (NULL when it is not there). */
+static unsigned char *content(ext2_filsys fs, const char *path, size_t *len)
+{
+	ext2_ino_t ino = ino_of(fs, path);
+	ext2_file_t f;
+	unsigned char *buf;
+	unsigned got = 0;
+	uint64_t size;
+
+	if (ino == 0 || ext2fs_file_open(fs, ino, 0, &f))
+		return NULL;
+	size = ext2fs_file_get_size(f);
+	buf = rf_xmalloc(size + 1);
+	*len = 0;
+	while (*len < size) {
+		if (ext2fs_file_read(f, buf + *len, (unsigned)(size - *len),
+				     &got) || got == 0)
+			break;
+		*len += got;
+	}
+	ext2fs_file_close(f);
+	return buf;
+}
+
+/* An ACL in the xattr form, read back: the id of an entry that names no
+ * user or group (whose on-disk form has none) reads as 0. */
+static bool same_acl(const unsigned char *a, const unsigned char *b,
+		     size_t len, const char *name)
+{
+	if (strncmp(name, "system.posix_acl_", 17) != 0 || len % 8 != 4 ||
+	    memcmp(a, b, 4) != 0)
+		return false;
+	for (size_t i = 4; i < len; i += 8) {
+		bool qualified = a[i] == 0x02 || a[i] == 0x08;
+
+		if (memcmp(a + i, b + i, qualified ? 8 : 4) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool xattr_is(ext2_filsys fs, const char *path, const char *name,
+		     const void *want, size_t wlen)
+{
+	struct ext2_xattr_handle *h = NULL;
+	void *v = NULL;
+	size_t len = 0;
+	bool ok = false;
+
+	if (ext2fs_xattrs_open(fs, ino_of(fs, path), &h))
+		return false;
+	if (!ext2fs_xattrs_read(h) && !ext2fs_xattr_get(h, name, &v, &len))
+		ok = len == wlen && (memcmp(v, want, len) == 0 ||
+				     same_acl(v, want, len, name));
+	free(v);
+	ext2fs_xattrs_close(&h);
+	return ok;
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+#define SPARSE_SIZE (40ULL << 20)
+#define BIG_SIZE (3U << 20)
+
+static void test_fill_and_read_back(void)
+{
+	const char *img = mkfs("a.img", "256M");
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct tarbuf t;
+	unsigned char *big = rf_xmalloc(BIG_SIZE), *got;
+	char name[300], target[200];
+	size_t len;
+	ext2_filsys fs;
+	struct archive_entry *e;
+	struct ext2_inode_large in;
+	struct gen_report r = {0};
+	struct gen_file files[3];
+	unsigned char xbig[3000];
+
+	for (size_t i = 0; i < BIG_SIZE; i++)
+		big[i] = (unsigned char)(i * 2654435761u >> 13);
+	memset(xbig, 'x', sizeof(xbig));
+	tar_open(&t);
+	put_dir(&t, "etc", 0755);
+	put_file(&t, "etc/hostname", 0644, "box\n", 4);
+	put_dir(&t, "usr", 0755);
+	put_dir(&t, "usr/bin", 0755);
+	put_file(&t, "usr/bin/big", 04755, big, BIG_SIZE);
+	/* a sparse file: six data runs between holes, more extents than
+	 * the inode holds */
+	e = entry("usr/bin/sparse", AE_IFREG, 0644);
+	archive_entry_set_size(e, (la_int64_t)SPARSE_SIZE);
+	for (int i = 0; i < 6; i++)
+		archive_entry_sparse_add_entry(e, (la_int64_t)i << 22, 5000);
+	CU_ASSERT_EQUAL(archive_write_header(t.a, e), ARCHIVE_OK);
+	{
+		/* the writer takes the whole content, holes too */
+		unsigned char *whole = rf_xcalloc(1, SPARSE_SIZE);
+
+		for (int i = 0; i < 6; i++)
+			memcpy(whole + ((size_t)i << 22), big + i * 5000, 5000);
+		CU_ASSERT_EQUAL(archive_write_data(t.a, whole, SPARSE_SIZE),
+				(la_ssize_t)SPARSE_SIZE);
+		free(whole);
+	}
+	archive_entry_free(e);
+	/* a directory of many blocks, a name of 255 bytes */
+	put_dir(&t, "many", 0755);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "many/file-with-a-long-name-%05d", i);
+		put_file(&t, name, 0644, name, strlen(name));
+	}
+	memset(name, 'n', 255);
+	memcpy(name, "many/", 5);
+	name[5 + 255] = '\0';
+	memset(name + 5, 'n', 255);
+	put_file(&t, name, 0600, "long", 4);
+	/* symlinks: fast, slow, and two that would leave the root */
+	put_link(&t, "usr/bin/fast", "big");
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = '\0';
+	put_link(&t, "usr/bin/slow", target);
+	put_link(&t, "evil", "/");
+	put_file(&t, "evil/etc/passwd", 0644, "root:x:0:0::/root:/bin/sh\n", 26);
+	put_link(&t, "usr/up", "../../../../..");
+	put_dir(&t, "usr/up/tmp", 01777);
+	put_file(&t, "usr/up/tmp/owned", 0644, "in", 2);
+	/* a hardlink, device nodes of both encodings, a fifo, xattrs */
+	put_hardlink(&t, "usr/bin/big2", "usr/bin/big");
+	e = entry("dev-old", AE_IFCHR, 0600);
+	archive_entry_set_rdev(e, makedev(1, 3));
+	put(&t, e, NULL, 0);
+	e = entry("dev-new", AE_IFBLK, 0660);
+	archive_entry_set_rdev(e, makedev(300, 70000));
+	put(&t, e, NULL, 0);
+	put(&t, entry("fifo", AE_IFIFO, 0644), NULL, 0);
+	e = entry("etc/attrs", AE_IFREG, 0640);
+	archive_entry_set_size(e, 1);
+	archive_entry_xattr_add_entry(e, "user.small", "v", 1);
+	archive_entry_xattr_add_entry(e, "user.big", xbig, sizeof(xbig));
+	archive_entry_set_uid(e, 70000);
+	archive_entry_set_gid(e, 80000);
+	put(&t, e, "a", 1);
+	/* replaced: a file by a file, a file by a directory */
+	put_file(&t, "etc/twice", 0644, "first", 5);
+	put_file(&t, "etc/twice", 0644, "second", 6);
+	put_file(&t, "etc/becomes-dir", 0644, "f", 1);
+	put_dir(&t, "etc/becomes-dir", 0700);
+	put_file(&t, "gone", 0644, "x", 1);
+	tar_close(&t);
+
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
+	CU_ASSERT_EQUAL(fill(w, &t, &err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "fill: %s\n", err.msg);
+	/* the report: an owner, mode, time and ACL for hostname, a file
+	 * missing on the source */
+	memset(files, 0, sizeof(files));
+	files[0].path = "etc/hostname";
+	files[0].type = S_IFREG;
+	files[0].mode = 0600;
+	files[0].uid = 1000;
+	files[0].gid = 1001;
+	files[0].mtime.tv_sec = 1600000000;
+	files[0].mtime.tv_nsec = 5;
+	files[0].acl_access = "u::rw-,u:1234:r--,g::---,m::r--,o::---";
+	files[1].path = "gone";
+	files[1].cls = GEN_MISSING;
+	files[2].path = "";
+	files[2].type = S_IFDIR;
+	files[2].mode = 0711;
+	r.files = files;
+	r.nfiles = 3;
+	{
+		uint64_t warnings = 0;
+
+		CU_ASSERT_EQUAL(gen_fsw_report(w, &r, &warnings, NULL, &err), 0);
+		CU_ASSERT_EQUAL(warnings, 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_close(w, &err), 0);
+	CU_ASSERT_EQUAL(fsck(img), 0);
+
+	CU_ASSERT_EQUAL_FATAL(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0,
+					  unix_io_manager, &fs),
+			      0);
+	got = content(fs, "usr/bin/big", &len);
+	CU_ASSERT(got != NULL && len == BIG_SIZE &&
+		  memcmp(got, big, BIG_SIZE) == 0);
+	free(got);
+	CU_ASSERT_EQUAL(ino_of(fs, "usr/bin/big"), ino_of(fs, "usr/bin/big2"));
+	in = inode_of(fs, ino_of(fs, "usr/bin/big"));
+	CU_ASSERT_EQUAL(in.i_mode, S_IFREG | 04755);
+	CU_ASSERT_EQUAL(in.i_links_count, 2);
+	CU_ASSERT_EQUAL(in.i_mtime, 1700000000);
+	CU_ASSERT_EQUAL(in.i_mtime_extra >> 2, 123456789);
+	got = content(fs, "usr/bin/sparse", &len);
+	CU_ASSERT_FATAL(got != NULL && len == SPARSE_SIZE);
+	for (int i = 0; i < 6; i++) {
+		unsigned char zero[64] = {0};
+
+		CU_ASSERT(memcmp(got + ((size_t)i << 22), big + i * 5000,
+				 5000) == 0);
+		CU_ASSERT(memcmp(got + ((size_t)i << 22) + 5000, zero,
+				 sizeof(zero)) == 0);
+	}
+	free(got);
+	in = inode_of(fs, ino_of(fs, "usr/bin/sparse"));
+	/* 6 runs of 2 blocks, and an extent tree block */
+	CU_ASSERT_EQUAL(in.i_blocks, (6 * 2 + 1) * 8);
+	got = content(fs, "many/file-with-a-long-name-01499", &len);
+	CU_ASSERT(got != NULL && len == 32 &&
+		  memcmp(got, "many/file-with-a-long-name-01499", 32) == 0);
+	free(got);
+	CU_ASSERT(inode_of(fs, ino_of(fs, "many")).i_size > 4096 * 8);
+	CU_ASSERT(ino_of(fs, name) != 0);
+	in = inode_of(fs, ino_of(fs, "usr/bin/fast"));
+	CU_ASSERT(LINUX_S_ISLNK(in.i_mode) && in.i_size == 3 &&
+		  memcmp(in.i_block, "big", 3) == 0);
+	got = content(fs, "usr/bin/slow", &len);
+	CU_ASSERT(got != NULL && len == strlen(target) &&
+		  memcmp(got, target, len) == 0);
+	free(got);
+	/* what went through the symlinks is in the image */
+	got = content(fs, "etc/passwd", &len);
+	CU_ASSERT(got != NULL && len == 26);
+	free(got);
+	CU_ASSERT(ino_of(fs, "tmp/owned") != 0);
+	CU_ASSERT_EQUAL(inode_of(fs, ino_of(fs, "tmp")).i_mode, S_IFDIR | 01777);
+	in = inode_of(fs, ino_of(fs, "dev-old"));
+	CU_ASSERT_EQUAL(in.i_mode, S_IFCHR | 0600);
+	CU_ASSERT_EQUAL(in.i_block[0], (1 << 8) | 3);
+	in = inode_of(fs, ino_of(fs, "dev-new"));
+	CU_ASSERT_EQUAL(in.i_block[0], 0);
+	CU_ASSERT_EQUAL(in.i_block[1],
+			(70000 & 0xff) | (300 << 8) | ((70000 & ~0xff) << 12));
+	CU_ASSERT_EQUAL(inode_of(fs, ino_of(fs, "fifo")).i_mode, S_IFIFO | 0644);
+	CU_ASSERT(xattr_is(fs, "etc/attrs", "user.small", "v", 1));
+	CU_ASSERT(xattr_is(fs, "etc/attrs", "user.big", xbig, sizeof(xbig)));
+	in = inode_of(fs, ino_of(fs, "etc/attrs"));
+	CU_ASSERT_EQUAL(in.i_uid | (uint32_t)in.osd2.linux2.l_i_uid_high << 16,
+			70000);
+	CU_ASSERT_EQUAL(in.i_gid | (uint32_t)in.osd2.linux2.l_i_gid_high << 16,
+			80000);
+	CU_ASSERT(in.i_file_acl != 0); /* the big xattr's block */
+	got = content(fs, "etc/twice", &len);
+	CU_ASSERT(got != NULL && len == 6 && memcmp(got, "second", 6) == 0);
+	free(got);
+	CU_ASSERT(LINUX_S_ISDIR(inode_of(fs, ino_of(fs, "etc/becomes-dir")).i_mode));
+	/* the report's word */
+	in = inode_of(fs, ino_of(fs, "etc/hostname"));
+	CU_ASSERT_EQUAL(in.i_mode, S_IFREG | 0600);
+	CU_ASSERT_EQUAL(in.i_uid, 1000);
+	CU_ASSERT_EQUAL(in.i_gid, 1001);
+	CU_ASSERT_EQUAL(in.i_mtime, 1600000000);
+	CU_ASSERT_EQUAL(in.i_mtime_extra >> 2, 5);
+	{
+		unsigned char *acl;
+		size_t alen;
+
+		CU_ASSERT_EQUAL_FATAL(gen_acl_from_text(files[0].acl_access,
+							&acl, &alen),
+				      0);
+		/* libext2fs reads it back in the form it was given */
+		CU_ASSERT_EQUAL(alen, 4 + 5 * 8);
+		CU_ASSERT(xattr_is(fs, "etc/hostname",
+				   "system.posix_acl_access", acl, alen));
+		free(acl);
+	}
+	CU_ASSERT_EQUAL(ino_of(fs, "gone"), 0);
+	CU_ASSERT_EQUAL(inode_of(fs, EXT2_ROOT_INO).i_mode, S_IFDIR | 0711);
+	CU_ASSERT(ino_of(fs, "lost+found") != 0);
+	ext2fs_close_free(&fs);
+	free(t.out.data);
+	free(big);
+}
+
+static void test_refused(void)
+{
+	const char *img = mkfs("b.img", "64M");
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct tarbuf t;
+
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
+	/* a hardlink to a directory */
+	tar_open(&t);
+	put_dir(&t, "d", 0755);
+	put_hardlink(&t, "l", "d");
+	tar_close(&t);
+	CU_ASSERT_EQUAL(fill(w, &t, &err), -EPERM);
+	free(t.out.data);
+	/* a file over a directory that holds files */
+	tar_open(&t);
+	put_dir(&t, "e", 0755);
+	put_file(&t, "e/x", 0644, "x", 1);
+	put_file(&t, "e", 0644, "y", 1);
+	tar_close(&t);
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT_EQUAL(fill(w, &t, &err), -ENOTEMPTY);
+	CU_ASSERT(strstr(err.msg, "cannot replace e") != NULL);
+	free(t.out.data);
+	/* a name that climbs */
+	tar_open(&t);
+	put_file(&t, "a/../../x", 0644, "x", 1);
+	tar_close(&t);
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT_EQUAL(fill(w, &t, &err), -EINVAL);
+	free(t.out.data);
+	/* a symlink loop */
+	tar_open(&t);
+	put_link(&t, "loop", "loop/x");
+	put_file(&t, "loop/y", 0644, "y", 1);
+	tar_close(&t);
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT_EQUAL(fill(w, &t, &err), -ELOOP);
+	free(t.out.data);
+	/* what was filled before is still a sound filesystem */
+	CU_ASSERT_EQUAL(gen_fsw_close(w, &err), 0);
+	CU_ASSERT_EQUAL(fsck(img), 0);
+}
+
+static void test_full(void)
+{
+	const char *img = mkfs("c.img", "16M");
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct tarbuf t;
+	size_t n = 24U << 20;
+	unsigned char *data = rf_xmalloc(n);
+	uint64_t used, left;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 11);
+	tar_open(&t);
+	put_file(&t, "small", 0644, "s", 1);
+	put_file(&t, "huge", 0644, data, n);
+	tar_close(&t);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
+	CU_ASSERT_EQUAL(fill(w, &t, &err), -ENOSPC);
+	CU_ASSERT(strstr(err.msg, "huge") != NULL &&
+		  strstr(err.msg, "full") != NULL);
+	/* nothing of the failed batch holds blocks */
+	gen_fsw_space(w, &used, &left);
+	CU_ASSERT_EQUAL(used, 0);
+	gen_fsw_free(w);
+	free(t.out.data);
+	free(data);
+}
+
+static void test_cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static CU_TestInfo tests[] = {
+	{"a filled filesystem reads back as written", test_fill_and_read_back},
+	{"bad entries refused, the filesystem sound", test_refused},
+	{"a full filesystem is an error", test_full},
+	{"cleanup", test_cleanup},
+	CU_TEST_INFO_NULL,
+};
+
+RF_CUNIT_MAIN("gen_fsw")
