@@ -433,7 +433,7 @@ int gen_repo_unpack(struct gen_repo *repo, const struct gen_package *pkg,
 	const struct gen_repo_pkg *p = find(repo, pkg);
 	struct gen_pkg_stream *s = NULL;
 	unsigned char sum[RF_DIGEST_MAX];
-	ssize_t n;
+	ssize_t n = 0;
 	int rc = -EIO;
 
 	if (kind == NULL)
