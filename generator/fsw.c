@@ -96,6 +96,7 @@ struct fsw_rec {
 
 struct gen_fsw_batch {
 	struct gen_fsw *w;
+	bool live; /* each record applied as soon as read */
 	struct fsw_rec *v;
 	size_t n, cap;
 	unsigned char *buf; /* DATA_BUF bytes, block aligned */
@@ -240,12 +241,16 @@ static int put_blocks(struct gen_fsw *w, const unsigned char *buf,
 
 /* --- reading archives ------------------------------------------------------ */
 
-struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w)
+static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
+		     struct rf_error *err);
+
+struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w, bool live)
 {
 	struct gen_fsw_batch *b = rf_xcalloc(1, sizeof(*b));
 	void *p;
 
 	b->w = w;
+	b->live = live;
 	if (posix_memalign(&p, 4096, DATA_BUF) != 0)
 		abort();
 	b->buf = p;
@@ -370,10 +375,10 @@ write_error:
 			      rc == -ENOSPC ? " (the filesystem is full)" : "");
 }
 
-int gen_fsw_read(struct archive *a, struct archive_entry *e,
-		 struct gen_fsw_batch *b, const char *name,
-		 const struct gen_limits *lim, uint64_t *total,
-		 struct rf_error *err)
+static int read_entry(struct archive *a, struct archive_entry *e,
+		      struct gen_fsw_batch *b, const char *name,
+		      const struct gen_limits *lim, uint64_t *total,
+		      struct rf_error *err)
 {
 	struct fsw_rec *r;
 	const char *hl = archive_entry_hardlink(e), *xname;
@@ -445,6 +450,20 @@ int gen_fsw_read(struct archive *a, struct archive_entry *e,
 	default:
 		rc = rf_error_set(err, -EINVAL, "%s: unknown entry type 0%o",
 				  name, (unsigned)r->type);
+	}
+	return rc;
+}
+
+int gen_fsw_read(struct archive *a, struct archive_entry *e,
+		 struct gen_fsw_batch *b, const char *name,
+		 const struct gen_limits *lim, uint64_t *total,
+		 struct rf_error *err)
+{
+	int rc = read_entry(a, e, b, name, lim, total, err);
+
+	if (rc == 0 && b->live) {
+		rc = apply_rec(b->w, &b->v[b->n - 1], err);
+		rec_clear(b->w, &b->v[--b->n]);
 	}
 	return rc;
 }

@@ -38,7 +38,10 @@ int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err);
 /* Bytes of file data written so far, and the filesystem's free bytes. */
 void gen_fsw_space(const struct gen_fsw *w, uint64_t *data, uint64_t *free);
 
-struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w);
+/* A batch of records for w. live: each applied to the namespace as it is
+ * read (one reader, in order: memory stays bounded), else kept until
+ * gen_fsw_apply() (readers on other threads, applied in order later). */
+struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w, bool live);
 
 /* Read entry e of a, named name (checked), into b: gen_extract() calls
  * it for a destination with a batch. *total: data bytes so far. */

@@ -663,7 +663,7 @@ build:
 
 		rf_progress_update(&prog, true, "applying the overlay");
 		if (fsw != NULL)
-			d.batch = gen_fsw_batch_new(fsw);
+			d.batch = gen_fsw_batch_new(fsw, true);
 		rc = gen_overlay_unpack(overlay, &d, &lim, &ost, &err);
 		if (rc == 0 && fsw != NULL)
 			rc = gen_fsw_apply(fsw, d.batch, &err);

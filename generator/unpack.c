@@ -128,7 +128,7 @@ static int run_job(struct pool *pl, size_t i, struct rf_error *err)
 	int fd = -1, rc;
 
 	if (pl->o->fsw != NULL) {
-		struct gen_dest d = {-1, gen_fsw_batch_new(pl->o->fsw)};
+		struct gen_dest d = {-1, gen_fsw_batch_new(pl->o->fsw, false)};
 
 		pl->jobs[i].batch = d.batch;
 		return gen_repo_unpack(pl->repo, &pl->r->pkgs[i], &d,
@@ -380,7 +380,7 @@ static int unpack_serial(const struct gen_report *r, struct gen_repo *repo,
 			break;
 		}
 		if (installed(&r->pkgs[i]) && o->fsw != NULL) {
-			struct gen_dest d = {-1, gen_fsw_batch_new(o->fsw)};
+			struct gen_dest d = {-1, gen_fsw_batch_new(o->fsw, true)};
 
 			one = gen_repo_unpack(repo, &r->pkgs[i], &d, o->lim, &e);
 			if (one == 0)

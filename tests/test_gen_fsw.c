@@ -152,12 +152,14 @@ static void tar_close(struct tarbuf *t)
 	archive_write_free(t->a);
 }
 
-/* Read t's archive into w (one batch, applied): gen_extract()'s rc. */
-static int fill(struct gen_fsw *w, struct tarbuf *t, struct rf_error *err)
+/* Read t's archive into w (one batch, applied at the end, or each record
+ * as read when live): gen_extract()'s rc. */
+static int fill(struct gen_fsw *w, struct tarbuf *t, bool live,
+		struct rf_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct gen_limits lim;
-	struct gen_dest d = {-1, gen_fsw_batch_new(w)};
+	struct gen_dest d = {-1, gen_fsw_batch_new(w, live)};
 	int rc;
 
 	gen_limits_default(&lim);
@@ -348,7 +350,7 @@ static void test_fill_and_read_back(void)
 	tar_close(&t);
 
 	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
-	CU_ASSERT_EQUAL(fill(w, &t, &err), 0);
+	CU_ASSERT_EQUAL(fill(w, &t, false, &err), 0);
 	if (err.msg[0])
 		fprintf(stderr, "fill: %s\n", err.msg);
 	/* the report: an owner, mode, time and ACL for hostname, a file
@@ -472,6 +474,7 @@ static void test_fill_and_read_back(void)
 	free(big);
 }
 
+/* (records applied as read, as the overlay's are) */
 static void test_refused(void)
 {
 	const char *img = mkfs("b.img", "64M");
@@ -485,7 +488,7 @@ static void test_refused(void)
 	put_dir(&t, "d", 0755);
 	put_hardlink(&t, "l", "d");
 	tar_close(&t);
-	CU_ASSERT_EQUAL(fill(w, &t, &err), -EPERM);
+	CU_ASSERT_EQUAL(fill(w, &t, true, &err), -EPERM);
 	free(t.out.data);
 	/* a file over a directory that holds files */
 	tar_open(&t);
@@ -494,7 +497,7 @@ static void test_refused(void)
 	put_file(&t, "e", 0644, "y", 1);
 	tar_close(&t);
 	memset(&err, 0, sizeof(err));
-	CU_ASSERT_EQUAL(fill(w, &t, &err), -ENOTEMPTY);
+	CU_ASSERT_EQUAL(fill(w, &t, true, &err), -ENOTEMPTY);
 	CU_ASSERT(strstr(err.msg, "cannot replace e") != NULL);
 	free(t.out.data);
 	/* a name that climbs */
@@ -502,7 +505,7 @@ static void test_refused(void)
 	put_file(&t, "a/../../x", 0644, "x", 1);
 	tar_close(&t);
 	memset(&err, 0, sizeof(err));
-	CU_ASSERT_EQUAL(fill(w, &t, &err), -EINVAL);
+	CU_ASSERT_EQUAL(fill(w, &t, true, &err), -EINVAL);
 	free(t.out.data);
 	/* a symlink loop */
 	tar_open(&t);
@@ -510,7 +513,7 @@ static void test_refused(void)
 	put_file(&t, "loop/y", 0644, "y", 1);
 	tar_close(&t);
 	memset(&err, 0, sizeof(err));
-	CU_ASSERT_EQUAL(fill(w, &t, &err), -ELOOP);
+	CU_ASSERT_EQUAL(fill(w, &t, true, &err), -ELOOP);
 	free(t.out.data);
 	/* what was filled before is still a sound filesystem */
 	CU_ASSERT_EQUAL(gen_fsw_close(w, &err), 0);
@@ -534,7 +537,7 @@ static void test_full(void)
 	put_file(&t, "huge", 0644, data, n);
 	tar_close(&t);
 	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
-	CU_ASSERT_EQUAL(fill(w, &t, &err), -ENOSPC);
+	CU_ASSERT_EQUAL(fill(w, &t, false, &err), -ENOSPC);
 	CU_ASSERT(strstr(err.msg, "huge") != NULL &&
 		  strstr(err.msg, "full") != NULL);
 	/* nothing of the failed batch holds blocks */
