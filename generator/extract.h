@@ -4,7 +4,9 @@
 
 /*
  * Unpacking an untrusted archive (a package payload, the scan's overlay)
- * into a staging root, as root, without ever touching a file outside it.
+ * into a staging root, as root, without ever touching a file outside it;
+ * or into a batch of the ext4 writer (fsw.h), whose model of the image's
+ * namespace follows the same policy.
  *
  * Every name is resolved inside the root: the entry's parent directory is
  * opened with rf_root_open() (openat2 RESOLVE_IN_ROOT, or the O_NOFOLLOW
