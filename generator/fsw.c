@@ -1268,7 +1268,7 @@ static int write_inode(struct gen_fsw *w, struct fsw_inode *in,
 	if (!e)
 		e = ext2fs_write_inode_full(fs, in->ino, ii, isize);
 	if (e)
-		return e2err(err, e, "write inode", NULL);
+		return e2err(err, e, "cannot write its inode", NULL);
 	if (extents && in->next > 4) {
 		ext2_extent_handle_t h;
 
@@ -1286,8 +1286,7 @@ static int write_inode(struct gen_fsw *w, struct fsw_inode *in,
 		if (h != NULL)
 			ext2fs_extent_free(h);
 		if (e)
-			return e2err(err, e, "write the extents of an inode",
-				     NULL);
+			return e2err(err, e, "cannot write its extents", NULL);
 	}
 	if (in->nx > 0) {
 		struct ext2_xattr_handle *h = NULL;
@@ -1305,8 +1304,7 @@ static int write_inode(struct gen_fsw *w, struct fsw_inode *in,
 				e = c;
 		}
 		if (e)
-			return e2err(err, e, "write the xattrs of an inode",
-				     NULL);
+			return e2err(err, e, "cannot write its xattrs", NULL);
 	}
 	return 0;
 }
@@ -1322,6 +1320,27 @@ static int write_symlink(struct gen_fsw *w, struct fsw_inode *in,
 	return put_blocks(w, blk, w->bs, 0, &in->ext, &in->next);
 }
 
+/* The path of e in the image, for a message. */
+static void dent_path(const struct fsw_dent *e, struct rf_buf *b)
+{
+	if (e->parent == e)
+		return; /* the root */
+	dent_path(e->parent, b);
+	rf_buf_addch(b, '/');
+	rf_buf_addstr(b, e->name);
+}
+
+/* err, prefixed with the path of e */
+static int failed_at(const struct fsw_dent *e, int rc, struct rf_error *err)
+{
+	struct rf_buf b = RF_BUF_INIT;
+
+	dent_path(e, &b);
+	rf_error_prefix(err, "%s", b.len > 0 ? b.data : "/");
+	rf_buf_free(&b);
+	return rc;
+}
+
 static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 		      unsigned char *buf, unsigned char *blk, int depth,
 		      struct rf_error *err)
@@ -1333,6 +1352,8 @@ static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 
 	if (rc == 0)
 		rc = write_inode(w, dir, buf, err);
+	if (rc < 0)
+		return failed_at(dir->self, rc, err);
 	for (size_t i = 0; i < d->cap && rc == 0; i++) {
 		struct fsw_dent *e = d->slot[i];
 
@@ -1349,11 +1370,13 @@ static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 		if (S_ISLNK(e->in->mode)) {
 			rc = write_symlink(w, e->in, blk);
 			if (rc < 0) {
-				rc = rf_error_errno(err, rc, "a symlink's block");
-				break;
+				rf_error_errno(err, rc, "no room for its target");
+				return failed_at(e, rc, err);
 			}
 		}
 		rc = write_inode(w, e->in, buf, err);
+		if (rc < 0)
+			return failed_at(e, rc, err);
 		e->in->written = true;
 	}
 	return rc;

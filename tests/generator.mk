@@ -72,3 +72,11 @@ tests_test_gen_fsw_SOURCES = tests/test_gen_fsw.c
 tests_test_gen_fsw_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/generator
 tests_test_gen_fsw_CFLAGS = $(TEST_CUNIT_CFLAGS) $(LIBARCHIVE_CFLAGS) $(EXT2FS_CFLAGS)
 tests_test_gen_fsw_LDADD = $(RF_GEN_LIBS) $(TEST_CUNIT_LIBS)
+
+check_PROGRAMS += tests/fuzz/fuzz_gen_fsw
+TESTS += tests/fuzz/fuzz_gen_fsw
+tests_fuzz_fuzz_gen_fsw_SOURCES = tests/fuzz/fuzz_gen_fsw.c tests/fuzz/driver.c
+tests_fuzz_fuzz_gen_fsw_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/gen_fsw"'
+tests_fuzz_fuzz_gen_fsw_LDADD = $(RF_GEN_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/gen_fsw

@@ -274,7 +274,8 @@ static void test_fill_and_read_back(void)
 	struct archive_entry *e;
 	struct ext2_inode_large in;
 	struct gen_report r = {0};
-	struct gen_file files[3];
+	struct gen_file *files = rf_xcalloc(3 + 500, sizeof(*files));
+	char (*gone)[64] = rf_xcalloc(500, sizeof(*gone));
 	unsigned char xbig[3000];
 
 	for (size_t i = 0; i < BIG_SIZE; i++)
@@ -355,7 +356,6 @@ static void test_fill_and_read_back(void)
 		fprintf(stderr, "fill: %s\n", err.msg);
 	/* the report: an owner, mode, time and ACL for hostname, a file
 	 * missing on the source */
-	memset(files, 0, sizeof(files));
 	files[0].path = "etc/hostname";
 	files[0].type = S_IFREG;
 	files[0].mode = 0600;
@@ -369,8 +369,15 @@ static void test_fill_and_read_back(void)
 	files[2].path = "";
 	files[2].type = S_IFDIR;
 	files[2].mode = 0711;
+	/* every third file of the big directory missing on the source */
+	for (int i = 0; i < 500; i++) {
+		snprintf(gone[i], sizeof(gone[i]),
+			 "many/file-with-a-long-name-%05d", 3 * i);
+		files[3 + i].path = gone[i];
+		files[3 + i].cls = GEN_MISSING;
+	}
 	r.files = files;
-	r.nfiles = 3;
+	r.nfiles = 3 + 500;
 	{
 		uint64_t warnings = 0;
 
@@ -407,10 +414,22 @@ static void test_fill_and_read_back(void)
 	in = inode_of(fs, ino_of(fs, "usr/bin/sparse"));
 	/* 6 runs of 2 blocks, and an extent tree block */
 	CU_ASSERT_EQUAL(in.i_blocks, (6 * 2 + 1) * 8);
-	got = content(fs, "many/file-with-a-long-name-01499", &len);
-	CU_ASSERT(got != NULL && len == 32 &&
-		  memcmp(got, "many/file-with-a-long-name-01499", 32) == 0);
-	free(got);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "many/file-with-a-long-name-%05d",
+			 i);
+		got = content(fs, name, &len);
+		if (i % 3 == 0) {
+			CU_ASSERT(got == NULL);
+		} else {
+			CU_ASSERT(got != NULL && len == 32 &&
+				  memcmp(got, name, 32) == 0);
+		}
+		free(got);
+	}
+	memset(name, 'n', 255);
+	memcpy(name, "many/", 5);
+	name[5 + 255] = '\0';
+	memset(name + 5, 'n', 255);
 	CU_ASSERT(inode_of(fs, ino_of(fs, "many")).i_size > 4096 * 8);
 	CU_ASSERT(ino_of(fs, name) != 0);
 	in = inode_of(fs, ino_of(fs, "usr/bin/fast"));
@@ -472,6 +491,8 @@ static void test_fill_and_read_back(void)
 	ext2fs_close_free(&fs);
 	free(t.out.data);
 	free(big);
+	free(files);
+	free(gone);
 }
 
 /* (records applied as read, as the overlay's are) */
