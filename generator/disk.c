@@ -995,12 +995,13 @@ bool gen_disk_direct(const struct gen_layout *l)
 	for (size_t i = 0; i < l->nparts; i++) {
 		const struct gen_part *p = &l->parts[i];
 
+		/* ext2 and ext3 map blocks without extents */
 		if (p->kind == GEN_PART_ESP ||
-		    (p->kind == GEN_PART_FS && !is_ext(p->fstype)))
+		    (p->kind == GEN_PART_FS && strcmp(p->fstype, "ext4") != 0))
 			return false;
 		fs += p->kind == GEN_PART_FS;
 	}
-	return fs == 1;
+	return fs >= 1;
 }
 
 int gen_disk_make(struct gen_part *p, const char *tmpdir,

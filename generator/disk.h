@@ -89,7 +89,7 @@ int gen_disk_plan(const struct gen_report *r, const char *stage,
 /*
  * With stage NULL, gen_disk_plan() sizes the filesystems from the report
  * and moves nothing: the plan of the direct path (fsw.h), which this says
- * l can take: a single filesystem, ext2/3/4, and no EFI system partition.
+ * l can take: every filesystem ext4, no EFI system partition.
  */
 bool gen_disk_direct(const struct gen_layout *l);
 

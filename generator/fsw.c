@@ -45,6 +45,18 @@ struct fsw_xattr {
 };
 
 struct fsw_dent;
+struct fsw_inode;
+
+/* One filesystem of the image: the root's, or one mounted in it. */
+struct fsw_fs {
+	ext2_filsys fs;
+	int fd;                 /* for the data: pwrite() */
+	uint64_t cursor;        /* where the next allocation looks first */
+	uint64_t data_blocks;
+	uint32_t next_ino;      /* at close */
+	struct fsw_inode *root; /* its root directory in the model */
+	char *mountpoint;       /* "/", "/srv" */
+};
 
 /* A directory's entries, by name (open addressing, linear probing). */
 struct fsw_dir {
@@ -55,7 +67,9 @@ struct fsw_dir {
 
 /* An inode to be. */
 struct fsw_inode {
-	uint32_t ino;  /* given at close; 2 for the root */
+	struct fsw_fs *fs; /* the filesystem it is on */
+	uint32_t ino;  /* given at close; 2 for a filesystem's root */
+	uint32_t stub; /* a mounted root: its directory on the parent */
 	mode_t mode;   /* type and permissions */
 	uint32_t uid, gid;
 	struct timespec mtime;
@@ -80,6 +94,7 @@ struct fsw_dent {
 
 /* What one archive entry does, kept until the batch is applied. */
 struct fsw_rec {
+	struct fsw_fs *fs; /* where ext are */
 	char *name, *link, *target;
 	mode_t type;
 	unsigned perm;
@@ -103,15 +118,15 @@ struct gen_fsw_batch {
 };
 
 struct gen_fsw {
-	ext2_filsys fs;
-	int fd;
-	unsigned bs;
-	pthread_mutex_t lock; /* the block bitmap and the counts */
-	uint64_t cursor;      /* where the next allocation looks first */
-	uint64_t data_blocks;
+	struct fsw_fs **fss; /* the root's first */
+	size_t nfs;
+	unsigned bs;          /* every filesystem's */
+	pthread_mutex_t lock; /* the block bitmaps and the counts */
+	/* the namespace, when readers on other threads look up in it (more
+	 * than one filesystem: which one a file's data goes to) */
+	pthread_rwlock_t ns;
 	struct fsw_dent root;
 	struct fsw_inode *root_in;
-	uint32_t next_ino;
 	struct timespec now;
 };
 
@@ -133,12 +148,12 @@ static int e2err(struct rf_error *err, errcode_t e, const char *what,
 /* --- blocks -------------------------------------------------------------- */
 
 /* Up to want free blocks in one run: *pblk, *got. */
-static int alloc_run(struct gen_fsw *w, uint64_t want, uint64_t *pblk,
-		     uint64_t *got)
+static int alloc_run(struct gen_fsw *w, struct fsw_fs *f, uint64_t want,
+		     uint64_t *pblk, uint64_t *got)
 {
-	ext2_filsys fs = w->fs;
+	ext2_filsys fs = f->fs;
 	blk64_t end = ext2fs_blocks_count(fs->super) - 1, z, s, last;
-	blk64_t start = w->cursor;
+	blk64_t start = f->cursor;
 	int rc = -ENOSPC;
 
 	pthread_mutex_lock(&w->lock);
@@ -153,8 +168,8 @@ static int alloc_run(struct gen_fsw *w, uint64_t want, uint64_t *pblk,
 			ext2fs_block_alloc_stats_range(fs, z, s - z, +1);
 			*pblk = z;
 			*got = s - z;
-			w->cursor = s;
-			w->data_blocks += s - z;
+			f->cursor = s;
+			f->data_blocks += s - z;
 			rc = 0;
 			break;
 		}
@@ -164,15 +179,16 @@ static int alloc_run(struct gen_fsw *w, uint64_t want, uint64_t *pblk,
 	return rc;
 }
 
-static void free_exts(struct gen_fsw *w, struct fsw_ext *ext, size_t n)
+static void free_exts(struct gen_fsw *w, struct fsw_fs *f,
+		      struct fsw_ext *ext, size_t n)
 {
 	if (n == 0)
 		return;
 	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
-		ext2fs_block_alloc_stats_range(w->fs, ext[i].pblk, ext[i].len,
+		ext2fs_block_alloc_stats_range(f->fs, ext[i].pblk, ext[i].len,
 					       -1);
-		w->data_blocks -= ext[i].len;
+		f->data_blocks -= ext[i].len;
 	}
 	pthread_mutex_unlock(&w->lock);
 }
@@ -204,28 +220,29 @@ static void add_ext(struct fsw_ext **v, size_t *n, uint64_t lblk,
 
 /* Write len bytes of buf (a whole number of blocks) as the file's blocks
  * from lblk on. */
-static int put_blocks(struct gen_fsw *w, const unsigned char *buf,
-		      size_t len, uint64_t lblk, struct fsw_ext **ext,
-		      size_t *next)
+static int put_blocks(struct gen_fsw *w, struct fsw_fs *f,
+		      const unsigned char *buf, size_t len, uint64_t lblk,
+		      struct fsw_ext **ext, size_t *next)
 {
 	uint64_t nblk = len / w->bs;
 
 	while (nblk > 0) {
 		uint64_t p, got;
 		size_t bytes;
-		int rc = alloc_run(w, nblk, &p, &got);
+		int rc = alloc_run(w, f, nblk, &p, &got);
 
 		if (rc < 0)
 			return rc;
 		bytes = (size_t)got * w->bs;
 		for (size_t done = 0; done < bytes;) {
-			ssize_t n = pwrite(w->fd, buf + done, bytes - done,
+			ssize_t n = pwrite(f->fd, buf + done, bytes - done,
 					   (off_t)(p * w->bs + done));
 
 			if (n < 0) {
 				rc = -errno;
-				free_exts(w, &(struct fsw_ext){lblk, p,
-							       (uint32_t)got},
+				free_exts(w, f,
+					  &(struct fsw_ext){lblk, p,
+							    (uint32_t)got},
 					  1);
 				return rc;
 			}
@@ -239,10 +256,58 @@ static int put_blocks(struct gen_fsw *w, const unsigned char *buf,
 	return 0;
 }
 
+/*
+ * Give the data at *ext (on from) to filesystem to: copied block by block
+ * into new blocks there, the old ones freed. Only for what the namespace
+ * put on another filesystem than its reader guessed (a symlink crossing a
+ * mount point), or a hardlink across one (copied, keep set).
+ */
+static int move_data(struct gen_fsw *w, struct fsw_fs *to,
+		     struct fsw_fs *from, struct fsw_ext **ext, size_t *next,
+		     bool keep)
+{
+	struct fsw_ext *nv = NULL, *ov = *ext;
+	size_t nn = 0, on = *next;
+	unsigned char *buf = rf_xmalloc(DATA_BUF);
+	int rc = 0;
+
+	for (size_t i = 0; i < on && rc == 0; i++) {
+		for (uint64_t done = 0; done < ov[i].len && rc == 0;) {
+			uint64_t n = ov[i].len - done;
+			ssize_t got;
+
+			if (n > DATA_BUF / w->bs)
+				n = DATA_BUF / w->bs;
+			got = pread(from->fd, buf, n * w->bs,
+				    (off_t)((ov[i].pblk + done) * w->bs));
+			if (got != (ssize_t)(n * w->bs))
+				rc = got < 0 ? -errno : -EIO;
+			else
+				rc = put_blocks(w, to, buf, n * w->bs,
+						ov[i].lblk + done, &nv, &nn);
+			done += n;
+		}
+	}
+	if (rc < 0) {
+		free_exts(w, to, nv, nn);
+		free(nv);
+	} else {
+		if (!keep) {
+			free_exts(w, from, ov, on);
+			free(ov);
+		}
+		*ext = nv;
+		*next = nn;
+	}
+	free(buf);
+	return rc;
+}
+
 /* --- reading archives ------------------------------------------------------ */
 
 static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
 		     struct rf_error *err);
+static struct fsw_fs *fs_for(struct gen_fsw *w, const char *name);
 
 struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w, bool live)
 {
@@ -268,7 +333,7 @@ static void free_xattrs(struct fsw_xattr *x, size_t n)
 
 static void rec_clear(struct gen_fsw *w, struct fsw_rec *r)
 {
-	free_exts(w, r->ext, r->next);
+	free_exts(w, r->fs, r->ext, r->next);
 	free(r->ext);
 	free(r->name);
 	free(r->link);
@@ -328,8 +393,9 @@ static int read_data(struct archive *a, struct gen_fsw_batch *b,
 				size_t whole = (fill + w->bs - 1) / w->bs * w->bs;
 
 				memset(b->buf + fill, 0, whole - fill);
-				rc = put_blocks(w, b->buf, whole, start / w->bs,
-						&r->ext, &r->next);
+				rc = put_blocks(w, r->fs, b->buf, whole,
+						start / w->bs, &r->ext,
+						&r->next);
 				if (rc < 0)
 					goto write_error;
 				fill = 0;
@@ -351,8 +417,9 @@ static int read_data(struct archive *a, struct gen_fsw_batch *b,
 			len -= n;
 			off += (la_int64_t)n;
 			if (fill == DATA_BUF) {
-				rc = put_blocks(w, b->buf, fill, start / w->bs,
-						&r->ext, &r->next);
+				rc = put_blocks(w, r->fs, b->buf, fill,
+						start / w->bs, &r->ext,
+						&r->next);
 				if (rc < 0)
 					goto write_error;
 				start += fill;
@@ -364,8 +431,8 @@ static int read_data(struct archive *a, struct gen_fsw_batch *b,
 		size_t whole = (fill + w->bs - 1) / w->bs * w->bs;
 
 		memset(b->buf + fill, 0, whole - fill);
-		rc = put_blocks(w, b->buf, whole, start / w->bs, &r->ext,
-				&r->next);
+		rc = put_blocks(w, r->fs, b->buf, whole, start / w->bs,
+				&r->ext, &r->next);
 		if (rc < 0)
 			goto write_error;
 	}
@@ -394,6 +461,7 @@ static int read_entry(struct archive *a, struct archive_entry *e,
 	r = &b->v[b->n++];
 	memset(r, 0, sizeof(*r));
 	r->name = rf_xstrdup(name);
+	r->fs = fs_for(b->w, name);
 	r->type = archive_entry_filetype(e);
 	r->perm = archive_entry_perm(e) & 07777;
 	r->uid = (uint32_t)archive_entry_uid(e);
@@ -462,7 +530,11 @@ int gen_fsw_read(struct archive *a, struct archive_entry *e,
 	int rc = read_entry(a, e, b, name, lim, total, err);
 
 	if (rc == 0 && b->live) {
+		if (b->w->nfs > 1)
+			pthread_rwlock_wrlock(&b->w->ns);
 		rc = apply_rec(b->w, &b->v[b->n - 1], err);
+		if (b->w->nfs > 1)
+			pthread_rwlock_unlock(&b->w->ns);
 		rec_clear(b->w, &b->v[--b->n]);
 	}
 	return rc;
@@ -546,10 +618,12 @@ static void dir_delete(struct fsw_dir *d, struct fsw_dent *e)
 		d->nsub--;
 }
 
-static struct fsw_inode *new_inode(struct gen_fsw *w, mode_t mode)
+static struct fsw_inode *new_inode(struct gen_fsw *w, struct fsw_fs *f,
+				   mode_t mode)
 {
 	struct fsw_inode *in = rf_xcalloc(1, sizeof(*in));
 
+	in->fs = f;
 	in->mode = mode;
 	in->mtime = w->now;
 	if (S_ISDIR(mode))
@@ -561,7 +635,7 @@ static void inode_drop(struct gen_fsw *w, struct fsw_inode *in)
 {
 	if (in->nlink > 0)
 		return;
-	free_exts(w, in->ext, in->next);
+	free_exts(w, in->fs, in->ext, in->next);
 	free(in->ext);
 	free(in->target);
 	free_xattrs(in->x, in->nx);
@@ -593,6 +667,8 @@ static int unlink_dent(struct gen_fsw *w, struct fsw_dent *e)
 
 	if (in->dir != NULL && in->dir->n > 0)
 		return -ENOTEMPTY;
+	if (in->fs->root == in)
+		return -EBUSY; /* a mount point */
 	dir_delete(e->parent->in->dir, e);
 	in->nlink--;
 	free(e->name);
@@ -634,7 +710,8 @@ static int walk(struct gen_fsw *w, struct fsw_inode *dir, const char *p,
 		if (e == NULL) {
 			if (!create)
 				return -ENOENT;
-			e = link_in(dir, s, len, new_inode(w, S_IFDIR | 0755));
+			e = link_in(dir, s, len,
+				    new_inode(w, dir->fs, S_IFDIR | 0755));
 		}
 		if (S_ISLNK(e->in->mode)) {
 			struct fsw_inode *t;
@@ -733,6 +810,52 @@ static int make_room(struct gen_fsw *w, struct fsw_inode *dir,
 	return unlink_dent(w, e);
 }
 
+/* The record's data onto f (where the namespace puts its file). */
+static int data_to(struct gen_fsw *w, struct fsw_fs *f, struct fsw_rec *r,
+		   struct rf_error *err)
+{
+	int rc = 0;
+
+	if (r->fs != f) {
+		rc = move_data(w, f, r->fs, &r->ext, &r->next, false);
+		if (rc < 0)
+			return rf_error_errno(err, rc, "%s: cannot write its "
+					      "data on %s", r->name,
+					      f->mountpoint);
+		r->fs = f;
+	}
+	return rc;
+}
+
+/* A copy of in on f, for a hardlink across a mount point (which the
+ * source cannot have had; a package can ship one). */
+static int copy_inode(struct gen_fsw *w, struct fsw_fs *f,
+		      struct fsw_inode *in, struct fsw_inode **out)
+{
+	struct fsw_inode *c = new_inode(w, f, in->mode);
+	int rc;
+
+	c->uid = in->uid;
+	c->gid = in->gid;
+	c->mtime = in->mtime;
+	c->rdev = in->rdev;
+	c->size = in->size;
+	c->target = in->target ? rf_xstrdup(in->target) : NULL;
+	for (size_t i = 0; i < in->nx; i++)
+		xattr_set(c, in->x[i].name, in->x[i].val, in->x[i].len);
+	c->ext = in->ext;
+	c->next = in->next;
+	rc = move_data(w, f, in->fs, &c->ext, &c->next, true);
+	if (rc < 0) {
+		c->ext = NULL;
+		c->next = 0;
+		inode_drop(w, c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
 static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
 		     struct rf_error *err)
 {
@@ -775,6 +898,8 @@ static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
 		in->nlink++; /* held while what was there goes */
 		rc = make_room(w, dir, base, blen, S_IFREG, &keep, &e);
 		in->nlink--;
+		if (rc == 0 && in->fs != dir->fs)
+			rc = copy_inode(w, dir->fs, in, &in);
 		if (rc < 0)
 			return rf_error_errno(err, rc, "link %s to %s",
 					      r->name, r->link);
@@ -785,7 +910,10 @@ static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
 						    "%s: data for a hardlink "
 						    "to what is not a regular "
 						    "file", r->name);
-			free_exts(w, in->ext, in->next);
+			rc = data_to(w, in->fs, r, err);
+			if (rc < 0)
+				return rc;
+			free_exts(w, in->fs, in->ext, in->next);
 			free(in->ext);
 			in->ext = r->ext;
 			in->next = r->next;
@@ -804,7 +932,13 @@ static int apply_rec(struct gen_fsw *w, struct fsw_rec *r,
 			return 0;
 		in = e->in;
 	} else {
-		in = new_inode(w, r->type | (r->type == AE_IFDIR ? 0700 : 0600));
+		if (r->type == AE_IFREG) {
+			rc = data_to(w, dir->fs, r, err);
+			if (rc < 0)
+				return rc;
+		}
+		in = new_inode(w, dir->fs,
+			       r->type | (r->type == AE_IFDIR ? 0700 : 0600));
 		switch (r->type) {
 		case AE_IFREG:
 			in->ext = r->ext;
@@ -842,11 +976,53 @@ int gen_fsw_apply(struct gen_fsw *w, struct gen_fsw_batch *b,
 {
 	int rc = 0;
 
+	if (w->nfs > 1)
+		pthread_rwlock_wrlock(&w->ns);
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		rc = apply_rec(w, &b->v[i], err);
 		rec_clear(w, &b->v[i]);
 	}
+	if (w->nfs > 1)
+		pthread_rwlock_unlock(&w->ns);
 	return rc;
+}
+
+/* The filesystem whose mount point is the longest prefix of name. */
+static struct fsw_fs *by_prefix(struct gen_fsw *w, const char *name)
+{
+	struct fsw_fs *best = w->fss[0];
+	size_t best_len = 0;
+
+	for (size_t i = 1; i < w->nfs; i++) {
+		const char *mp = w->fss[i]->mountpoint + 1;
+		size_t n = strlen(mp);
+
+		if (n > best_len && strncmp(name, mp, n) == 0 &&
+		    (name[n] == '/' || name[n] == '\0')) {
+			best = w->fss[i];
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+/* The filesystem an entry named name will be on, as far as the namespace
+ * tells now (the directories the report lists are there from the start):
+ * where its data is written while it is read. */
+static struct fsw_fs *fs_for(struct gen_fsw *w, const char *name)
+{
+	struct fsw_inode *dir;
+	struct fsw_fs *f = NULL;
+	const char *base;
+	size_t blen;
+
+	if (w->nfs == 1)
+		return w->fss[0];
+	pthread_rwlock_rdlock(&w->ns);
+	if (parent_of(w, name, false, &dir, &base, &blen) == 0)
+		f = dir->fs;
+	pthread_rwlock_unlock(&w->ns);
+	return f != NULL ? f : by_prefix(w, name);
 }
 
 /* The entry at path (report form: relative, "" the root), not followed. */
@@ -888,9 +1064,11 @@ int gen_fsw_prepare(struct gen_fsw *w, const struct gen_report *r,
 		if (blen == 0 || lookup(dir, base, blen) != NULL)
 			continue;
 		if (S_ISDIR(f->type)) {
-			link_in(dir, base, blen, new_inode(w, S_IFDIR | 0755));
+			link_in(dir, base, blen,
+				new_inode(w, dir->fs, S_IFDIR | 0755));
 		} else {
-			struct fsw_inode *in = new_inode(w, S_IFLNK | 0777);
+			struct fsw_inode *in = new_inode(w, dir->fs,
+							 S_IFLNK | 0777);
 
 			in->target = rf_xstrdup(f->target);
 			in->size = strlen(f->target);
@@ -999,7 +1177,7 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 			    !S_ISREG(f->type) || !S_ISREG(f1->type) ||
 			    parent_of(w, f->path, false, &dir, &base, &blen) <
 				    0 ||
-			    blen == 0)
+			    blen == 0 || dir->fs != e1->in->fs)
 				continue;
 			e = lookup(dir, base, blen);
 			if (e != NULL && e->in == e1->in)
@@ -1054,35 +1232,45 @@ static uint8_t ftype(mode_t m)
 	}
 }
 
-/* Number every inode, depth first (a directory's files near it). */
-static int number(struct gen_fsw *w, struct fsw_inode *dir, int depth)
+/* An inode number of f, taken. */
+static int take_ino(struct fsw_fs *f, bool dir, uint32_t *ino)
+{
+	if (f->next_ino > f->fs->super->s_inodes_count)
+		return -ENOSPC;
+	*ino = f->next_ino++;
+	ext2fs_inode_alloc_stats2(f->fs, *ino, +1, dir);
+	return 0;
+}
+
+/* Number every inode of f under dir, depth first (a directory's files
+ * near it); a filesystem mounted there gets a directory of f's, its
+ * stub, and is numbered on its own. */
+static int number(struct fsw_fs *f, struct fsw_inode *dir, int depth)
 {
 	struct fsw_dir *d = dir->dir;
+	int rc = 0;
 
 	if (depth > 4096)
 		return -ELOOP;
-	for (size_t i = 0; i < d->cap; i++) {
+	for (size_t i = 0; i < d->cap && rc == 0; i++) {
 		struct fsw_inode *in = d->slot[i] ? d->slot[i]->in : NULL;
 
-		if (in == NULL || in->ino != 0)
+		if (in == NULL)
 			continue;
-		if (w->next_ino > w->fs->super->s_inodes_count)
-			return -ENOSPC;
-		in->ino = w->next_ino++;
-		ext2fs_inode_alloc_stats2(w->fs, in->ino, +1,
-					  S_ISDIR(in->mode));
+		if (in->fs != f)
+			rc = take_ino(f, true, &in->stub);
+		else if (in->ino == 0)
+			rc = take_ino(f, S_ISDIR(in->mode), &in->ino);
 	}
-	for (size_t i = 0; i < d->cap; i++) {
+	for (size_t i = 0; i < d->cap && rc == 0; i++) {
 		struct fsw_inode *in = d->slot[i] ? d->slot[i]->in : NULL;
-		int rc;
 
-		if (in != NULL && in->dir != NULL && in->self == d->slot[i]) {
-			rc = number(w, in, depth + 1);
-			if (rc < 0)
-				return rc;
+		if (in != NULL && in->dir != NULL && in->fs == f &&
+		    in->self == d->slot[i]) {
+			rc = number(f, in, depth + 1);
 		}
 	}
-	return 0;
+	return rc;
 }
 
 static unsigned rec_len(size_t namelen)
@@ -1093,6 +1281,7 @@ static unsigned rec_len(size_t namelen)
 /* A directory's blocks as they fill. */
 struct dirw {
 	struct gen_fsw *w;
+	struct fsw_fs *f;
 	struct fsw_inode *in;
 	unsigned char *blk;
 	unsigned room, pos, prev;
@@ -1102,7 +1291,7 @@ struct dirw {
 /* The block so far (an empty one: one unused entry) goes to the disk. */
 static int dirw_flush(struct dirw *d, struct rf_error *err)
 {
-	ext2_filsys fs = d->w->fs;
+	ext2_filsys fs = d->f->fs;
 	struct ext2_dir_entry *de;
 	uint64_t p, got;
 	errcode_t e;
@@ -1118,7 +1307,7 @@ static int dirw_flush(struct dirw *d, struct rf_error *err)
 	if (ext2fs_has_feature_metadata_csum(fs->super))
 		ext2fs_initialize_dirent_tail(fs,
 					      EXT2_DIRENT_TAIL(d->blk, d->w->bs));
-	rc = alloc_run(d->w, 1, &p, &got);
+	rc = alloc_run(d->w, d->f, 1, &p, &got);
 	if (rc < 0)
 		return rf_error_errno(err, rc, "no room for a directory block");
 	e = ext2fs_write_dir_block4(fs, p, d->blk, 0, d->in->ino);
@@ -1151,7 +1340,7 @@ static int dirw_add(struct dirw *d, const char *name, uint32_t ino,
 	ext2fs_dirent_set_name_len(de, (int)nl);
 	ext2fs_dirent_set_file_type(de, ft);
 	memcpy(de->name, name, nl);
-	ext2fs_set_rec_len(d->w->fs, rec_len(nl), de);
+	ext2fs_set_rec_len(d->f->fs, rec_len(nl), de);
 	d->prev = d->pos;
 	d->pos += rec_len(nl);
 	return 0;
@@ -1160,24 +1349,33 @@ static int dirw_add(struct dirw *d, const char *name, uint32_t ino,
 /* Lay out and write a directory's blocks: in->ext and in->size.
  * lost+found gets LPF_BLOCKS at least, room e2fsck needs no allocation
  * for. */
-static int write_dir(struct gen_fsw *w, struct fsw_inode *in, bool lpf,
-		     unsigned char *blk, struct rf_error *err)
+static int write_dir(struct gen_fsw *w, struct fsw_fs *f,
+		     struct fsw_inode *in, bool lpf, unsigned char *blk,
+		     struct rf_error *err)
 {
-	struct dirw d = {.w = w, .in = in, .blk = blk, .room = w->bs};
+	struct dirw d = {.w = w, .f = f, .in = in, .blk = blk, .room = w->bs};
 	struct fsw_dir *dir = in->dir;
+	const struct fsw_inode *up = in->self->parent->in;
 	int rc;
 
-	if (ext2fs_has_feature_metadata_csum(w->fs->super))
+	if (ext2fs_has_feature_metadata_csum(f->fs->super))
 		d.room -= sizeof(struct ext2_dir_entry_tail);
 	rc = dirw_add(&d, ".", in->ino, EXT2_FT_DIR, err);
 	if (rc == 0)
-		rc = dirw_add(&d, "..", in->self->parent->in->ino, EXT2_FT_DIR,
-			      err);
-	for (size_t i = 0; i < dir->cap && rc == 0; i++)
-		if (dir->slot[i] != NULL)
+		rc = dirw_add(&d, "..",
+			      in == f->root ? EXT2_ROOT_INO
+			      : up->fs == f ? up->ino
+					    : up->stub,
+			      EXT2_FT_DIR, err);
+	for (size_t i = 0; i < dir->cap && rc == 0; i++) {
+		const struct fsw_inode *c =
+			dir->slot[i] ? dir->slot[i]->in : NULL;
+
+		if (c != NULL)
 			rc = dirw_add(&d, dir->slot[i]->name,
-				      dir->slot[i]->in->ino,
-				      ftype(dir->slot[i]->in->mode), err);
+				      c->fs == f ? c->ino : c->stub,
+				      ftype(c->mode), err);
+	}
 	if (rc == 0)
 		rc = dirw_flush(&d, err);
 	while (rc == 0 && lpf && d.lblk < LPF_BLOCKS)
@@ -1195,10 +1393,11 @@ static void put_time(uint32_t *sec, uint32_t *extra, struct timespec t)
 		 (uint32_t)((unsigned long)t.tv_nsec << EXT4_EPOCH_BITS);
 }
 
-static int write_inode(struct gen_fsw *w, struct fsw_inode *in,
-		       unsigned char *buf, struct rf_error *err)
+static int write_inode(struct gen_fsw *w, struct fsw_fs *f,
+		       struct fsw_inode *in, unsigned char *buf,
+		       struct rf_error *err)
 {
-	ext2_filsys fs = w->fs;
+	ext2_filsys fs = f->fs;
 	struct ext2_inode_large *li = (void *)buf;
 	struct ext2_inode *ii = (void *)buf;
 	unsigned isize = EXT2_INODE_SIZE(fs->super);
@@ -1317,7 +1516,27 @@ static int write_symlink(struct gen_fsw *w, struct fsw_inode *in,
 		return 0;
 	memset(blk, 0, w->bs);
 	memcpy(blk, in->target, in->size);
-	return put_blocks(w, blk, w->bs, 0, &in->ext, &in->next);
+	return put_blocks(w, in->fs, blk, w->bs, 0, &in->ext, &in->next);
+}
+
+/* The directory of f where a filesystem is mounted at e: empty, with the
+ * mounted root's owner, mode and times (as the staged path leaves it). */
+static int write_stub(struct gen_fsw *w, struct fsw_fs *f,
+		      struct fsw_dent *e, unsigned char *buf,
+		      unsigned char *blk, struct rf_error *err)
+{
+	struct fsw_dir none = {0};
+	struct fsw_inode stub = {
+		.fs = f, .ino = e->in->stub, .mode = e->in->mode,
+		.uid = e->in->uid, .gid = e->in->gid, .mtime = e->in->mtime,
+		.nlink = 1, .dir = &none, .self = e,
+	};
+	int rc = write_dir(w, f, &stub, false, blk, err);
+
+	if (rc == 0)
+		rc = write_inode(w, f, &stub, buf, err);
+	free(stub.ext);
+	return rc;
 }
 
 /* The path of e in the image, for a message. */
@@ -1341,17 +1560,18 @@ static int failed_at(const struct fsw_dent *e, int rc, struct rf_error *err)
 	return rc;
 }
 
-static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
-		      unsigned char *buf, unsigned char *blk, int depth,
-		      struct rf_error *err)
+/* Write f's part of the tree under dir. */
+static int write_tree(struct gen_fsw *w, struct fsw_fs *f,
+		      struct fsw_inode *dir, unsigned char *buf,
+		      unsigned char *blk, struct rf_error *err)
 {
 	struct fsw_dir *d = dir->dir;
-	int rc = write_dir(w, dir, depth == 1 && dir->self->parent == &w->root &&
-					   strcmp(dir->self->name, "lost+found") == 0,
-			   blk, err);
+	bool lpf = dir != f->root && dir->self->parent->in == f->root &&
+		   strcmp(dir->self->name, "lost+found") == 0;
+	int rc = write_dir(w, f, dir, lpf, blk, err);
 
 	if (rc == 0)
-		rc = write_inode(w, dir, buf, err);
+		rc = write_inode(w, f, dir, buf, err);
 	if (rc < 0)
 		return failed_at(dir->self, rc, err);
 	for (size_t i = 0; i < d->cap && rc == 0; i++) {
@@ -1359,10 +1579,15 @@ static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 
 		if (e == NULL)
 			continue;
+		if (e->in->fs != f) {
+			rc = write_stub(w, f, e, buf, blk, err);
+			if (rc < 0)
+				return failed_at(e, rc, err);
+			continue;
+		}
 		if (e->in->dir != NULL) {
 			if (e->in->self == e)
-				rc = write_tree(w, e->in, buf, blk, depth + 1,
-						err);
+				rc = write_tree(w, f, e->in, buf, blk, err);
 			continue;
 		}
 		if (e->in->written)
@@ -1374,7 +1599,7 @@ static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 				return failed_at(e, rc, err);
 			}
 		}
-		rc = write_inode(w, e->in, buf, err);
+		rc = write_inode(w, f, e->in, buf, err);
 		if (rc < 0)
 			return failed_at(e, rc, err);
 		e->in->written = true;
@@ -1384,60 +1609,109 @@ static int write_tree(struct gen_fsw *w, struct fsw_inode *dir,
 
 void gen_fsw_space(const struct gen_fsw *w, uint64_t *data, uint64_t *free)
 {
-	*data = w->data_blocks * w->bs;
-	*free = ext2fs_free_blocks_count(w->fs->super) * w->bs;
+	*data = *free = 0;
+	for (size_t i = 0; i < w->nfs; i++) {
+		*data += w->fss[i]->data_blocks * w->bs;
+		*free += ext2fs_free_blocks_count(w->fss[i]->fs->super) * w->bs;
+	}
 }
 
-int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err)
+static void fs_free(struct fsw_fs *f)
 {
-	struct gen_fsw *w = rf_xcalloc(1, sizeof(*w));
-	ext2_ino_t lpf = 0;
+	if (f == NULL)
+		return;
+	if (f->fs != NULL)
+		ext2fs_free(f->fs); /* a failed run: nothing more written */
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->mountpoint);
+	free(f);
+}
+
+/* Open the empty filesystem at dev as one of w's; its root is made by
+ * the caller. */
+static int fs_open(struct gen_fsw *w, const char *mountpoint,
+		   const char *dev, struct fsw_fs **out, struct rf_error *err)
+{
+	struct fsw_fs *f = rf_xcalloc(1, sizeof(*f));
 	errcode_t e;
 	int rc = 0;
 
-	w->fd = -1;
-	pthread_mutex_init(&w->lock, NULL);
-	clock_gettime(CLOCK_REALTIME, &w->now);
+	f->fd = -1;
+	f->mountpoint = rf_xstrdup(mountpoint);
 	e = ext2fs_open2(dev, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0,
-			 unix_io_manager, &w->fs);
+			 unix_io_manager, &f->fs);
 	if (e) {
-		w->fs = NULL;
+		f->fs = NULL;
 		rc = e2err(err, e, "cannot open the new filesystem", NULL);
 		goto out;
 	}
-	e = ext2fs_read_bitmaps(w->fs);
+	e = ext2fs_read_bitmaps(f->fs);
 	if (e) {
 		rc = e2err(err, e, "cannot read the new filesystem's bitmaps",
 			   NULL);
 		goto out;
 	}
-	w->bs = w->fs->blocksize;
-	if (w->bs > DATA_BUF || !ext2fs_has_feature_extents(w->fs->super)) {
-		rc = rf_error_set(err, -EINVAL, "the new filesystem has no "
-				  "extents, or blocks over %u bytes", DATA_BUF);
+	if (w->bs == 0)
+		w->bs = f->fs->blocksize;
+	if (f->fs->blocksize != w->bs || w->bs > DATA_BUF ||
+	    !ext2fs_has_feature_extents(f->fs->super)) {
+		rc = rf_error_set(err, -EOPNOTSUPP, "the new filesystem has "
+				  "no extents, or blocks of another size");
 		goto out;
 	}
-	w->fd = open(dev, O_RDWR | O_CLOEXEC);
-	if (w->fd < 0) {
+	f->fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (f->fd < 0) {
 		rc = rf_error_errno(err, -errno, "cannot open %s", dev);
 		goto out;
 	}
-	w->cursor = w->fs->super->s_first_data_block;
-	w->root_in = new_inode(w, S_IFDIR | 0755);
+	f->cursor = f->fs->super->s_first_data_block;
+out:
+	if (rc < 0) {
+		rf_error_prefix(err, "%s", mountpoint);
+		fs_free(f);
+	} else {
+		w->fss = rf_xrealloc(w->fss, (w->nfs + 1) * sizeof(*w->fss));
+		w->fss[w->nfs++] = f;
+		*out = f;
+	}
+	return rc;
+}
+
+/* What mke2fs made in f's root stays known: lost+found is a directory of
+ * the model, its old blocks given back at close. */
+static void keep_lpf(struct gen_fsw *w, struct fsw_fs *f)
+{
+	ext2_ino_t lpf = 0;
+
+	if (ext2fs_lookup(f->fs, EXT2_ROOT_INO, "lost+found", 10, NULL,
+			  &lpf) == 0 &&
+	    lpf != 0 && lookup(f->root, "lost+found", 10) == NULL)
+		link_in(f->root, "lost+found", 10,
+			new_inode(w, f, S_IFDIR | 0700));
+}
+
+int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err)
+{
+	struct gen_fsw *w = rf_xcalloc(1, sizeof(*w));
+	struct fsw_fs *f;
+	int rc;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_rwlock_init(&w->ns, NULL);
+	clock_gettime(CLOCK_REALTIME, &w->now);
+	rc = fs_open(w, "/", dev, &f, err);
+	if (rc < 0)
+		goto out;
+	w->root_in = new_inode(w, f, S_IFDIR | 0755);
 	w->root_in->ino = EXT2_ROOT_INO;
 	w->root_in->nlink = 1;
 	w->root_in->self = &w->root;
 	w->root.name = (char *)"";
 	w->root.parent = &w->root;
 	w->root.in = w->root_in;
-	/* what mke2fs made in the root stays known: lost+found is kept as
-	 * a directory of the model, its old blocks given back at close */
-	e = ext2fs_lookup(w->fs, EXT2_ROOT_INO, "lost+found", 10, NULL, &lpf);
-	if (!e && lpf != 0) {
-		struct fsw_inode *in = new_inode(w, S_IFDIR | 0700);
-
-		link_in(w->root_in, "lost+found", 10, in);
-	}
+	f->root = w->root_in;
+	keep_lpf(w, f);
 out:
 	if (rc < 0)
 		gen_fsw_free(w);
@@ -1446,29 +1720,59 @@ out:
 	return rc;
 }
 
+int gen_fsw_mount(struct gen_fsw *w, const char *mountpoint, const char *dev,
+		  struct rf_error *err)
+{
+	struct fsw_inode *dir, *root;
+	struct fsw_fs *f;
+	const char *base;
+	size_t blen;
+	int rc;
+
+	if (mountpoint[0] != '/' || mountpoint[1] == '\0')
+		return rf_error_set(err, -EINVAL, "%s: not a mount point",
+				    mountpoint);
+	rc = parent_of(w, mountpoint + 1, true, &dir, &base, &blen);
+	if (rc == 0 && (blen == 0 || lookup(dir, base, blen) != NULL))
+		rc = -EEXIST; /* mounted after what is in it */
+	if (rc < 0)
+		return rf_error_errno(err, rc, "cannot mount at %s",
+				      mountpoint);
+	rc = fs_open(w, mountpoint, dev, &f, err);
+	if (rc < 0)
+		return rc;
+	root = new_inode(w, f, S_IFDIR | 0755);
+	root->ino = EXT2_ROOT_INO;
+	link_in(dir, base, blen, root);
+	f->root = root;
+	keep_lpf(w, f);
+	return 0;
+}
+
 /* Give back the blocks and inodes mke2fs used for what the model now
  * holds (the root's and lost+found's directory blocks). */
-static int release_mkfs(struct gen_fsw *w, struct rf_error *err)
+static int release_mkfs(struct gen_fsw *w, struct fsw_fs *f,
+			struct rf_error *err)
 {
 	ext2_ino_t lpf = 0;
 	errcode_t e;
 
-	if (ext2fs_lookup(w->fs, EXT2_ROOT_INO, "lost+found", 10, NULL, &lpf))
+	if (ext2fs_lookup(f->fs, EXT2_ROOT_INO, "lost+found", 10, NULL, &lpf))
 		lpf = 0;
-	e = ext2fs_punch(w->fs, EXT2_ROOT_INO, NULL, NULL, 0, ~0ULL);
+	e = ext2fs_punch(f->fs, EXT2_ROOT_INO, NULL, NULL, 0, ~0ULL);
 	if (!e && lpf != 0) {
 		struct ext2_inode inode;
 
-		e = ext2fs_punch(w->fs, lpf, NULL, NULL, 0, ~0ULL);
+		e = ext2fs_punch(f->fs, lpf, NULL, NULL, 0, ~0ULL);
 		if (!e)
-			e = ext2fs_read_inode(w->fs, lpf, &inode);
+			e = ext2fs_read_inode(f->fs, lpf, &inode);
 		if (!e) {
 			inode.i_links_count = 0;
 			inode.i_dtime = (uint32_t)w->now.tv_sec;
-			e = ext2fs_write_inode(w->fs, lpf, &inode);
+			e = ext2fs_write_inode(f->fs, lpf, &inode);
 		}
 		if (!e)
-			ext2fs_inode_alloc_stats2(w->fs, lpf, -1, 1);
+			ext2fs_inode_alloc_stats2(f->fs, lpf, -1, 1);
 	}
 	if (e)
 		return e2err(err, e, "cannot take over what mke2fs made",
@@ -1476,34 +1780,45 @@ static int release_mkfs(struct gen_fsw *w, struct rf_error *err)
 	return 0;
 }
 
-int gen_fsw_close(struct gen_fsw *w, struct rf_error *err)
+static int close_fs(struct gen_fsw *w, struct fsw_fs *f, unsigned char *blk,
+		    struct rf_error *err)
 {
-	unsigned char *buf = NULL, *blk = NULL;
+	unsigned char *buf = rf_xcalloc(1, EXT2_INODE_SIZE(f->fs->super));
 	errcode_t e;
 	int rc;
 
-	rc = release_mkfs(w, err);
+	rc = release_mkfs(w, f, err);
 	if (rc < 0)
 		goto out;
-	w->next_ino = w->fs->super->s_first_ino;
-	rc = number(w, w->root_in, 0);
+	f->next_ino = f->fs->super->s_first_ino;
+	rc = number(f, f->root, 0);
 	if (rc < 0) {
 		rc = rf_error_errno(err, rc, "%u inodes are too few",
-				    w->fs->super->s_inodes_count);
+				    f->fs->super->s_inodes_count);
 		goto out;
 	}
-	buf = rf_xcalloc(1, EXT2_INODE_SIZE(w->fs->super));
-	blk = rf_xmalloc(w->bs);
-	rc = write_tree(w, w->root_in, buf, blk, 0, err);
+	rc = write_tree(w, f, f->root, buf, blk, err);
 	if (rc < 0)
 		goto out;
-	e = ext2fs_close2(w->fs, 0);
-	w->fs = NULL;
+	e = ext2fs_close2(f->fs, 0);
+	f->fs = NULL;
 	if (e)
 		rc = e2err(err, e, "cannot write the filesystem's metadata",
 			   NULL);
 out:
+	if (rc < 0 && f->mountpoint[1] != '\0')
+		rf_error_prefix(err, "the %s filesystem", f->mountpoint);
 	free(buf);
+	return rc;
+}
+
+int gen_fsw_close(struct gen_fsw *w, struct rf_error *err)
+{
+	unsigned char *blk = rf_xmalloc(w->bs);
+	int rc = 0;
+
+	for (size_t i = 0; i < w->nfs && rc == 0; i++)
+		rc = close_fs(w, w->fss[i], blk, err);
 	free(blk);
 	gen_fsw_free(w);
 	return rc;
@@ -1542,10 +1857,10 @@ void gen_fsw_free(struct gen_fsw *w)
 		w->root_in->next = 0;
 		inode_drop(w, w->root_in);
 	}
-	if (w->fs != NULL)
-		ext2fs_free(w->fs); /* a failed run: nothing more written */
-	if (w->fd >= 0)
-		close(w->fd);
+	for (size_t i = 0; i < w->nfs; i++)
+		fs_free(w->fss[i]);
+	free(w->fss);
+	pthread_rwlock_destroy(&w->ns);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -35,6 +35,13 @@ struct rf_buf;
 /* Open the empty filesystem at dev (a path; "/proc/self/fd/N" does). */
 int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err);
 
+/* Add the empty filesystem at dev, mounted at mountpoint ("/boot"):
+ * before gen_fsw_prepare(), shallower mount points first. What the
+ * namespace puts under it goes onto it; its mount point on the parent
+ * filesystem is an empty directory with the same owner, mode and times. */
+int gen_fsw_mount(struct gen_fsw *w, const char *mountpoint, const char *dev,
+		  struct rf_error *err);
+
 /* Bytes of file data written so far, and the filesystem's free bytes. */
 void gen_fsw_space(const struct gen_fsw *w, uint64_t *data, uint64_t *free);
 

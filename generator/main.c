@@ -69,11 +69,11 @@ static void usage(FILE *f)
 		"reported), btrfs\n"
 		"by mkfs.btrfs --rootdir, any other type as ext4.\n"
 		"\n"
-		"When nothing needs the tree on disk (--target none, one ext2/3/4 "
-		"filesystem,\n"
+		"When nothing needs the tree on disk (--target none, every "
+		"filesystem ext4,\n"
 		"no EFI system partition), the packages and the overlay go "
 		"straight into\n"
-		"the filesystem, which libext2fs fills from their streams with "
+		"the filesystems, which libext2fs fills from their streams with "
 		"no staged\n"
 		"tree; --staged stages the tree and runs mke2fs -d all the "
 		"same.\n"
@@ -590,11 +590,13 @@ int main(int argc, char **argv)
 
 build:
 	if (retry) {
-		/* the filesystem sized from the report filled up: the
-		 * packages hold more than the source kept (files it removed,
-		 * which go only at the end); the staged tree is measured */
-		fprintf(stderr, "reforge-gen: the filesystem sized from the "
-			"report is full (%s); staging the tree instead\n",
+		/* a filesystem sized from the report filled up (the packages
+		 * hold more than the source kept: the files it removed go
+		 * only at the end), or mke2fs made one without extents (its
+		 * configuration): the staged tree is measured, and mke2fs -d
+		 * does without */
+		fprintf(stderr, "reforge-gen: filling the filesystems from "
+			"the streams: %s; staging the tree instead\n",
 			err.msg);
 		memset(&err, 0, sizeof(err));
 		gen_fsw_free(fsw);
@@ -607,16 +609,25 @@ build:
 	}
 	t_phase = rf_now_ns();
 	if (direct) {
-		struct gen_part *p = NULL;
-		char dev[64];
+		/* the plan has the root first, then shallower mount points */
+		rc = 0;
+		for (size_t i = 0; i < layout->nparts && rc == 0; i++) {
+			struct gen_part *p = &layout->parts[i];
+			char dev[64];
 
-		for (size_t i = 0; i < layout->nparts; i++)
-			if (layout->parts[i].kind == GEN_PART_FS)
-				p = &layout->parts[i];
-		rc = gen_disk_make(p, tmpdir, &err);
-		if (rc == 0) {
+			if (p->kind != GEN_PART_FS)
+				continue;
+			rc = gen_disk_make(p, tmpdir, &err);
 			snprintf(dev, sizeof(dev), "/proc/self/fd/%d", p->fd);
-			rc = gen_fsw_open(dev, &fsw, &err);
+			if (rc == 0 && fsw == NULL)
+				rc = gen_fsw_open(dev, &fsw, &err);
+			else if (rc == 0)
+				rc = gen_fsw_mount(fsw, p->mountpoint, dev,
+						   &err);
+		}
+		if (rc == -EOPNOTSUPP && !stop_signal) {
+			retry = true;
+			goto build;
 		}
 		if (rc == 0)
 			rc = gen_fsw_prepare(fsw, r, &err);
@@ -735,8 +746,8 @@ build:
 				retry = true;
 				goto build;
 			}
-			if (rc < 0)
-				rf_error_prefix(&err, "the / filesystem");
+			if (rc < 0 && layout->nparts > 0)
+				rf_error_prefix(&err, "filling the filesystems");
 			t_mkfs += rf_now_ns() - t_phase;
 		} else {
 			rc = gen_disk_plan(r, stage, &dopts, &layout, &err);

@@ -238,6 +238,28 @@ static bool same_acl(const unsigned char *a, const unsigned char *b,
 	return true;
 }
 
+/* Whether path holds exactly the n bytes at want. */
+static bool holds(ext2_filsys fs, const char *path, const void *want,
+		  size_t n)
+{
+	size_t len = 0;
+	unsigned char *got = content(fs, path, &len);
+	bool ok = got != NULL && len == n && memcmp(got, want, n) == 0;
+
+	free(got);
+	return ok;
+}
+
+static ext2_filsys open_ro(const char *path)
+{
+	ext2_filsys fs = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0,
+					  unix_io_manager, &fs),
+			      0);
+	return fs;
+}
+
 static bool xattr_is(ext2_filsys fs, const char *path, const char *name,
 		     const void *want, size_t wlen)
 {
@@ -387,13 +409,8 @@ static void test_fill_and_read_back(void)
 	CU_ASSERT_EQUAL_FATAL(gen_fsw_close(w, &err), 0);
 	CU_ASSERT_EQUAL(fsck(img), 0);
 
-	CU_ASSERT_EQUAL_FATAL(ext2fs_open(img, EXT2_FLAG_64BITS, 0, 0,
-					  unix_io_manager, &fs),
-			      0);
-	got = content(fs, "usr/bin/big", &len);
-	CU_ASSERT(got != NULL && len == BIG_SIZE &&
-		  memcmp(got, big, BIG_SIZE) == 0);
-	free(got);
+	fs = open_ro(img);
+	CU_ASSERT(holds(fs, "usr/bin/big", big, BIG_SIZE));
 	CU_ASSERT_EQUAL(ino_of(fs, "usr/bin/big"), ino_of(fs, "usr/bin/big2"));
 	in = inode_of(fs, ino_of(fs, "usr/bin/big"));
 	CU_ASSERT_EQUAL(in.i_mode, S_IFREG | 04755);
@@ -569,6 +586,66 @@ static void test_full(void)
 	free(data);
 }
 
+/* A second filesystem mounted at /srv: what goes under it is on it, even
+ * through a symlink the reader could not see yet (the data moved), and a
+ * hardlink across the mount point is a copy. */
+static void test_mounted(void)
+{
+	char root[128], srv[128];
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct tarbuf t;
+	ext2_filsys fs;
+	size_t n = 300000;
+	unsigned char *data = rf_xmalloc(n);
+	struct ext2_inode_large in;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	snprintf(root, sizeof(root), "%s", mkfs("r.img", "64M"));
+	snprintf(srv, sizeof(srv), "%s", mkfs("s.img", "64M"));
+	tar_open(&t);
+	put_dir(&t, "etc", 0755);
+	put_file(&t, "etc/f", 0644, data, n);
+	put_dir(&t, "srv/www", 0750);
+	put_file(&t, "srv/www/index", 0644, "hello", 5);
+	put_link(&t, "web", "srv/www");
+	put_file(&t, "web/moved", 0600, data, n);
+	put_hardlink(&t, "srv/www/f-link", "etc/f");
+	tar_close(&t);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(root, &w, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_mount(w, "/srv", srv, &err), 0);
+	CU_ASSERT_EQUAL(gen_fsw_mount(w, "/srv", srv, &err), -EEXIST);
+	CU_ASSERT_EQUAL(fill(w, &t, false, &err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "fill: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_close(w, &err), 0);
+	CU_ASSERT_EQUAL(fsck(root), 0);
+	CU_ASSERT_EQUAL(fsck(srv), 0);
+
+	fs = open_ro(srv);
+	CU_ASSERT(holds(fs, "www/moved", data, n));
+	CU_ASSERT(holds(fs, "www/f-link", data, n));
+	CU_ASSERT_EQUAL(inode_of(fs, ino_of(fs, "www/f-link")).i_links_count, 1);
+	CU_ASSERT_EQUAL(inode_of(fs, ino_of(fs, "www")).i_mode, S_IFDIR | 0750);
+	CU_ASSERT(ino_of(fs, "www/index") != 0);
+	CU_ASSERT(ino_of(fs, "lost+found") != 0);
+	ext2fs_close_free(&fs);
+
+	fs = open_ro(root);
+	CU_ASSERT(holds(fs, "etc/f", data, n));
+	CU_ASSERT_EQUAL(inode_of(fs, ino_of(fs, "etc/f")).i_links_count, 1);
+	/* the mount point: an empty directory */
+	in = inode_of(fs, ino_of(fs, "srv"));
+	CU_ASSERT(LINUX_S_ISDIR(in.i_mode) && in.i_links_count == 2 &&
+		  in.i_size == 4096);
+	CU_ASSERT_EQUAL(ino_of(fs, "srv/www"), 0);
+	CU_ASSERT_EQUAL(ino_of(fs, "web/moved"), 0); /* on /srv: not here */
+	ext2fs_close_free(&fs);
+	free(t.out.data);
+	free(data);
+}
+
 static void test_cleanup(void)
 {
 	char cmd[128];
@@ -581,6 +658,7 @@ static CU_TestInfo tests[] = {
 	{"a filled filesystem reads back as written", test_fill_and_read_back},
 	{"bad entries refused, the filesystem sound", test_refused},
 	{"a full filesystem is an error", test_full},
+	{"a filesystem mounted in another", test_mounted},
 	{"cleanup", test_cleanup},
 	CU_TEST_INFO_NULL,
 };

@@ -1,7 +1,8 @@
 # Shared by the boot tests (boot-kvm.sh, boot-cloud.sh): the Debian source
 # root made by mmdebstrap (cached in REFORGE_BOOT_CACHE), its marker unit,
-# its scan ($T/src.xml, $T/overlay.tar), and the helpers set_storage,
-# drop_packages, boot and has. Sourced, not run.
+# its scan ($T/src.xml, $T/overlay.tar), and the helpers
+# drop_packages, boot and has (set_storage is gen-lib.sh's). Sourced, not
+# run.
 . "$(dirname "$0")/gen-lib.sh"
 # tools/check's distcheck pass sets this: the boots already ran twice
 [ -z "${REFORGE_QUICK:-}" ] || skip "REFORGE_QUICK: the boot tests ran in the main passes"
@@ -15,18 +16,6 @@ scratch
 C=${REFORGE_BOOT_CACHE:-$T/cache}
 mkdir -p "$C"
 BOOT_WAIT=${REFORGE_BOOT_WAIT:-300}
-
-# set_storage IN OUT XML: the report with its <storage> replaced
-set_storage() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import re, sys
-s = open(sys.argv[1]).read()
-s, n = re.subn(r'<storage(/>|[ >].*?</storage>)', sys.argv[3], s, count=1,
-               flags=re.S)
-assert n == 1
-open(sys.argv[2], 'w').write(s)
-PY
-}
 
 # --- the source ---
 # one builder at a time (boot-kvm.sh and boot-cloud.sh share the cache);

@@ -247,6 +247,69 @@ grep -q 'SHA-256\|bad archive\|unreadable\|data.tar' "$T/bad.err" ||
 [ $? -eq 1 ] || fail "a missing package did not fail"
 grep -q 'rf-beta' "$T/miss.err" || fail "the missing package is not named"
 [ -e "$T/miss.raw" ] && fail "an image was written without its packages"
+# several filesystems: /srv and /home on their own, filled straight from
+# the streams (all ext4) and through the staged tree (--staged, or /home
+# ext3, which has no extents): each sound, holding what is under its mount
+# point (its mount point on / an empty directory), the whole the same as
+# the source
+for t in ext4 ext3; do
+	sed 's|<storage/>|<storage><filesystem kind="disk" mountpoint="/" type="ext4" size="1000000000" used="1"/><filesystem kind="disk" mountpoint="/srv" type="ext4" size="100000000" used="1"/><filesystem kind="disk" mountpoint="/home" type="'$t'" size="100000000" used="1"/></storage>|' \
+		"$T/src.xml" >"$T/multi-$t.xml"
+	grep -q 'mountpoint="/srv"' "$T/multi-$t.xml" || fail "no storage to replace in the report"
+done
+multi_fs() { # TAG HOME-TYPE [OPTION]
+	_home=$2
+	"$GEN" -q --target none --report "$T/multi-$_home.xml" --overlay "$T/overlay.tar" \
+		--repo "file://$T/repo1" --repo "file://$T/repo2" --format raw \
+		--tmpdir "$T" --json -o "$T/$1.raw" ${3:+"$3"} >"$T/$1.json" 2>"$T/$1.err" ||
+		{ cat "$T/$1.err"; fail "$1: reforge-gen failed"; }
+	python3 - "$T/$1.json" "$1" "$_home" <<'PY' >"$T/$1.parts" || fail "$1: $(cat "$T/$1.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["direct"] is (sys.argv[2] == "multi"), d
+fs = [p for p in d["partitions"] if p["mountpoint"]]
+assert sorted((p["mountpoint"], p["type"]) for p in fs) == \
+    [("/", "ext4"), ("/home", sys.argv[3]), ("/srv", "ext4")], fs
+for p in sorted(fs, key=lambda p: len(p["mountpoint"])):
+    print(p["number"], p["mountpoint"])
+PY
+	rm -rf "$T/$1.ex"
+	mkdir "$T/$1.ex"
+	while read -r n mp; do
+		set -- "$1" $(gpt_part "$T/$1.raw" "$n")
+		dd if="$T/$1.raw" of="$T/$1.fs$n" bs=1M iflag=skip_bytes,count_bytes \
+			skip="$2" count="$3" status=none || fail "$1: dd failed"
+		e2fsck -fn "$T/$1.fs$n" >"$T/$1.fsck" 2>&1 ||
+			{ cat "$T/$1.fsck"; fail "$1: e2fsck of $mp found errors"; }
+		if [ "$mp" = / ]; then
+			for m in srv home; do
+				[ "$(debugfs -R "ls /$m" "$T/$1.fs$n" 2>/dev/null | wc -w)" -le 8 ] ||
+					fail "$1: /$m on / is not an empty directory"
+			done
+		else
+			debugfs -R "stat /lost+found" "$T/$1.fs$n" 2>&1 | grep -q 'Type: directory' ||
+				fail "$1: $mp has no lost+found"
+		fi
+		# what rdump writes into a directory changes its mtime: the
+		# mount point's, as / has it, is put back
+		[ "$mp" = / ] || touch -r "$T/$1.ex$mp" "$T/$1.stamp"
+		debugfs -R "rdump / $T/$1.ex$mp" "$T/$1.fs$n" >/dev/null 2>&1 ||
+			fail "$1: rdump of $mp failed"
+		[ "$mp" = / ] || { rm -rf "$T/$1.ex$mp/lost+found" &&
+			touch -r "$T/$1.stamp" "$T/$1.ex$mp"; }
+		set -- "$1"
+	done <"$T/$1.parts"
+	debugfs -R "stat /odd/null" "$T/$1.fs$(sed -n 's| /srv$||p' "$T/$1.parts")" 2>&1 |
+		grep -q 'Type: character special' || fail "$1: /srv/odd/null is not on /srv"
+	"$SCAN" -q --root "$T/$1.ex" --report "$T/$1.xml" >/dev/null 2>&1 ||
+		fail "$1: reforge-scan of the image failed"
+	compare_reports "$T/src.xml" "$T/$1.xml" || fail "$1: the image differs from the source"
+	rm -rf "$T/$1.ex" "$T/$1.raw" "$T/$1".fs*
+}
+multi_fs multi ext4
+multi_fs multi-staged ext4 --staged
+multi_fs multi-ext3 ext3
+
 # a package file the source removed, larger than the filesystem sized from
 # the report (--headroom 0): filling it straight from the streams runs out
 # of room, and the run stages the tree instead, with the same result

@@ -24,6 +24,18 @@ PY
 		fail "bsdtar could not write the overlay"
 }
 
+# set_storage IN OUT XML: the report with its <storage> replaced
+set_storage() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+s, n = re.subn(r'<storage(/>|[ >].*?</storage>)', sys.argv[3], s, count=1,
+               flags=re.S)
+assert n == 1
+open(sys.argv[2], 'w').write(s)
+PY
+}
+
 # gpt_part IMAGE N: "start_bytes size_bytes" of partition N of a raw GPT
 # image, read from the primary header's entry array.
 gpt_part() {
