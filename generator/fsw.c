@@ -606,7 +606,8 @@ static void dir_delete(struct fsw_dir *d, struct fsw_dent *e)
 		if (d->slot[j] == NULL)
 			break;
 		k = name_hash(d->slot[j]->name, strlen(d->slot[j]->name)) & mask;
-		/* j's entry stays unless its home is cyclically in (i, j] */
+		/* j's entry moves back to i unless its home is cyclically
+		 * in (i, j] */
 		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
 			d->slot[i] = d->slot[j];
 			d->slot[j] = NULL;

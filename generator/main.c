@@ -605,6 +605,7 @@ build:
 		layout = NULL;
 		direct = retry = false;
 		warnings = unpacked = missing = 0;
+		t_mkfs = 0;
 		memset(&ost, 0, sizeof(ost));
 	}
 	t_phase = rf_now_ns();
