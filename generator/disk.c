@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "disk.h"
+#include "fsw.h"
 #include "extract.h"
 #include "formats/image.h"
 #include "progress.h"
@@ -1004,10 +1005,13 @@ bool gen_disk_direct(const struct gen_layout *l)
 	return fs >= 1;
 }
 
+static int make_ext(struct gen_part *p, const char *dev, bool tree,
+		    const char *tmpdir, struct rf_error *err);
+
 int gen_disk_make(struct gen_part *p, const char *tmpdir,
 		  struct rf_error *err)
 {
-	char dev[64], size[32], inodes[32], volid[16];
+	char dev[64], volid[16];
 	int rc = 0;
 
 	if (p->kind == GEN_PART_BIOS || p->fd >= 0)
@@ -1044,6 +1048,33 @@ int gen_disk_make(struct gen_part *p, const char *tmpdir,
 		return make_xfs(p, dev, tmpdir, err);
 	if (strcmp(p->fstype, "btrfs") == 0)
 		return make_btrfs(p, dev, tmpdir, err);
+	rc = make_ext(p, dev, false, tmpdir, err);
+	if (rc == 0 && p->dir != NULL && strcmp(p->fstype, "ext4") == 0) {
+		/* the staged tree into it by the ext4 writer (fsw.h) */
+		struct gen_fsw *w = NULL;
+
+		rc = gen_fsw_open(dev, &w, err);
+		if (rc == 0)
+			rc = gen_fsw_add_tree(w, p->dir, err);
+		if (rc == 0)
+			rc = gen_fsw_close(w, err);
+		else
+			gen_fsw_free(w);
+		/* made without extents (mke2fs.conf): mke2fs -d does */
+		if (rc == -EOPNOTSUPP)
+			rc = make_ext(p, dev, true, tmpdir, err);
+	} else if (rc == 0 && p->dir != NULL) {
+		rc = make_ext(p, dev, true, tmpdir, err);
+	}
+	return rc;
+}
+
+/* mke2fs of part p into dev, with its staged tree (-d) when tree. */
+static int make_ext(struct gen_part *p, const char *dev, bool tree,
+		    const char *tmpdir, struct rf_error *err)
+{
+	char size[32], inodes[32], path[64];
+
 	snprintf(size, sizeof(size), "%lluk",
 		 (unsigned long long)(p->size / 1024));
 	snprintf(inodes, sizeof(inodes), "%llu",
@@ -1067,16 +1098,16 @@ int gen_disk_make(struct gen_part *p, const char *tmpdir,
 			argv[n++] = "-L";
 			argv[n++] = p->label;
 		}
-		if (p->dir != NULL) {
+		if (tree) {
 			argv[n++] = "-d";
 			argv[n++] = p->dir;
 		}
-		argv[n++] = dev;
+		snprintf(path, sizeof(path), "%s", dev);
+		argv[n++] = path;
 		argv[n++] = size;
 		argv[n] = NULL;
-		rc = gen_run(argv, tmpdir, err);
+		return gen_run(argv, tmpdir, err);
 	}
-	return rc;
 }
 
 static void put16(unsigned char *p, uint16_t v)

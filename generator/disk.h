@@ -5,7 +5,8 @@
 /*
  * From a staged tree to a disk image, without mounting anything and
  * without loop devices: each filesystem is made by its own tools into an
- * unnamed temporary file (mke2fs -d for ext2/3/4, mkfs.xfs -p with a
+ * unnamed temporary file (ext4: mke2fs, filled from the tree by fsw.h's
+ * writer; mke2fs -d for ext2/3; mkfs.xfs -p with a
  * protofile made from the tree for xfs, mkfs.btrfs --rootdir for btrfs,
  * mkfs.vfat + mcopy for an EFI system partition, mkswap for swap), the partition table is written
  * by hand (partition.txt), and the allocated extents of each filesystem

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1214,6 +1216,243 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 out:
 	free(first);
 	free(v);
+	return rc;
+}
+
+/* --- from a staged tree --------------------------------------------------------- */
+
+/* Inodes with more than one link met so far, by (dev, ino). */
+struct seen {
+	dev_t dev;
+	ino_t ino;
+	struct fsw_inode *in;
+};
+
+struct walker {
+	struct gen_fsw *w;
+	struct seen *seen; /* open addressing */
+	size_t cap, n;
+	unsigned char *buf; /* DATA_BUF */
+	char *names;        /* llistxattr's */
+	unsigned char *val; /* lgetxattr's */
+};
+
+static struct seen *seen_slot(struct walker *k, dev_t dev, ino_t ino)
+{
+	size_t mask = k->cap - 1, i = (size_t)(ino * 0x9E3779B97F4A7C15ULL ^
+					       dev) & mask;
+
+	while (k->seen[i].in != NULL &&
+	       (k->seen[i].dev != dev || k->seen[i].ino != ino))
+		i = (i + 1) & mask;
+	return &k->seen[i];
+}
+
+static void seen_add(struct walker *k, dev_t dev, ino_t ino,
+		     struct fsw_inode *in)
+{
+	if (2 * (k->n + 1) > k->cap) {
+		struct seen *old = k->seen;
+		size_t oldcap = k->cap;
+
+		k->cap = k->cap ? 2 * k->cap : 64;
+		k->seen = rf_xcalloc(k->cap, sizeof(*k->seen));
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].in != NULL)
+				*seen_slot(k, old[i].dev, old[i].ino) = old[i];
+		free(old);
+	}
+	*seen_slot(k, dev, ino) = (struct seen){dev, ino, in};
+	k->n++;
+}
+
+/* A staged file's data, holes left out. */
+static int tree_data(struct walker *k, int fd, struct fsw_inode *in)
+{
+	struct gen_fsw *w = k->w;
+	off_t pos = 0, end, size = (off_t)in->size;
+	int rc = 0;
+
+	while (pos < size && rc == 0) {
+		pos = lseek(fd, pos, SEEK_DATA);
+		if (pos < 0)
+			return errno == ENXIO ? 0 : -errno;
+		end = lseek(fd, pos, SEEK_HOLE);
+		if (end < 0)
+			return -errno;
+		if (end > size)
+			end = size;
+		pos = pos / w->bs * w->bs;
+		while (pos < end && rc == 0) {
+			size_t want = end - pos > DATA_BUF ? DATA_BUF
+							   : (size_t)(end - pos);
+			ssize_t n = pread(fd, k->buf, want, pos);
+			size_t whole;
+
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO; /* it shrank */
+			whole = ((size_t)n + w->bs - 1) / w->bs * w->bs;
+			memset(k->buf + n, 0, whole - (size_t)n);
+			rc = put_blocks(w, in->fs, k->buf, whole,
+					(uint64_t)pos / w->bs, &in->ext,
+					&in->next);
+			pos += n;
+		}
+	}
+	return rc;
+}
+
+/* Owner, mode, times and xattrs (ACLs and capabilities among them) of
+ * the staged name in dfd. */
+static int tree_meta(struct walker *k, int dfd, const char *name,
+		     const struct stat *st, struct fsw_inode *in)
+{
+	char p[64 + NAME_MAX];
+	ssize_t nl;
+
+	in->uid = st->st_uid;
+	in->gid = st->st_gid;
+	if (!S_ISLNK(in->mode))
+		in->mode = (in->mode & S_IFMT) | (st->st_mode & 07777);
+	in->mtime = st->st_mtim;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dfd, name);
+	nl = llistxattr(p, k->names, XATTR_LIST_MAX);
+	if (nl < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	for (ssize_t i = 0; i < nl; i += (ssize_t)strlen(k->names + i) + 1) {
+		ssize_t vl = lgetxattr(p, k->names + i, k->val, XATTR_SIZE_MAX);
+
+		if (vl < 0)
+			return -errno;
+		xattr_set(in, k->names + i, k->val, (size_t)vl);
+	}
+	return 0;
+}
+
+static int tree_dir(struct walker *k, int dfd, struct fsw_inode *dir,
+		    int depth, struct rf_error *err)
+{
+	struct gen_fsw *w = k->w;
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dfd), rc = 0;
+
+	if (depth > 4096)
+		return rf_error_set(err, -ELOOP, "directories too deep");
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (d == NULL) {
+		rc = rf_error_errno(err, -errno, "cannot read a directory");
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		size_t len = strlen(name);
+		struct fsw_dent *e;
+		struct fsw_inode *in;
+		struct stat st;
+		struct seen *s;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = rf_error_errno(err, -errno, "stat %s", name);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && k->cap > 0 &&
+		    (s = seen_slot(k, st.st_dev, st.st_ino))->in != NULL) {
+			link_in(dir, name, len, s->in);
+			continue;
+		}
+		e = lookup(dir, name, len); /* lost+found, made by mke2fs */
+		if (e != NULL && S_ISDIR(st.st_mode) && S_ISDIR(e->in->mode)) {
+			in = e->in;
+		} else if (e != NULL) {
+			rc = rf_error_set(err, -EEXIST, "%s twice", name);
+			break;
+		} else {
+			in = new_inode(w, dir->fs, st.st_mode & S_IFMT);
+			link_in(dir, name, len, in);
+		}
+		if (S_ISREG(st.st_mode)) {
+			int ffd = openat(dfd, name,
+					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			in->size = (uint64_t)st.st_size;
+			rc = ffd < 0 ? -errno : tree_data(k, ffd, in);
+			if (ffd >= 0)
+				close(ffd);
+		} else if (S_ISLNK(st.st_mode)) {
+			char *t = rf_xmalloc(4097);
+			ssize_t n = readlinkat(dfd, name, t, 4096);
+
+			if (n <= 0) {
+				rc = n < 0 ? -errno : -EINVAL;
+				free(t);
+			} else {
+				t[n] = '\0';
+				in->target = t;
+				in->size = (uint64_t)n;
+			}
+		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			in->rdev = st.st_rdev;
+		}
+		if (rc == 0)
+			rc = tree_meta(k, dfd, name, &st, in);
+		if (rc < 0) {
+			rf_error_errno(err, rc, "%s", name);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+			seen_add(k, st.st_dev, st.st_ino, in);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+							   O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				rc = rf_error_errno(err, -errno, "open %s", name);
+				break;
+			}
+			rc = tree_dir(k, sub, in, depth + 1, err);
+			close(sub);
+			if (rc < 0)
+				rf_error_prefix(err, "%s", name);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int gen_fsw_add_tree(struct gen_fsw *w, const char *path,
+		     struct rf_error *err)
+{
+	struct walker k = {.w = w};
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = rf_error_errno(err, -errno, "cannot open %s", path);
+		goto out;
+	}
+	k.buf = rf_xmalloc(DATA_BUF);
+	k.names = rf_xmalloc(XATTR_LIST_MAX);
+	k.val = rf_xmalloc(XATTR_SIZE_MAX);
+	/* the root takes the staged directory's owner, mode and times */
+	rc = tree_meta(&k, fd, ".", &st, w->root_in);
+	if (rc < 0)
+		rf_error_errno(err, rc, "%s", path);
+	else
+		rc = tree_dir(&k, fd, w->root_in, 0, err);
+	if (rc < 0)
+		rf_error_prefix(err, "%s", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(k.seen);
+	free(k.buf);
+	free(k.names);
+	free(k.val);
 	return rc;
 }
 

@@ -75,6 +75,11 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 		   uint64_t *warnings, struct rf_buf *absent,
 		   struct rf_error *err);
 
+/* Fill w's root filesystem with the staged tree at path, as mke2fs -d
+ * would: owners, modes, times, xattrs and ACLs, hardlinks, holes. */
+int gen_fsw_add_tree(struct gen_fsw *w, const char *path,
+		     struct rf_error *err);
+
 /* Write everything and close the filesystem; w is freed either way. */
 int gen_fsw_close(struct gen_fsw *w, struct rf_error *err);
 

@@ -64,8 +64,10 @@ static void usage(FILE *f)
 		"every file gets the owner, mode, times, xattrs and ACLs the "
 		"report recorded,\n"
 		"and the partitions and filesystems follow the source's "
-		"storage: ext2/3/4\n"
-		"by mke2fs -d, xfs by mkfs.xfs -p (what it cannot carry is "
+		"storage: ext4\n"
+		"made by mke2fs and filled by reforge-gen, ext2/3 by mke2fs -d, "
+		"xfs by\n"
+		"mkfs.xfs -p (what it cannot carry is "
 		"reported), btrfs\n"
 		"by mkfs.btrfs --rootdir, any other type as ext4.\n"
 		"\n"
@@ -75,8 +77,7 @@ static void usage(FILE *f)
 		"straight into\n"
 		"the filesystems, which libext2fs fills from their streams with "
 		"no staged\n"
-		"tree; --staged stages the tree and runs mke2fs -d all the "
-		"same.\n"
+		"tree; --staged stages the tree all the same.\n"
 		"\n"
 		"The tree is then tuned for --target (default kvm): other "
 		"platforms' guest\n"
@@ -594,7 +595,7 @@ build:
 		 * hold more than the source kept: the files it removed go
 		 * only at the end), or mke2fs made one without extents (its
 		 * configuration): the staged tree is measured, and mke2fs -d
-		 * does without */
+		 * does without extents */
 		fprintf(stderr, "reforge-gen: filling the filesystems from "
 			"the streams: %s; staging the tree instead\n",
 			err.msg);

@@ -136,6 +136,13 @@ python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["direct"] is Fa
 	"$T/staged.json" || fail "--staged filled the filesystem directly"
 same_tree "$T/staged.raw" staged
 check_special "$T/src.xml" "$T/staged.fs" || fail "staged: special files or modes differ"
+debugfs -R "ea_get /opt/app/tool user.rf" "$T/staged.fs" 2>/dev/null | grep -q hello ||
+	fail "staged: user.rf lost"
+debugfs -R "ea_list /opt/app" "$T/staged.fs" 2>/dev/null | grep -q 'posix_acl_default' ||
+	fail "staged: the default ACL was lost"
+[ "$(debugfs -R "stat /opt/app/tool" "$T/staged.fs" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')" = \
+	"$(debugfs -R "stat /opt/app/tool-link" "$T/staged.fs" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')" ] ||
+	fail "staged: a hardlink broken"
 # cache_run TAG HITS MISSES STORED DAMAGED
 cache_run() {
 	"$GEN" -q --target none --report "$T/src.xml" --overlay "$T/overlay.tar" \
