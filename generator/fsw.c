@@ -1270,7 +1270,7 @@ static void seen_add(struct walker *k, dev_t dev, ino_t ino,
 static int tree_data(struct walker *k, int fd, struct fsw_inode *in)
 {
 	struct gen_fsw *w = k->w;
-	off_t pos = 0, end, size = (off_t)in->size;
+	off_t pos = 0, end, size = (off_t)in->size, done = 0;
 	int rc = 0;
 
 	while (pos < size && rc == 0) {
@@ -1282,7 +1282,10 @@ static int tree_data(struct walker *k, int fd, struct fsw_inode *in)
 			return -errno;
 		if (end > size)
 			end = size;
+		/* from the start of its block, unless that one is written */
 		pos = pos / w->bs * w->bs;
+		if (pos < done)
+			pos = done;
 		while (pos < end && rc == 0) {
 			size_t want = end - pos > DATA_BUF ? DATA_BUF
 							   : (size_t)(end - pos);
@@ -1297,6 +1300,7 @@ static int tree_data(struct walker *k, int fd, struct fsw_inode *in)
 					(uint64_t)pos / w->bs, &in->ext,
 					&in->next);
 			pos += n;
+			done = pos + (off_t)(whole - (size_t)n);
 		}
 	}
 	return rc;

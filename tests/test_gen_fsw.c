@@ -14,11 +14,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -646,6 +648,90 @@ static void test_mounted(void)
 	free(data);
 }
 
+/* A staged tree, as the staged path fills ext4 from it. */
+static void test_tree(void)
+{
+	const char *img = mkfs("t.img", "64M");
+	char top[128], p[1024];
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct timespec ts[2] = {{1500000000, 42}, {1500000000, 42}};
+	unsigned char *acl;
+	size_t alen, n = 200000;
+	unsigned char *data = rf_xmalloc(n);
+	ext2_filsys fs;
+	struct ext2_inode_large in;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 13 + 1);
+	snprintf(top, sizeof(top), "%s/tree", dir);
+	snprintf(p, sizeof(p), "rm -rf %s && mkdir -p %s/d/e && mkfifo %s/d/fifo",
+		 top, top, top);
+	CU_ASSERT_EQUAL_FATAL(system(p), 0);
+	/* a sparse file: data at 0 and at 5 MiB, 8 MiB long */
+	snprintf(p, sizeof(p), "%s/d/sparse", top);
+	fd = open(p, O_WRONLY | O_CREAT, 0640);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pwrite(fd, data, n, 0), (ssize_t)n);
+	CU_ASSERT_EQUAL(pwrite(fd, data, 100, 5 << 20), 100);
+	CU_ASSERT_EQUAL(ftruncate(fd, 8 << 20), 0);
+	CU_ASSERT_EQUAL(fsetxattr(fd, "user.k", "val", 3, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(gen_acl_from_text("u::rw-,u:77:r--,g::r--,m::r--,o::---",
+						&acl, &alen),
+			      0);
+	CU_ASSERT_EQUAL(fsetxattr(fd, "system.posix_acl_access", acl, alen, 0),
+			0);
+	close(fd);
+	CU_ASSERT_EQUAL(utimensat(AT_FDCWD, p, ts, 0), 0);
+	snprintf(p, sizeof(p), "ln %s/d/sparse %s/d/e/link && ln -s ../sparse %s/d/e/sym && "
+		 "chown 1234:5678 %s/d/e && chmod 2750 %s/d/e", top, top, top, top, top);
+	CU_ASSERT_EQUAL_FATAL(system(p), 0);
+
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
+	CU_ASSERT_EQUAL(gen_fsw_add_tree(w, top, &err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "tree: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_close(w, &err), 0);
+	CU_ASSERT_EQUAL(fsck(img), 0);
+
+	fs = open_ro(img);
+	{
+		size_t len = 0;
+		unsigned char *got = content(fs, "d/sparse", &len);
+		unsigned char zero[4096] = {0};
+
+		CU_ASSERT_FATAL(got != NULL && len == (8 << 20));
+		CU_ASSERT(memcmp(got, data, n) == 0);
+		CU_ASSERT(memcmp(got + n, zero, sizeof(zero)) == 0);
+		CU_ASSERT(memcmp(got + (5 << 20), data, 100) == 0);
+		free(got);
+	}
+	in = inode_of(fs, ino_of(fs, "d/sparse"));
+	/* 49 blocks of data and one at 5 MiB: the holes take none */
+	CU_ASSERT_EQUAL(in.i_blocks, (49 + 1) * 8);
+	CU_ASSERT_EQUAL(in.i_links_count, 2);
+	CU_ASSERT_EQUAL(in.i_mode, S_IFREG | 0640);
+	CU_ASSERT_EQUAL(in.i_mtime, 1500000000);
+	CU_ASSERT_EQUAL(in.i_mtime_extra >> 2, 42);
+	CU_ASSERT_EQUAL(ino_of(fs, "d/sparse"), ino_of(fs, "d/e/link"));
+	CU_ASSERT(xattr_is(fs, "d/sparse", "user.k", "val", 3));
+	CU_ASSERT(xattr_is(fs, "d/sparse", "system.posix_acl_access", acl,
+			   alen));
+	in = inode_of(fs, ino_of(fs, "d/e"));
+	CU_ASSERT_EQUAL(in.i_mode, S_IFDIR | 02750);
+	CU_ASSERT_EQUAL(in.i_uid, 1234);
+	CU_ASSERT_EQUAL(in.i_gid, 5678);
+	in = inode_of(fs, ino_of(fs, "d/e/sym"));
+	CU_ASSERT(LINUX_S_ISLNK(in.i_mode) && in.i_size == 9 &&
+		  memcmp(in.i_block, "../sparse", 9) == 0);
+	CU_ASSERT(LINUX_S_ISFIFO(inode_of(fs, ino_of(fs, "d/fifo")).i_mode));
+	CU_ASSERT(ino_of(fs, "lost+found") != 0);
+	ext2fs_close_free(&fs);
+	free(acl);
+	free(data);
+}
+
 static void test_cleanup(void)
 {
 	char cmd[128];
@@ -659,6 +745,7 @@ static CU_TestInfo tests[] = {
 	{"bad entries refused, the filesystem sound", test_refused},
 	{"a full filesystem is an error", test_full},
 	{"a filesystem mounted in another", test_mounted},
+	{"a staged tree", test_tree},
 	{"cleanup", test_cleanup},
 	CU_TEST_INFO_NULL,
 };
