@@ -160,9 +160,9 @@ rm -rf "$W/ls-gen" "$W/ls-hand"
 mkdir "$W/ls-gen" "$W/ls-hand"
 debugfs -R "rdump / $W/ls-gen" "$W/gen.fs" >/dev/null 2>&1
 debugfs -R "rdump / $W/ls-hand" "$W/hand.raw" >/dev/null 2>&1
-diff -r --no-dereference "$W/ls-gen" "$W/ls-hand" >"$W/gen.diff" 2>&1
-extra=$(grep -c "^Only in $W/ls-hand" "$W/gen.diff")
-if [ "$(grep -vc "^Only in $W/ls-hand" "$W/gen.diff")" -eq 0 ]; then
+diff -r --no-dereference "$W/ls-gen" "$W/ls-hand" >"$W/gen.diff" 2>&1 || true
+extra=$(grep -c "^Only in $W/ls-hand" "$W/gen.diff" || true)
+if ! grep -vq "^Only in $W/ls-hand" "$W/gen.diff"; then
 	echo "its files and contents: those of mke2fs -d's ($extra left out of the report)"
 else
 	echo "its files or contents differ from mke2fs -d's: see $W/gen.diff"
