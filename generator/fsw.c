@@ -86,6 +86,7 @@ struct fsw_inode {
 	struct fsw_dir *dir;   /* a directory's entries */
 	struct fsw_dent *self; /* a directory's own entry */
 	bool written;          /* by gen_fsw_close() */
+	bool dx;               /* a directory written with an htree index */
 };
 
 struct fsw_dent {
@@ -1590,9 +1591,204 @@ static int dirw_add(struct dirw *d, const char *name, uint32_t ino,
 	return 0;
 }
 
+/* A directory entry as the htree orders them. */
+struct dxent {
+	const char *name;
+	uint32_t ino, hash, minor;
+	uint8_t ft;
+};
+
+static int dxent_cmp(const void *a, const void *b)
+{
+	const struct dxent *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->minor != y->minor)
+		return x->minor < y->minor ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* One index block (the root, or a node under it) into blk: count entries
+ * of leaf (or node) blocks first.. with their first hashes. */
+static void dx_entries(struct ext2_dx_countlimit *cl, unsigned limit,
+		       size_t count, uint32_t first, const uint32_t *hashes)
+{
+	struct ext2_dx_entry *e = (void *)cl;
+
+	cl->limit = ext2fs_cpu_to_le16((uint16_t)limit);
+	cl->count = ext2fs_cpu_to_le16((uint16_t)count);
+	/* the first entry's hash is the count and limit: it starts at 0 */
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			e[i].hash = ext2fs_cpu_to_le32(hashes[i]);
+		e[i].block = ext2fs_cpu_to_le32(first + (uint32_t)i);
+	}
+}
+
+/*
+ * A directory of more than one block, written with an htree index as the
+ * kernel makes them (mke2fs -d leaves such directories linear, and a
+ * lookup in one then reads every block): entries sorted by the
+ * filesystem's hash, leaves from logical block 1 + nodes, a root in block
+ * 0, one level of nodes past what the root holds. 0, or 1 when the
+ * directory is too big for two levels (written linear).
+ */
+static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
+		    uint32_t up, unsigned room, unsigned char *blk,
+		    struct rf_error *err)
+{
+	ext2_filsys fs = f->fs;
+	struct fsw_dir *dir = in->dir;
+	unsigned tail = ext2fs_has_feature_metadata_csum(fs->super)
+				? sizeof(struct ext2_dx_tail)
+				: 0;
+	unsigned root_limit = (w->bs - 32 - tail) / 8;
+	unsigned node_limit = (w->bs - 8 - tail) / 8;
+	int alg = fs->super->s_def_hash_version;
+	struct dxent *v = rf_xcalloc(dir->n + 1, sizeof(*v));
+	struct dirw d = {.w = w, .f = f, .in = in, .blk = blk, .room = room};
+	uint64_t *pb = NULL;
+	uint32_t *lh = NULL;
+	size_t n = 0, nleaves = 0, nnodes, li = 0;
+	unsigned pos = room;
+	errcode_t e;
+	int rc = 0;
+
+	if (alg <= EXT2_HASH_TEA &&
+	    (fs->super->s_flags & EXT2_FLAGS_UNSIGNED_HASH))
+		alg += 3;
+	for (size_t i = 0; i < dir->cap; i++) {
+		const struct fsw_inode *c =
+			dir->slot[i] ? dir->slot[i]->in : NULL;
+
+		if (c == NULL)
+			continue;
+		v[n].name = dir->slot[i]->name;
+		v[n].ino = c->fs == f ? c->ino : c->stub;
+		v[n].ft = ftype(c->mode);
+		e = ext2fs_dirhash2(alg, v[n].name, (int)strlen(v[n].name),
+				    NULL, 0, fs->super->s_hash_seed,
+				    &v[n].hash, &v[n].minor);
+		if (e) {
+			rc = e2err(err, e, "cannot hash a name", NULL);
+			goto out;
+		}
+		n++;
+	}
+	qsort(v, n, sizeof(*v), dxent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		unsigned r = rec_len(strlen(v[i].name));
+
+		if (pos + r > room) {
+			nleaves++;
+			pos = 0;
+		}
+		pos += r;
+	}
+	nnodes = nleaves <= root_limit ? 0
+				       : (nleaves + node_limit - 1) / node_limit;
+	if (nnodes > root_limit) {
+		rc = 1; /* three levels need large_dir */
+		goto out;
+	}
+	/* the root and the nodes first: their blocks come first */
+	pb = rf_xcalloc(nnodes + 1, sizeof(*pb));
+	for (size_t i = 0; i <= nnodes && rc == 0; i++) {
+		uint64_t got;
+
+		rc = alloc_run(w, f, 1, &pb[i], &got);
+		if (rc == 0)
+			add_ext(&in->ext, &in->next, i, pb[i], 1);
+	}
+	if (rc < 0) {
+		rc = rf_error_errno(err, rc, "no room for a directory block");
+		goto out;
+	}
+	d.lblk = nnodes + 1;
+	lh = rf_xcalloc(nleaves + 1, sizeof(*lh));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		unsigned r = rec_len(strlen(v[i].name));
+
+		if (i == 0 || d.pos + r > d.room) {
+			/* a leaf starts here; a hash the previous leaf ends
+			 * with is marked as going on */
+			if (li < nleaves)
+				lh[li] = i > 0 && v[i].hash == v[i - 1].hash
+						 ? v[i].hash | 1
+						 : v[i].hash;
+			li++;
+		}
+		rc = dirw_add(&d, v[i].name, v[i].ino, v[i].ft, err);
+	}
+	if (rc == 0)
+		rc = dirw_flush(&d, err);
+	if (rc == 0 && li != nleaves)
+		rc = rf_error_set(err, -EIO, "a directory's leaves: %zu, not "
+				  "%zu", li, nleaves);
+	for (size_t k = 0; k < nnodes && rc == 0; k++) {
+		struct ext2_dir_entry *de = (void *)blk;
+		size_t first = k * node_limit, count = nleaves - first;
+
+		if (count > node_limit)
+			count = node_limit;
+		memset(blk, 0, w->bs);
+		ext2fs_set_rec_len(fs, w->bs, de);
+		dx_entries((void *)(blk + 8), node_limit, count,
+			   (uint32_t)(nnodes + 1 + first), lh + first);
+		e = ext2fs_write_dir_block4(fs, pb[1 + k], blk, 0, in->ino);
+		if (e)
+			rc = e2err(err, e, "cannot write a directory index",
+				   NULL);
+	}
+	if (rc == 0) {
+		struct ext2_dir_entry *dot = (void *)blk;
+		struct ext2_dir_entry *dotdot = (void *)(blk + 12);
+		struct ext2_dx_root_info *ri = (void *)(blk + 24);
+
+		memset(blk, 0, w->bs);
+		dot->inode = ext2fs_cpu_to_le32(in->ino);
+		ext2fs_dirent_set_name_len(dot, 1);
+		ext2fs_dirent_set_file_type(dot, EXT2_FT_DIR);
+		memcpy(dot->name, ".", 1);
+		ext2fs_set_rec_len(fs, 12, dot);
+		dotdot->inode = ext2fs_cpu_to_le32(up);
+		ext2fs_dirent_set_name_len(dotdot, 2);
+		ext2fs_dirent_set_file_type(dotdot, EXT2_FT_DIR);
+		memcpy(dotdot->name, "..", 2);
+		ext2fs_set_rec_len(fs, w->bs - 12, dotdot);
+		ri->hash_version = fs->super->s_def_hash_version;
+		ri->info_length = 8;
+		ri->indirect_levels = nnodes > 0;
+		if (nnodes > 0) {
+			uint32_t *nh = rf_xcalloc(nnodes, sizeof(*nh));
+
+			for (size_t k = 0; k < nnodes; k++)
+				nh[k] = lh[k * node_limit];
+			dx_entries((void *)(blk + 32), root_limit, nnodes, 1,
+				   nh);
+			free(nh);
+		} else {
+			dx_entries((void *)(blk + 32), root_limit, nleaves, 1,
+				   lh);
+		}
+		e = ext2fs_write_dir_block4(fs, pb[0], blk, 0, in->ino);
+		if (e)
+			rc = e2err(err, e, "cannot write a directory index",
+				   NULL);
+	}
+	in->size = d.lblk * w->bs;
+	in->dx = rc == 0;
+out:
+	free(lh);
+	free(pb);
+	free(v);
+	return rc;
+}
+
 /* Lay out and write a directory's blocks: in->ext and in->size.
  * lost+found gets LPF_BLOCKS at least, room e2fsck needs no allocation
- * for. */
+ * for; a directory of more than one block gets an htree index. */
 static int write_dir(struct gen_fsw *w, struct fsw_fs *f,
 		     struct fsw_inode *in, bool lpf, unsigned char *blk,
 		     struct rf_error *err)
@@ -1600,17 +1796,26 @@ static int write_dir(struct gen_fsw *w, struct fsw_fs *f,
 	struct dirw d = {.w = w, .f = f, .in = in, .blk = blk, .room = w->bs};
 	struct fsw_dir *dir = in->dir;
 	const struct fsw_inode *up = in->self->parent->in;
+	uint32_t up_ino = in == f->root ? EXT2_ROOT_INO
+			  : up->fs == f	 ? up->ino
+					 : up->stub;
+	size_t bytes = 24;
 	int rc;
 
 	if (ext2fs_has_feature_metadata_csum(f->fs->super))
 		d.room -= sizeof(struct ext2_dir_entry_tail);
+	for (size_t i = 0; i < dir->cap && bytes <= d.room; i++)
+		if (dir->slot[i] != NULL)
+			bytes += rec_len(strlen(dir->slot[i]->name));
+	if (!lpf && bytes > d.room &&
+	    ext2fs_has_feature_dir_index(f->fs->super)) {
+		rc = write_dx(w, f, in, up_ino, d.room, blk, err);
+		if (rc <= 0)
+			return rc;
+	}
 	rc = dirw_add(&d, ".", in->ino, EXT2_FT_DIR, err);
 	if (rc == 0)
-		rc = dirw_add(&d, "..",
-			      in == f->root ? EXT2_ROOT_INO
-			      : up->fs == f ? up->ino
-					    : up->stub,
-			      EXT2_FT_DIR, err);
+		rc = dirw_add(&d, "..", up_ino, EXT2_FT_DIR, err);
 	for (size_t i = 0; i < dir->cap && rc == 0; i++) {
 		const struct fsw_inode *c =
 			dir->slot[i] ? dir->slot[i]->in : NULL;
@@ -1693,6 +1898,8 @@ static int write_inode(struct gen_fsw *w, struct fsw_fs *f,
 		size_t n = in->next <= 4 ? in->next : 0;
 
 		li->i_flags |= EXT4_EXTENTS_FL;
+		if (in->dx)
+			li->i_flags |= EXT2_INDEX_FL;
 		h->eh_magic = ext2fs_cpu_to_le16(EXT3_EXT_MAGIC);
 		h->eh_entries = ext2fs_cpu_to_le16((uint16_t)n);
 		h->eh_max = ext2fs_cpu_to_le16(4);

@@ -43,8 +43,9 @@ static void setup_dir(void)
 	}
 }
 
-/* A new empty ext4 of size (mke2fs's size argument) at dir/name. */
-static const char *mkfs(const char *name, const char *size)
+/* A new empty ext4 of size (mke2fs's size argument) with inodes at
+ * dir/name. */
+static const char *mkfs_n(const char *name, const char *size, int inodes)
 {
 	static char path[128];
 	char cmd[512];
@@ -53,10 +54,15 @@ static const char *mkfs(const char *name, const char *size)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	unlink(path);
 	snprintf(cmd, sizeof(cmd),
-		 "mke2fs -q -F -t ext4 -b 4096 -N 8192 %s %s >/dev/null 2>&1",
-		 path, size);
+		 "mke2fs -q -F -t ext4 -b 4096 -N %d %s %s >/dev/null 2>&1",
+		 inodes, path, size);
 	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
 	return path;
+}
+
+static const char *mkfs(const char *name, const char *size)
+{
+	return mkfs_n(name, size, 8192);
 }
 
 static int fsck(const char *path)
@@ -449,7 +455,11 @@ static void test_fill_and_read_back(void)
 	memcpy(name, "many/", 5);
 	name[5 + 255] = '\0';
 	memset(name + 5, 'n', 255);
-	CU_ASSERT(inode_of(fs, ino_of(fs, "many")).i_size > 4096 * 8);
+	in = inode_of(fs, ino_of(fs, "many"));
+	CU_ASSERT(in.i_size > 4096 * 8);
+	CU_ASSERT(in.i_flags & EXT2_INDEX_FL); /* an htree */
+	CU_ASSERT_FALSE(inode_of(fs, ino_of(fs, "lost+found")).i_flags &
+			EXT2_INDEX_FL);
 	CU_ASSERT(ino_of(fs, name) != 0);
 	in = inode_of(fs, ino_of(fs, "usr/bin/fast"));
 	CU_ASSERT(LINUX_S_ISLNK(in.i_mode) && in.i_size == 3 &&
@@ -732,6 +742,48 @@ static void test_tree(void)
 	free(data);
 }
 
+/* A directory whose leaves are more than its index root holds: two
+ * levels, which e2fsck checks entry by entry. */
+static void test_two_levels(void)
+{
+	const char *img = mkfs_n("h.img", "256M", 32768);
+	struct gen_fsw *w = NULL;
+	struct rf_error err = {0};
+	struct tarbuf t;
+	char name[160];
+	ext2_filsys fs;
+	struct ext2_inode_large in;
+	const int count = 25000;
+
+	tar_open(&t);
+	put_dir(&t, "big", 0755);
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "big/%06d-%s", i,
+			 "an-entry-name-long-enough-that-a-leaf-holds-few-of-"
+			 "them-and-the-root-cannot-hold-all-the-leaves");
+		put_file(&t, name, 0644, NULL, 0);
+	}
+	tar_close(&t);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_open(img, &w, &err), 0);
+	CU_ASSERT_EQUAL(fill(w, &t, true, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(gen_fsw_close(w, &err), 0);
+	if (err.msg[0])
+		fprintf(stderr, "close: %s\n", err.msg);
+	CU_ASSERT_EQUAL(fsck(img), 0);
+	fs = open_ro(img);
+	in = inode_of(fs, ino_of(fs, "big"));
+	CU_ASSERT(in.i_flags & EXT2_INDEX_FL);
+	CU_ASSERT(in.i_size > 4096 * 600); /* past one level's 507 leaves */
+	for (int i = 0; i < count; i += 997) {
+		snprintf(name, sizeof(name), "big/%06d-%s", i,
+			 "an-entry-name-long-enough-that-a-leaf-holds-few-of-"
+			 "them-and-the-root-cannot-hold-all-the-leaves");
+		CU_ASSERT(ino_of(fs, name) != 0);
+	}
+	ext2fs_close_free(&fs);
+	free(t.out.data);
+}
+
 static void test_cleanup(void)
 {
 	char cmd[128];
@@ -746,6 +798,7 @@ static CU_TestInfo tests[] = {
 	{"a full filesystem is an error", test_full},
 	{"a filesystem mounted in another", test_mounted},
 	{"a staged tree", test_tree},
+	{"a directory of two index levels", test_two_levels},
 	{"cleanup", test_cleanup},
 	CU_TEST_INFO_NULL,
 };
