@@ -3,22 +3,25 @@
 #define GEN_FSW_H
 
 /*
- * Filling an ext2/3/4 filesystem straight from the package and overlay
- * streams, with no staged tree: the generator's fast path when nothing
- * needs the tree on disk (no tuning, every filesystem ext*).
+ * Filling ext4 filesystems straight from the package and overlay streams,
+ * with no staged tree: the generator's fast path when nothing needs the
+ * tree on disk (no tuning, every filesystem ext4); and, from a staged
+ * tree, what mke2fs -d would do (gen_fsw_add_tree()).
  *
- * mke2fs makes the empty filesystem (its features, UUID and label as for
- * the staged path); gen_fsw_open() opens it with libext2fs. Archives are
- * read into batches (gen_fsw_read(), on any thread): each regular file's
- * data goes at once into blocks allocated for it, the rest of each entry
- * is kept as a record. Batches are then applied in order to an in-memory
- * model of the namespace (gen_fsw_apply(), one thread), with the staged
- * path's rules: paths resolved inside the root (an absolute symlink in a
- * package leads back into the image, never out of it), what an entry
- * replaces removed and its blocks freed, directories kept. The report's
- * metadata and removals (gen_fsw_report()) work on the model too, and
- * gen_fsw_close() writes directories, inodes, extents and xattrs, then
- * the bitmaps and group descriptors.
+ * mke2fs makes the empty filesystems (features, UUID and label as for the
+ * staged path); gen_fsw_open() opens the root's with libext2fs and
+ * gen_fsw_mount() each other at its mount point. Archives are read into
+ * batches (gen_fsw_read(), on any thread): each regular file's data goes
+ * at once into blocks allocated for it on the filesystem it will be on,
+ * the rest of each entry is kept as a record. Batches are then applied in
+ * order to an in-memory model of the namespace (gen_fsw_apply(), one
+ * thread), with the staged path's rules: paths resolved inside the root
+ * (an absolute symlink in a package leads back into the image, never out
+ * of it), what an entry replaces removed and its blocks freed, directories
+ * kept. The report's metadata and removals (gen_fsw_report()) work on the
+ * model too, and gen_fsw_close() writes directories (an htree index past
+ * one block), inodes, extents and xattrs, then the bitmaps and group
+ * descriptors.
  */
 
 #include <stdbool.h>
