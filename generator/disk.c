@@ -135,29 +135,21 @@ static int measure(struct gen_part *p, struct rf_error *err)
 	return 0;
 }
 
-/* Whether the program name is in PATH. */
 /* The part of l whose mountpoint holds path (report form, "" the root):
  * the longest that prefixes it. */
 static struct gen_part *part_of(struct gen_layout *l, const char *path)
 {
 	struct gen_part *best = NULL;
-	size_t best_len = 0;
+	size_t best_len = 0, n;
 
-	for (size_t i = 0; i < l->nparts; i++) {
-		const char *mp = l->parts[i].mountpoint;
-		size_t n;
-
-		if (mp == NULL || l->parts[i].kind == GEN_PART_SWAP)
-			continue;
-		mp++; /* "/" → "", "/boot" → "boot" */
-		n = strlen(mp);
-		if ((n == 0 || (strncmp(path, mp, n) == 0 &&
-				(path[n] == '/' || path[n] == '\0'))) &&
+	for (size_t i = 0; i < l->nparts; i++)
+		if (l->parts[i].mountpoint != NULL &&
+		    l->parts[i].kind != GEN_PART_SWAP &&
+		    gen_path_under(path, l->parts[i].mountpoint, &n) &&
 		    (best == NULL || n > best_len)) {
 			best = &l->parts[i];
 			best_len = n;
 		}
-	}
 	return best;
 }
 
@@ -185,6 +177,7 @@ static void measure_report(struct gen_layout *l, const struct gen_report *r)
 	}
 }
 
+/* Whether the program name is in PATH. */
 static bool have_tool(const char *name)
 {
 	const char *path = getenv("PATH");

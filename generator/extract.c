@@ -168,6 +168,21 @@ static int make_room(int pfd, const char *name, mode_t mode, bool *keep)
 	return remove_at(pfd, name, false, 0);
 }
 
+int gen_extract_size(struct archive_entry *e, const char *name,
+		     const struct gen_limits *lim, uint64_t *size,
+		     struct rf_error *err)
+{
+	int64_t s = archive_entry_size(e);
+
+	if (s < 0 || (uint64_t)s > lim->max_file_size)
+		return rf_error_set(err, -EFBIG,
+				    "%s: size %lld over the cap of %llu", name,
+				    (long long)s,
+				    (unsigned long long)lim->max_file_size);
+	*size = (uint64_t)s;
+	return 0;
+}
+
 int gen_extract_chunk(struct archive *a, const char *name, uint64_t size,
 		      int64_t off, size_t len, const struct gen_limits *lim,
 		      uint64_t *total, struct rf_error *err)
@@ -276,15 +291,13 @@ static int link_data(struct archive *a, struct archive_entry *e, int pfd,
 		     const struct gen_limits *lim, uint64_t *total,
 		     struct rf_error *err)
 {
-	int64_t size = archive_entry_size(e);
+	uint64_t size = 0;
 	struct stat st;
 	int fd, rc;
 
-	if ((uint64_t)size > lim->max_file_size)
-		return rf_error_set(err, -EFBIG,
-				    "%s: size %lld over the cap of %llu", name,
-				    (long long)size,
-				    (unsigned long long)lim->max_file_size);
+	rc = gen_extract_size(e, name, lim, &size, err);
+	if (rc < 0)
+		return rc;
 	fd = openat(pfd, base, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return rf_error_errno(err, -errno, "open %s", name);
@@ -293,7 +306,7 @@ static int link_data(struct archive *a, struct archive_entry *e, int pfd,
 				  "what is not a regular file", name);
 		goto out;
 	}
-	rc = write_data(a, fd, (uint64_t)size, lim, total, err, name);
+	rc = write_data(a, fd, size, lim, total, err, name);
 out:
 	close(fd);
 	return rc;
@@ -357,15 +370,11 @@ static int extract_one(struct archive *a, struct archive_entry *e,
 	}
 	switch (type) {
 	case AE_IFREG: {
-		int64_t size = archive_entry_size(e);
+		uint64_t size = 0;
 
-		if (size < 0 || (uint64_t)size > lim->max_file_size) {
-			rc = rf_error_set(err, -EFBIG,
-					  "%s: size %lld over the cap of %llu",
-					  name, (long long)size,
-					  (unsigned long long)lim->max_file_size);
+		rc = gen_extract_size(e, name, lim, &size, err);
+		if (rc < 0)
 			goto out;
-		}
 		fd = openat(pfd, base,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    0600);
@@ -373,7 +382,7 @@ static int extract_one(struct archive *a, struct archive_entry *e,
 			rc = rf_error_errno(err, -errno, "create %s", name);
 			goto out;
 		}
-		rc = write_data(a, fd, (uint64_t)size, lim, total, err, name);
+		rc = write_data(a, fd, size, lim, total, err, name);
 		break;
 	}
 	case AE_IFDIR:

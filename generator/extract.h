@@ -93,6 +93,13 @@ int gen_extract(struct archive *a, const struct gen_dest *dest,
 		gen_extract_skip_fn skip, void *skip_ctx,
 		struct gen_extract_stats *stats, struct rf_error *err);
 
+/* The size of entry e (named name), refused past lim's max_file_size:
+ * 0, or -EFBIG with err set. */
+struct archive_entry;
+int gen_extract_size(struct archive_entry *e, const char *name,
+		     const struct gen_limits *lim, uint64_t *size,
+		     struct rf_error *err);
+
 /*
  * Account for len bytes of entry name's data at off (the entry's size
  * given): refused past the size, past lim's bytes, or past its ratio to

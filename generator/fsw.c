@@ -128,8 +128,7 @@ struct gen_fsw {
 	/* the namespace, when readers on other threads look up in it (more
 	 * than one filesystem: which one a file's data goes to) */
 	pthread_rwlock_t ns;
-	struct fsw_dent root;
-	struct fsw_inode *root_in;
+	struct fsw_dent root; /* root.in: the root directory */
 	struct timespec now;
 };
 
@@ -325,6 +324,27 @@ struct gen_fsw_batch *gen_fsw_batch_new(struct gen_fsw *w, bool live)
 	return b;
 }
 
+/* name set to the len bytes at val in the list *x of *nx. */
+static void xattrs_put(struct fsw_xattr **x, size_t *nx, const char *name,
+		       const void *val, size_t len)
+{
+	struct fsw_xattr *p = NULL;
+
+	for (size_t i = 0; i < *nx && p == NULL; i++)
+		if (strcmp((*x)[i].name, name) == 0)
+			p = &(*x)[i];
+	if (p == NULL) {
+		*x = rf_xrealloc(*x, (*nx + 1) * sizeof(**x));
+		p = &(*x)[(*nx)++];
+		p->name = rf_xstrdup(name);
+	} else {
+		free(p->val);
+	}
+	p->val = rf_xmalloc(len ? len : 1);
+	memcpy(p->val, val, len);
+	p->len = len;
+}
+
 static void free_xattrs(struct fsw_xattr *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -365,6 +385,7 @@ static int read_data(struct archive *a, struct gen_fsw_batch *b,
 	struct gen_fsw *w = b->w;
 	uint64_t start = 0; /* file offset of b->buf[0], block aligned */
 	size_t fill = 0;    /* bytes of b->buf in use */
+	uint64_t next = 0;  /* where the data so far ends */
 	const void *buf;
 	size_t len;
 	la_int64_t off;
@@ -381,14 +402,16 @@ static int read_data(struct archive *a, struct gen_fsw_batch *b,
 				       total, err);
 		if (rc < 0)
 			return rc;
+		/* a block is written once: a sparse map going back (which
+		 * libarchive takes) would map it twice */
+		if ((uint64_t)off < next)
+			return rf_error_set(err, -EINVAL,
+					    "%s: data out of order", r->name);
+		next = (uint64_t)off + len;
 		while (len > 0) {
 			uint64_t end = start + fill;
 			size_t n;
 
-			if (fill > 0 && (uint64_t)off < end)
-				return rf_error_set(err, -EINVAL,
-						    "%s: data out of order",
-						    r->name);
 			if (fill > 0 && (uint64_t)off > end &&
 			    ((uint64_t)off - end >= w->bs ||
 			     (uint64_t)off - start >= DATA_BUF)) {
@@ -474,13 +497,8 @@ static int read_entry(struct archive *a, struct archive_entry *e,
 	r->rdev = archive_entry_rdev(e);
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &xname, &xval, &xlen) ==
-	       ARCHIVE_OK) {
-		r->x = rf_xrealloc(r->x, (r->nx + 1) * sizeof(*r->x));
-		r->x[r->nx].name = rf_xstrdup(xname);
-		r->x[r->nx].val = rf_xmalloc(xlen ? xlen : 1);
-		memcpy(r->x[r->nx].val, xval, xlen);
-		r->x[r->nx++].len = xlen;
-	}
+	       ARCHIVE_OK)
+		xattrs_put(&r->x, &r->nx, xname, xval, xlen);
 	if (hl != NULL) {
 		const char *hname;
 
@@ -495,13 +513,9 @@ static int read_entry(struct archive *a, struct archive_entry *e,
 	}
 	switch (hl != NULL ? AE_IFREG : r->type) {
 	case AE_IFREG:
-		if (size < 0 || (uint64_t)size > lim->max_file_size)
-			return rf_error_set(err, -EFBIG,
-					    "%s: size %lld over the cap of %llu",
-					    name, (long long)size,
-					    (unsigned long long)lim->max_file_size);
-		r->size = (uint64_t)size;
-		rc = read_data(a, b, r, lim, total, err);
+		rc = gen_extract_size(e, name, lim, &r->size, err);
+		if (rc == 0)
+			rc = read_data(a, b, r, lim, total, err);
 		break;
 	case AE_IFLNK: {
 		const char *t = archive_entry_symlink(e);
@@ -693,7 +707,7 @@ static int walk(struct gen_fsw *w, struct fsw_inode *dir, const char *p,
 	const char *end = p + n;
 
 	if (n > 0 && *p == '/')
-		dir = w->root_in;
+		dir = w->root.in;
 	while (p < end) {
 		const char *s = p;
 		size_t len;
@@ -752,7 +766,7 @@ static int parent_of(struct gen_fsw *w, const char *name, bool create,
 	slash = memrchr(name, '/', len);
 	*base = slash ? slash + 1 : name;
 	*blen = len - (size_t)(*base - name);
-	return walk(w, w->root_in, name, slash ? (size_t)(slash - name) : 0,
+	return walk(w, w->root.in, name, slash ? (size_t)(slash - name) : 0,
 		    create, &hops, dir);
 }
 
@@ -766,23 +780,8 @@ static bool xattr_allowed(mode_t mode, const char *name)
 static void xattr_set(struct fsw_inode *in, const char *name,
 		      const unsigned char *val, size_t len)
 {
-	struct fsw_xattr *x = NULL;
-
-	if (!xattr_allowed(in->mode, name))
-		return;
-	for (size_t i = 0; i < in->nx; i++)
-		if (strcmp(in->x[i].name, name) == 0)
-			x = &in->x[i];
-	if (x == NULL) {
-		in->x = rf_xrealloc(in->x, (in->nx + 1) * sizeof(*in->x));
-		x = &in->x[in->nx++];
-		x->name = rf_xstrdup(name);
-	} else {
-		free(x->val);
-	}
-	x->val = rf_xmalloc(len ? len : 1);
-	memcpy(x->val, val, len);
-	x->len = len;
+	if (xattr_allowed(in->mode, name))
+		xattrs_put(&in->x, &in->nx, name, val, len);
 }
 
 static void xattr_remove(struct fsw_inode *in, size_t i)
@@ -997,16 +996,14 @@ static struct fsw_fs *by_prefix(struct gen_fsw *w, const char *name)
 	struct fsw_fs *best = w->fss[0];
 	size_t best_len = 0;
 
-	for (size_t i = 1; i < w->nfs; i++) {
-		const char *mp = w->fss[i]->mountpoint + 1;
-		size_t n = strlen(mp);
+	size_t n;
 
-		if (n > best_len && strncmp(name, mp, n) == 0 &&
-		    (name[n] == '/' || name[n] == '\0')) {
+	for (size_t i = 1; i < w->nfs; i++)
+		if (gen_path_under(name, w->fss[i]->mountpoint, &n) &&
+		    n > best_len) {
 			best = w->fss[i];
 			best_len = n;
 		}
-	}
 	return best;
 }
 
@@ -1146,9 +1143,9 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 		   uint64_t *warnings, struct rf_buf *absent,
 		   struct rf_error *err)
 {
-	unsigned char *first = rf_xcalloc(r->nfiles + 1, 1);
+	unsigned char *first;
 	size_t n;
-	struct gen_link_member *v;
+	struct gen_link_member *v = gen_link_members(r, &n, &first);
 	int rc = 0;
 
 	*warnings = 0;
@@ -1164,12 +1161,10 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 	}
 	/* every member of a hardlink group becomes a link of its first
 	 * (in report order), whose xattrs are the inode's */
-	v = gen_link_members(r, &n);
 	for (size_t i = 0, k; i < n; i = k) {
 		const struct gen_file *f1 = &r->files[v[i].index];
 		struct fsw_dent *e1 = find(w, f1->path);
 
-		first[v[i].index] = 1;
 		for (k = i + 1; k < n && v[k].group == v[i].group; k++) {
 			const struct gen_file *f = &r->files[v[k].index];
 			struct fsw_inode *dir;
@@ -1206,10 +1201,7 @@ int gen_fsw_report(struct gen_fsw *w, const struct gen_report *r,
 			continue;
 		e = find(w, f->path);
 		if (e == NULL || (e->in->mode & S_IFMT) != f->type) {
-			if (absent != NULL && *warnings < 20)
-				rf_buf_printf(absent, "%s/%s",
-					      absent->len ? "\n" : "", f->path);
-			(*warnings)++;
+			gen_note_absent(absent, warnings, f->path);
 			continue;
 		}
 		rc = apply_meta(e->in, f, f->link_group == 0 || first[i], err);
@@ -1308,8 +1300,9 @@ static int tree_data(struct walker *k, int fd, struct fsw_inode *in)
 }
 
 /* Owner, mode, times and xattrs (ACLs and capabilities among them) of
- * the staged name in dfd. */
-static int tree_meta(struct walker *k, int dfd, const char *name,
+ * a staged file: read on fd when it is open (a file, a directory), else
+ * on name in dfd without following it. */
+static int tree_meta(struct walker *k, int fd, int dfd, const char *name,
 		     const struct stat *st, struct fsw_inode *in)
 {
 	char p[64 + NAME_MAX];
@@ -1320,16 +1313,20 @@ static int tree_meta(struct walker *k, int dfd, const char *name,
 	if (!S_ISLNK(in->mode))
 		in->mode = (in->mode & S_IFMT) | (st->st_mode & 07777);
 	in->mtime = st->st_mtim;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dfd, name);
-	nl = llistxattr(p, k->names, XATTR_LIST_MAX);
+	if (fd < 0)
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dfd, name);
+	nl = fd >= 0 ? flistxattr(fd, k->names, XATTR_LIST_MAX)
+		     : llistxattr(p, k->names, XATTR_LIST_MAX);
 	if (nl < 0)
 		return errno == ENOTSUP ? 0 : -errno;
 	for (ssize_t i = 0; i < nl; i += (ssize_t)strlen(k->names + i) + 1) {
-		ssize_t vl = lgetxattr(p, k->names + i, k->val, XATTR_SIZE_MAX);
+		const char *n = k->names + i;
+		ssize_t vl = fd >= 0 ? fgetxattr(fd, n, k->val, XATTR_SIZE_MAX)
+				     : lgetxattr(p, n, k->val, XATTR_SIZE_MAX);
 
 		if (vl < 0)
 			return -errno;
-		xattr_set(in, k->names + i, k->val, (size_t)vl);
+		xattr_set(in, n, k->val, (size_t)vl);
 	}
 	return 0;
 }
@@ -1340,15 +1337,15 @@ static int tree_dir(struct walker *k, int dfd, struct fsw_inode *dir,
 	struct gen_fsw *w = k->w;
 	DIR *d;
 	struct dirent *de;
-	int fd = dup(dfd), rc = 0;
+	int lfd = dup(dfd), rc = 0; /* the listing's */
 
 	if (depth > 4096)
 		return rf_error_set(err, -ELOOP, "directories too deep");
-	d = fd < 0 ? NULL : fdopendir(fd);
+	d = lfd < 0 ? NULL : fdopendir(lfd);
 	if (d == NULL) {
 		rc = rf_error_errno(err, -errno, "cannot read a directory");
-		if (fd >= 0)
-			close(fd);
+		if (lfd >= 0)
+			close(lfd);
 		return rc;
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -1358,6 +1355,7 @@ static int tree_dir(struct walker *k, int dfd, struct fsw_inode *dir,
 		struct fsw_inode *in;
 		struct stat st;
 		struct seen *s;
+		int fd = -1;
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
@@ -1380,14 +1378,17 @@ static int tree_dir(struct walker *k, int dfd, struct fsw_inode *dir,
 			in = new_inode(w, dir->fs, st.st_mode & S_IFMT);
 			link_in(dir, name, len, in);
 		}
-		if (S_ISREG(st.st_mode)) {
-			int ffd = openat(dfd, name,
-					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
+		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			fd = openat(dfd, name, (S_ISDIR(st.st_mode)
+							? O_RDONLY | O_DIRECTORY
+							: O_RDONLY) |
+						       O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				rc = -errno;
+		}
+		if (S_ISREG(st.st_mode) && rc == 0) {
 			in->size = (uint64_t)st.st_size;
-			rc = ffd < 0 ? -errno : tree_data(k, ffd, in);
-			if (ffd >= 0)
-				close(ffd);
+			rc = tree_data(k, fd, in);
 		} else if (S_ISLNK(st.st_mode)) {
 			char *t = rf_xmalloc(4097);
 			ssize_t n = readlinkat(dfd, name, t, 4096);
@@ -1404,26 +1405,18 @@ static int tree_dir(struct walker *k, int dfd, struct fsw_inode *dir,
 			in->rdev = st.st_rdev;
 		}
 		if (rc == 0)
-			rc = tree_meta(k, dfd, name, &st, in);
+			rc = tree_meta(k, fd, dfd, name, &st, in);
 		if (rc < 0) {
 			rf_error_errno(err, rc, "%s", name);
-			break;
-		}
-		if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
-			seen_add(k, st.st_dev, st.st_ino, in);
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY |
-							   O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub < 0) {
-				rc = rf_error_errno(err, -errno, "open %s", name);
-				break;
-			}
-			rc = tree_dir(k, sub, in, depth + 1, err);
-			close(sub);
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = tree_dir(k, fd, in, depth + 1, err);
 			if (rc < 0)
 				rf_error_prefix(err, "%s", name);
+		} else if (st.st_nlink > 1) {
+			seen_add(k, st.st_dev, st.st_ino, in);
 		}
+		if (fd >= 0)
+			close(fd);
 	}
 	closedir(d);
 	return rc;
@@ -1444,11 +1437,11 @@ int gen_fsw_add_tree(struct gen_fsw *w, const char *path,
 	k.names = rf_xmalloc(XATTR_LIST_MAX);
 	k.val = rf_xmalloc(XATTR_SIZE_MAX);
 	/* the root takes the staged directory's owner, mode and times */
-	rc = tree_meta(&k, fd, ".", &st, w->root_in);
+	rc = tree_meta(&k, fd, -1, NULL, &st, w->root.in);
 	if (rc < 0)
 		rf_error_errno(err, rc, "%s", path);
 	else
-		rc = tree_dir(&k, fd, w->root_in, 0, err);
+		rc = tree_dir(&k, fd, w->root.in, 0, err);
 	if (rc < 0)
 		rf_error_prefix(err, "%s", path);
 out:
@@ -1609,12 +1602,16 @@ static int dxent_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* One index block (the root, or a node under it) into blk: count entries
- * of leaf (or node) blocks first.. with their first hashes. */
-static void dx_entries(struct ext2_dx_countlimit *cl, unsigned limit,
-		       size_t count, uint32_t first, const uint32_t *hashes)
+/* An index block (a node, or the root past its header) whose entries go
+ * to count blocks from first, with their first hashes; written at pblk. */
+static int dx_block(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
+		    unsigned char *blk, size_t at, unsigned limit,
+		    size_t count, uint32_t first, const uint32_t *hashes,
+		    uint64_t pblk, struct rf_error *err)
 {
+	struct ext2_dx_countlimit *cl = (void *)(blk + at);
 	struct ext2_dx_entry *e = (void *)cl;
+	errcode_t rc;
 
 	cl->limit = ext2fs_cpu_to_le16((uint16_t)limit);
 	cl->count = ext2fs_cpu_to_le16((uint16_t)count);
@@ -1624,15 +1621,17 @@ static void dx_entries(struct ext2_dx_countlimit *cl, unsigned limit,
 			e[i].hash = ext2fs_cpu_to_le32(hashes[i]);
 		e[i].block = ext2fs_cpu_to_le32(first + (uint32_t)i);
 	}
+	rc = ext2fs_write_dir_block4(f->fs, pblk, blk, 0, in->ino);
+	return rc ? e2err(err, rc, "cannot write a directory index", NULL) : 0;
 }
 
 /*
  * A directory of more than one block, written with an htree index as the
  * kernel makes them (mke2fs -d leaves such directories linear, and a
  * lookup in one then reads every block): entries sorted by the
- * filesystem's hash, leaves from logical block 1 + nodes, a root in block
- * 0, one level of nodes past what the root holds. 0, or 1 when the
- * directory is too big for two levels (written linear).
+ * filesystem's hash, the root in block 0, the leaves from block 1, and
+ * past what the root holds one level of nodes after them. 0, or 1 when
+ * the directory is too big for two levels (to be written linear).
  */
 static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
 		    uint32_t up, unsigned room, unsigned char *blk,
@@ -1647,11 +1646,12 @@ static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
 	unsigned node_limit = (w->bs - 8 - tail) / 8;
 	int alg = fs->super->s_def_hash_version;
 	struct dxent *v = rf_xcalloc(dir->n + 1, sizeof(*v));
-	struct dirw d = {.w = w, .f = f, .in = in, .blk = blk, .room = room};
-	uint64_t *pb = NULL;
-	uint32_t *lh = NULL;
-	size_t n = 0, nleaves = 0, nnodes, li = 0;
-	unsigned pos = room;
+	struct dirw d = {.w = w, .f = f, .in = in, .blk = blk, .room = room,
+			 .lblk = 1};
+	uint32_t *lh = rf_xcalloc(dir->n + 1, sizeof(*lh)); /* per leaf */
+	uint32_t *nh = NULL;                                 /* per node */
+	size_t n = 0, nleaves = 0, nnodes;
+	uint64_t root, got;
 	errcode_t e;
 	int rc = 0;
 
@@ -1677,69 +1677,57 @@ static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
 		n++;
 	}
 	qsort(v, n, sizeof(*v), dxent_cmp);
-	for (size_t i = 0; i < n; i++) {
-		unsigned r = rec_len(strlen(v[i].name));
-
-		if (pos + r > room) {
-			nleaves++;
-			pos = 0;
-		}
-		pos += r;
-	}
-	nnodes = nleaves <= root_limit ? 0
-				       : (nleaves + node_limit - 1) / node_limit;
-	if (nnodes > root_limit) {
-		rc = 1; /* three levels need large_dir */
-		goto out;
-	}
-	/* the root and the nodes first: their blocks come first */
-	pb = rf_xcalloc(nnodes + 1, sizeof(*pb));
-	for (size_t i = 0; i <= nnodes && rc == 0; i++) {
-		uint64_t got;
-
-		rc = alloc_run(w, f, 1, &pb[i], &got);
-		if (rc == 0)
-			add_ext(&in->ext, &in->next, i, pb[i], 1);
-	}
+	rc = alloc_run(w, f, 1, &root, &got);
 	if (rc < 0) {
 		rc = rf_error_errno(err, rc, "no room for a directory block");
 		goto out;
 	}
-	d.lblk = nnodes + 1;
-	lh = rf_xcalloc(nleaves + 1, sizeof(*lh));
+	add_ext(&in->ext, &in->next, 0, root, 1);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		unsigned r = rec_len(strlen(v[i].name));
-
-		if (i == 0 || d.pos + r > d.room) {
+		if (i == 0 || d.pos + rec_len(strlen(v[i].name)) > d.room)
 			/* a leaf starts here; a hash the previous leaf ends
 			 * with is marked as going on */
-			if (li < nleaves)
-				lh[li] = i > 0 && v[i].hash == v[i - 1].hash
-						 ? v[i].hash | 1
-						 : v[i].hash;
-			li++;
-		}
+			lh[nleaves++] = i > 0 && v[i].hash == v[i - 1].hash
+						? v[i].hash | 1
+						: v[i].hash;
 		rc = dirw_add(&d, v[i].name, v[i].ino, v[i].ft, err);
 	}
 	if (rc == 0)
 		rc = dirw_flush(&d, err);
-	if (rc == 0 && li != nleaves)
-		rc = rf_error_set(err, -EIO, "a directory's leaves: %zu, not "
-				  "%zu", li, nleaves);
+	if (rc < 0)
+		goto out;
+	nnodes = nleaves <= root_limit ? 0
+				       : (nleaves + node_limit - 1) / node_limit;
+	if (nnodes > root_limit) {
+		/* three levels need large_dir: written linear instead */
+		free_exts(w, f, in->ext, in->next);
+		free(in->ext);
+		in->ext = NULL;
+		in->next = 0;
+		rc = 1;
+		goto out;
+	}
+	nh = rf_xcalloc(nnodes + 1, sizeof(*nh));
 	for (size_t k = 0; k < nnodes && rc == 0; k++) {
-		struct ext2_dir_entry *de = (void *)blk;
 		size_t first = k * node_limit, count = nleaves - first;
+		uint64_t p;
 
 		if (count > node_limit)
 			count = node_limit;
+		nh[k] = lh[first];
+		rc = alloc_run(w, f, 1, &p, &got);
+		if (rc < 0) {
+			rc = rf_error_errno(err, rc, "no room for a directory "
+					    "block");
+			break;
+		}
+		add_ext(&in->ext, &in->next, d.lblk, p, 1);
+		/* a node: one empty entry over the block, then the index */
 		memset(blk, 0, w->bs);
-		ext2fs_set_rec_len(fs, w->bs, de);
-		dx_entries((void *)(blk + 8), node_limit, count,
-			   (uint32_t)(nnodes + 1 + first), lh + first);
-		e = ext2fs_write_dir_block4(fs, pb[1 + k], blk, 0, in->ino);
-		if (e)
-			rc = e2err(err, e, "cannot write a directory index",
-				   NULL);
+		ext2fs_set_rec_len(fs, w->bs, (void *)blk);
+		rc = dx_block(w, f, in, blk, 8, node_limit, count,
+			      (uint32_t)(1 + first), lh + first, p, err);
+		d.lblk++;
 	}
 	if (rc == 0) {
 		struct ext2_dir_entry *dot = (void *)blk;
@@ -1747,12 +1735,12 @@ static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
 		struct ext2_dx_root_info *ri = (void *)(blk + 24);
 
 		memset(blk, 0, w->bs);
-		dot->inode = ext2fs_cpu_to_le32(in->ino);
+		dot->inode = in->ino; /* a dirent: swapped by libext2fs */
 		ext2fs_dirent_set_name_len(dot, 1);
 		ext2fs_dirent_set_file_type(dot, EXT2_FT_DIR);
 		memcpy(dot->name, ".", 1);
 		ext2fs_set_rec_len(fs, 12, dot);
-		dotdot->inode = ext2fs_cpu_to_le32(up);
+		dotdot->inode = up;
 		ext2fs_dirent_set_name_len(dotdot, 2);
 		ext2fs_dirent_set_file_type(dotdot, EXT2_FT_DIR);
 		memcpy(dotdot->name, "..", 2);
@@ -1760,28 +1748,17 @@ static int write_dx(struct gen_fsw *w, struct fsw_fs *f, struct fsw_inode *in,
 		ri->hash_version = fs->super->s_def_hash_version;
 		ri->info_length = 8;
 		ri->indirect_levels = nnodes > 0;
-		if (nnodes > 0) {
-			uint32_t *nh = rf_xcalloc(nnodes, sizeof(*nh));
-
-			for (size_t k = 0; k < nnodes; k++)
-				nh[k] = lh[k * node_limit];
-			dx_entries((void *)(blk + 32), root_limit, nnodes, 1,
-				   nh);
-			free(nh);
-		} else {
-			dx_entries((void *)(blk + 32), root_limit, nleaves, 1,
-				   lh);
-		}
-		e = ext2fs_write_dir_block4(fs, pb[0], blk, 0, in->ino);
-		if (e)
-			rc = e2err(err, e, "cannot write a directory index",
-				   NULL);
+		rc = nnodes > 0
+			     ? dx_block(w, f, in, blk, 32, root_limit, nnodes,
+					(uint32_t)(1 + nleaves), nh, root, err)
+			     : dx_block(w, f, in, blk, 32, root_limit, nleaves,
+					1, lh, root, err);
 	}
 	in->size = d.lblk * w->bs;
 	in->dx = rc == 0;
 out:
+	free(nh);
 	free(lh);
-	free(pb);
 	free(v);
 	return rc;
 }
@@ -1886,12 +1863,12 @@ static int write_inode(struct gen_fsw *w, struct fsw_fs *f,
 	} else if (S_ISCHR(in->mode) || S_ISBLK(in->mode)) {
 		unsigned ma = major(in->rdev), mi = minor(in->rdev);
 
-		if (ma < 256 && mi < 256) {
-			li->i_block[0] = ext2fs_cpu_to_le32(ma << 8 | mi);
-		} else {
-			li->i_block[1] = ext2fs_cpu_to_le32(
-				(mi & 0xff) | (ma << 8) | ((mi & ~0xffU) << 12));
-		}
+		/* in CPU order: libext2fs swaps a device's i_block */
+		if (ma < 256 && mi < 256)
+			li->i_block[0] = ma << 8 | mi;
+		else
+			li->i_block[1] = (mi & 0xff) | (ma << 8) |
+					 ((mi & ~0xffU) << 12);
 	} else if (extents) {
 		struct ext3_extent_header *h = (void *)li->i_block;
 		struct ext3_extent *x = (void *)(h + 1);
@@ -1920,7 +1897,7 @@ static int write_inode(struct gen_fsw *w, struct fsw_fs *f,
 	if (e)
 		return e2err(err, e, "cannot write its inode", NULL);
 	if (extents && in->next > 4) {
-		ext2_extent_handle_t h;
+		ext2_extent_handle_t h = NULL;
 
 		e = ext2fs_extent_open2(fs, in->ino, NULL, &h);
 		for (size_t i = 0; !e && i < in->next; i++) {
@@ -2154,14 +2131,13 @@ int gen_fsw_open(const char *dev, struct gen_fsw **out, struct rf_error *err)
 	rc = fs_open(w, "/", dev, &f, err);
 	if (rc < 0)
 		goto out;
-	w->root_in = new_inode(w, f, S_IFDIR | 0755);
-	w->root_in->ino = EXT2_ROOT_INO;
-	w->root_in->nlink = 1;
-	w->root_in->self = &w->root;
+	w->root.in = new_inode(w, f, S_IFDIR | 0755);
+	w->root.in->ino = EXT2_ROOT_INO;
+	w->root.in->nlink = 1;
+	w->root.in->self = &w->root;
 	w->root.name = (char *)"";
 	w->root.parent = &w->root;
-	w->root.in = w->root_in;
-	f->root = w->root_in;
+	f->root = w->root.in;
 	keep_lpf(w, f);
 out:
 	if (rc < 0)
@@ -2302,11 +2278,11 @@ void gen_fsw_free(struct gen_fsw *w)
 {
 	if (w == NULL)
 		return;
-	if (w->root_in != NULL) {
-		free_tree(w, w->root_in);
-		w->root_in->nlink = 0;
-		w->root_in->next = 0;
-		inode_drop(w, w->root_in);
+	if (w->root.in != NULL) {
+		free_tree(w, w->root.in);
+		w->root.in->nlink = 0;
+		w->root.in->next = 0;
+		inode_drop(w, w->root.in);
 	}
 	for (size_t i = 0; i < w->nfs; i++)
 		fs_free(w->fss[i]);

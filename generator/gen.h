@@ -164,18 +164,29 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
  * maintainer script is owned by base-files as a directory; its files must
  * land in usr/bin).
  */
+/* Whether path (report form: relative, "" the root) is at or under
+ * mountpoint ("/", "/boot"); *len: the mount point's length in report
+ * form, for the longest match. */
+bool gen_path_under(const char *path, const char *mountpoint, size_t *len);
+
+/* Note the report's path as absent from the image: *warnings counts, the
+ * first 20 go into absent (one a line; absent may be NULL). */
+void gen_note_absent(struct rf_buf *absent, uint64_t *warnings,
+		     const char *path);
+
 /* Whether the report recorded xattr name for f. */
 bool gen_file_has_xattr(const struct gen_file *f, const char *name);
 
 /* The files of r's hardlink groups (none missing), by group and then in
  * report order, the first of each group's run its first file: *n of
- * them, an array to free. */
+ * them, an array to free. *first, when not NULL: r->nfiles flags (an
+ * array to free), set for the first file of each group. */
 struct gen_link_member {
 	unsigned long long group;
 	size_t index; /* in r->files */
 };
 struct gen_link_member *gen_link_members(const struct gen_report *r,
-					 size_t *n);
+					 size_t *n, unsigned char **first);
 
 int gen_tree_prepare(const struct gen_report *r, int rootfd,
 		     struct rf_error *err);

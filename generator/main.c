@@ -326,12 +326,20 @@ static void start_remover(void *ctx)
 
 static volatile sig_atomic_t stop_signal;
 
-/* Whether the overlay can be read a second time (not a pipe). */
-static bool rereadable(const char *path)
+/*
+ * Whether a run filling the filesystems from the streams that failed with
+ * rc starts again staged: a filesystem sized from the report filled up,
+ * or mke2fs made one without extents; the overlay, once read, must be a
+ * file that can be read again (not a pipe).
+ */
+static bool restage(int rc, bool direct, const char *overlay,
+		    bool overlay_read)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return direct && !stop_signal && (rc == -ENOSPC || rc == -EOPNOTSUPP) &&
+	       (!overlay_read || overlay == NULL ||
+		(stat(overlay, &st) == 0 && S_ISREG(st.st_mode)));
 }
 
 static void on_signal(int sig)
@@ -536,10 +544,10 @@ int main(int argc, char **argv)
 		}
 		if (verbose)
 			fprintf(stderr, "reforge-gen: %s\n",
-				direct ? "filling the filesystem from the "
+				direct ? "filling the filesystems from the "
 					 "streams (no staged tree)"
-				       : "staging the tree (more than one "
-					 "filesystem, or not ext*)");
+				       : "staging the tree (a filesystem not "
+					 "ext4, or an EFI system partition)");
 	}
 	if (strcmp(in_memory, "always") == 0) {
 		tmpdir = SHM_DIR;
@@ -627,7 +635,7 @@ build:
 				rc = gen_fsw_mount(fsw, p->mountpoint, dev,
 						   &err);
 		}
-		if (rc == -EOPNOTSUPP && !stop_signal) {
+		if (restage(rc, direct, overlay, false)) {
 			retry = true;
 			goto build;
 		}
@@ -653,7 +661,7 @@ build:
 		rc = gen_unpack_all(r, repo, rootfd, &uo, &unpacked, &missing,
 				    &err);
 		rf_progress_done(&prog);
-		if (rc == -ENOSPC && direct) {
+		if (restage(rc, direct, overlay, false)) {
 			retry = true;
 			goto build;
 		}
@@ -681,7 +689,7 @@ build:
 		if (rc == 0 && fsw != NULL)
 			rc = gen_fsw_apply(fsw, d.batch, &err);
 		gen_fsw_batch_free(d.batch);
-		if (rc == -ENOSPC && direct && rereadable(overlay)) {
+		if (restage(rc, direct, overlay, true)) {
 			retry = true;
 			goto build;
 		}
@@ -742,13 +750,12 @@ build:
 		if (fsw != NULL) {
 			rc = gen_fsw_close(fsw, &err);
 			fsw = NULL;
-			if (rc == -ENOSPC &&
-			    (overlay == NULL || rereadable(overlay))) {
+			if (restage(rc, direct, overlay, true)) {
 				rf_progress_done(&prog);
 				retry = true;
 				goto build;
 			}
-			if (rc < 0 && layout->nparts > 0)
+			if (rc < 0)
 				rf_error_prefix(&err, "filling the filesystems");
 			t_mkfs += rf_now_ns() - t_phase;
 		} else {

@@ -234,44 +234,30 @@ out:
 	return rc;
 }
 
-static int group_cmp(const void *a, const void *b)
-{
-	const struct gen_file *x = *(const struct gen_file *const *)a;
-	const struct gen_file *y = *(const struct gen_file *const *)b;
-
-	if (x->link_group != y->link_group)
-		return x->link_group < y->link_group ? -1 : 1;
-	return strcmp(x->path, y->path);
-}
-
-/* Make every member of each hardlink group a link of its first. */
+/* Make every member of each hardlink group (v, n: gen_link_members())
+ * a link of its first. */
 static int join_links(const struct gen_report *r, int rootfd,
+		      const struct gen_link_member *v, size_t n,
 		      struct rf_error *err)
 {
-	const struct gen_file **v = rf_xcalloc(r->nfiles + 1, sizeof(*v));
-	size_t n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < r->nfiles; i++)
-		if (r->files[i].link_group != 0 && r->files[i].cls != GEN_MISSING &&
-		    S_ISREG(r->files[i].type))
-			v[n++] = &r->files[i];
-	qsort(v, n, sizeof(*v), group_cmp);
 	for (size_t i = 0, k; i < n && rc == 0; i = k) {
-		const struct gen_file *first = v[i];
+		const struct gen_file *first = &r->files[v[i].index];
 		const char *b1, *b2;
 		struct stat s1, s2;
 		int p1 = gen_open_parent(rootfd, first->path, &b1, false);
 
-		for (k = i + 1; k < n && v[k]->link_group == first->link_group;
-		     k++) {
+		for (k = i + 1; k < n && v[k].group == v[i].group; k++) {
+			const struct gen_file *f = &r->files[v[k].index];
 			int p2;
 
-			if (rc < 0 || p1 < 0 ||
+			if (rc < 0 || p1 < 0 || !S_ISREG(first->type) ||
+			    !S_ISREG(f->type) ||
 			    fstatat(p1, b1, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(s1.st_mode))
 				continue;
-			p2 = gen_open_parent(rootfd, v[k]->path, &b2, false);
+			p2 = gen_open_parent(rootfd, f->path, &b2, false);
 			if (p2 < 0)
 				continue;
 			if ((fstatat(p2, b2, &s2, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -279,14 +265,13 @@ static int join_links(const struct gen_report *r, int rootfd,
 			    ((unlinkat(p2, b2, 0) < 0 && errno != ENOENT) ||
 			     linkat(p1, b1, p2, b2, 0) < 0))
 				rc = rf_error_errno(err, -errno,
-						    "link /%s to /%s",
-						    v[k]->path, first->path);
+						    "link /%s to /%s", f->path,
+						    first->path);
 			close(p2);
 		}
 		if (p1 >= 0)
 			close(p1);
 	}
-	free(v);
 	return rc;
 }
 
@@ -300,7 +285,7 @@ static int member_cmp(const void *a, const void *b)
 }
 
 struct gen_link_member *gen_link_members(const struct gen_report *r,
-					 size_t *n)
+					 size_t *n, unsigned char **first)
 {
 	struct gen_link_member *v = rf_xcalloc(r->nfiles + 1, sizeof(*v));
 
@@ -312,34 +297,41 @@ struct gen_link_member *gen_link_members(const struct gen_report *r,
 			v[(*n)++].index = i;
 		}
 	qsort(v, *n, sizeof(*v), member_cmp);
+	if (first != NULL) {
+		*first = rf_xcalloc(r->nfiles + 1, 1);
+		for (size_t i = 0; i < *n; i++)
+			if (i == 0 || v[i].group != v[i - 1].group)
+				(*first)[v[i].index] = 1;
+	}
 	return v;
 }
 
-/* Whether files[i] is the first of its hardlink group in report order. */
-static bool first_of_group(const struct gen_link_member *v, size_t n,
-			   unsigned long long group, size_t i)
+bool gen_path_under(const char *path, const char *mountpoint, size_t *len)
 {
-	size_t lo = 0, hi = n;
+	const char *mp = mountpoint + 1; /* "/" → "", "/boot" → "boot" */
+	size_t n = strlen(mp);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	*len = n;
+	return n == 0 || (strncmp(path, mp, n) == 0 &&
+			  (path[n] == '/' || path[n] == '\0'));
+}
 
-		if (v[mid].group < group)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && v[lo].group == group && v[lo].index == i;
+void gen_note_absent(struct rf_buf *absent, uint64_t *warnings,
+		     const char *path)
+{
+	if (absent != NULL && *warnings < 20)
+		rf_buf_printf(absent, "%s/%s", absent->len ? "\n" : "", path);
+	(*warnings)++;
 }
 
 int gen_tree_apply(const struct gen_report *r, int rootfd,
 		   uint64_t *warnings, struct rf_buf *absent,
 		   struct rf_error *err)
 {
-	size_t nfirsts;
-	struct gen_link_member *firsts = gen_link_members(r, &nfirsts);
+	size_t n;
+	unsigned char *first;
+	struct gen_link_member *v = gen_link_members(r, &n, &first);
 	int rc = 0;
-
 
 	*warnings = 0;
 	/* first everything that changes directories, then the metadata, so
@@ -364,7 +356,7 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
 		if (rc < 0)
 			goto out;
 	}
-	rc = join_links(r, rootfd, err);
+	rc = join_links(r, rootfd, v, n, err);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < r->nfiles && rc == 0; i++) {
@@ -380,23 +372,17 @@ int gen_tree_apply(const struct gen_report *r, int rootfd,
 		else
 			pfd = gen_open_parent(rootfd, f->path, &base, false);
 		if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (st.st_mode & S_IFMT) != f->type) {
-			if (absent != NULL && *warnings < 20)
-				rf_buf_printf(absent, "%s/%s",
-					      absent->len ? "\n" : "", f->path);
-			(*warnings)++;
-		} else {
+		    (st.st_mode & S_IFMT) != f->type)
+			gen_note_absent(absent, warnings, f->path);
+		else
 			rc = apply_one(pfd, base, f,
-				       f->link_group == 0 ||
-					       first_of_group(firsts, nfirsts,
-							      f->link_group, i),
-				       err);
-		}
+				       f->link_group == 0 || first[i], err);
 		if (pfd >= 0)
 			close(pfd);
 	}
 out:
-	free(firsts);
+	free(first);
+	free(v);
 	return rc;
 }
 

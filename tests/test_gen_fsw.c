@@ -162,8 +162,8 @@ static void tar_close(struct tarbuf *t)
 
 /* Read t's archive into w (one batch, applied at the end, or each record
  * as read when live): gen_extract()'s rc. */
-static int fill(struct gen_fsw *w, struct tarbuf *t, bool live,
-		struct rf_error *err)
+static int fill_lim(struct gen_fsw *w, struct tarbuf *t, bool live,
+		    const struct gen_limits *caps, struct rf_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct gen_limits lim;
@@ -171,6 +171,8 @@ static int fill(struct gen_fsw *w, struct tarbuf *t, bool live,
 	int rc;
 
 	gen_limits_default(&lim);
+	if (caps != NULL)
+		lim = *caps;
 	archive_read_support_format_tar(a);
 	CU_ASSERT_EQUAL_FATAL(archive_read_open_memory(a, t->out.data,
 						       t->out.len),
@@ -181,6 +183,54 @@ static int fill(struct gen_fsw *w, struct tarbuf *t, bool live,
 	gen_fsw_batch_free(d.batch);
 	archive_read_free(a);
 	return rc;
+}
+
+static int fill(struct gen_fsw *w, struct tarbuf *t, bool live,
+		struct rf_error *err)
+{
+	return fill_lim(w, t, live, NULL, err);
+}
+
+/* A tar header written by hand (for what libarchive's writer will not
+ * make): ustar, mode 0644, owned by root. */
+static void raw_header(struct rf_buf *b, const char *name, char type,
+		       size_t size)
+{
+	unsigned char h[512] = {0};
+	unsigned sum = 0;
+
+	snprintf((char *)h, 100, "%s", name);
+	memcpy(h + 100, "0000644", 7);
+	memcpy(h + 108, "0000000", 7);
+	memcpy(h + 116, "0000000", 7);
+	snprintf((char *)h + 124, 12, "%011zo", size);
+	memcpy(h + 136, "14000000000", 11);
+	h[156] = (unsigned char)type;
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < sizeof(h); i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	rf_buf_add(b, h, sizeof(h));
+}
+
+/* b padded to a whole record of 512 bytes */
+static void raw_pad(struct rf_buf *b)
+{
+	static const unsigned char zero[512];
+
+	rf_buf_add(b, zero, (512 - b->len % 512) % 512);
+}
+
+/* One pax record "LEN key=value\n" into b. */
+static void pax_record(struct rf_buf *b, const char *key, const char *value)
+{
+	size_t n = strlen(key) + strlen(value) + 3, len = n + 1;
+
+	while (len != n + (size_t)snprintf(NULL, 0, "%zu", len))
+		len = n + (size_t)snprintf(NULL, 0, "%zu", len);
+	rf_buf_printf(b, "%zu %s=%s\n", len, key, value);
 }
 
 /* --- reading back ---------------------------------------------------------- */
@@ -347,7 +397,12 @@ static void test_fill_and_read_back(void)
 	memset(name + 5, 'n', 255);
 	put_file(&t, name, 0600, "long", 4);
 	/* symlinks: fast, slow, and two that would leave the root */
-	put_link(&t, "usr/bin/fast", "big");
+	/* a symlink takes security.* and trusted.* xattrs, not user.* */
+	e = entry("usr/bin/fast", AE_IFLNK, 0777);
+	archive_entry_set_symlink(e, "big");
+	archive_entry_xattr_add_entry(e, "user.no", "x", 1);
+	archive_entry_xattr_add_entry(e, "security.selinux", "ctx", 3);
+	put(&t, e, NULL, 0);
 	memset(target, 't', sizeof(target) - 1);
 	target[sizeof(target) - 1] = '\0';
 	put_link(&t, "usr/bin/slow", target);
@@ -464,6 +519,8 @@ static void test_fill_and_read_back(void)
 	in = inode_of(fs, ino_of(fs, "usr/bin/fast"));
 	CU_ASSERT(LINUX_S_ISLNK(in.i_mode) && in.i_size == 3 &&
 		  memcmp(in.i_block, "big", 3) == 0);
+	CU_ASSERT(xattr_is(fs, "usr/bin/fast", "security.selinux", "ctx", 3));
+	CU_ASSERT_FALSE(xattr_is(fs, "usr/bin/fast", "user.no", "x", 1));
 	got = content(fs, "usr/bin/slow", &len);
 	CU_ASSERT(got != NULL && len == strlen(target) &&
 		  memcmp(got, target, len) == 0);
@@ -557,6 +614,67 @@ static void test_refused(void)
 	memset(&err, 0, sizeof(err));
 	CU_ASSERT_EQUAL(fill(w, &t, true, &err), -EINVAL);
 	free(t.out.data);
+	/* caps hold on this path too: a file past max_file_size, entries
+	 * past max_entries */
+	{
+		struct gen_limits caps;
+
+		gen_limits_default(&caps);
+		caps.max_file_size = 4;
+		tar_open(&t);
+		put_file(&t, "big", 0644, "12345", 5);
+		tar_close(&t);
+		memset(&err, 0, sizeof(err));
+		CU_ASSERT_EQUAL(fill_lim(w, &t, true, &caps, &err), -EFBIG);
+		CU_ASSERT(strstr(err.msg, "over the cap") != NULL);
+		free(t.out.data);
+		gen_limits_default(&caps);
+		caps.max_entries = 2;
+		tar_open(&t);
+		put_file(&t, "c1", 0644, "1", 1);
+		put_file(&t, "c2", 0644, "2", 1);
+		put_file(&t, "c3", 0644, "3", 1);
+		tar_close(&t);
+		memset(&err, 0, sizeof(err));
+		CU_ASSERT_EQUAL(fill_lim(w, &t, true, &caps, &err), -EFBIG);
+		CU_ASSERT(strstr(err.msg, "entries (cap)") != NULL);
+		free(t.out.data);
+	}
+	/* a sparse map that goes back (libarchive takes it): its second
+	 * run lies inside the first, written whole (1 MiB) already */
+	{
+		struct rf_buf pax = RF_BUF_INIT, map = RF_BUF_INIT;
+		size_t run = 1 << 20;
+
+		memset(&t, 0, sizeof(t));
+		pax_record(&pax, "GNU.sparse.major", "1");
+		pax_record(&pax, "GNU.sparse.minor", "0");
+		pax_record(&pax, "GNU.sparse.name", "back");
+		pax_record(&pax, "GNU.sparse.realsize", "4194304");
+		rf_buf_printf(&map, "2\n%zu\n%zu\n%zu\n10\n", run, run,
+			      run + 100);
+		raw_pad(&map);
+		raw_header(&t.out, "PaxHeaders/back", 'x', pax.len);
+		rf_buf_add(&t.out, pax.data, pax.len);
+		raw_pad(&t.out);
+		raw_header(&t.out, "GNUSparseFile.0/back", '0',
+			   map.len + run + 10);
+		rf_buf_add(&t.out, map.data, map.len);
+		for (size_t i = 0; i < run + 10; i++)
+			rf_buf_addch(&t.out, (char)('a' + i % 26));
+		raw_pad(&t.out);
+		{
+			static const char end[1024]; /* the archive's end */
+
+			rf_buf_add(&t.out, end, sizeof(end));
+		}
+		memset(&err, 0, sizeof(err));
+		CU_ASSERT_EQUAL(fill(w, &t, true, &err), -EINVAL);
+		CU_ASSERT(strstr(err.msg, "out of order") != NULL);
+		rf_buf_free(&pax);
+		rf_buf_free(&map);
+		rf_buf_free(&t.out);
+	}
 	/* a symlink loop */
 	tar_open(&t);
 	put_link(&t, "loop", "loop/x");

@@ -81,11 +81,8 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["table"]==
 ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
 qemu-img check -q "$T/img.qcow2" || fail "qemu-img check failed"
 qemu-img convert -O raw "$T/img.qcow2" "$T/img.raw" || fail "qemu-img convert failed"
-set -- $(gpt_part "$T/img.raw" 1)
-[ -n "$2" ] || fail "no partition 1 in the GPT"
-dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
-	skip="$1" count="$2" status=none || fail "dd failed"
-e2fsck -fn "$T/fs.img" >"$T/fsck.log" 2>&1 || { cat "$T/fsck.log"; fail "e2fsck found errors"; }
+part "$T/img.raw" "$T/fs.img"
+ext_sound "$T/fs.img" "the image"
 
 # --- fidelity ---
 mkdir "$T/ex"
@@ -115,11 +112,8 @@ debugfs -R "stat /usr/share/alpha/gone.txt" "$T/fs.img" 2>&1 | grep -q 'File not
 # equals the source
 same_tree() {
 	_src=${3:-$T/src.xml}
-	set -- "$1" "$2" $(gpt_part "$1" 1)
-	dd if="$1" of="$T/$2.fs" bs=1M iflag=skip_bytes,count_bytes \
-		skip="$3" count="$4" status=none || fail "$2: dd failed"
-	e2fsck -fn "$T/$2.fs" >"$T/$2.fsck" 2>&1 ||
-		{ cat "$T/$2.fsck"; fail "$2: e2fsck found errors"; }
+	part "$1" "$T/$2.fs"
+	ext_sound "$T/$2.fs" "$2"
 	mkdir "$T/$2.ex"
 	debugfs -R "rdump / $T/$2.ex" "$T/$2.fs" >/dev/null 2>&1 || fail "$2: rdump failed"
 	"$SCAN" -q --root "$T/$2.ex" --report "$T/$2.xml" >/dev/null 2>&1 ||
@@ -283,11 +277,8 @@ PY
 	rm -rf "$T/$1.ex"
 	mkdir "$T/$1.ex"
 	while read -r n mp; do
-		set -- "$1" $(gpt_part "$T/$1.raw" "$n")
-		dd if="$T/$1.raw" of="$T/$1.fs$n" bs=1M iflag=skip_bytes,count_bytes \
-			skip="$2" count="$3" status=none || fail "$1: dd failed"
-		e2fsck -fn "$T/$1.fs$n" >"$T/$1.fsck" 2>&1 ||
-			{ cat "$T/$1.fsck"; fail "$1: e2fsck of $mp found errors"; }
+		part "$T/$1.raw" "$T/$1.fs$n" "$n"
+		ext_sound "$T/$1.fs$n" "$1: $mp"
 		if [ "$mp" = / ]; then
 			for m in srv home; do
 				[ "$(debugfs -R "ls /$m" "$T/$1.fs$n" 2>/dev/null | wc -w)" -le 8 ] ||
@@ -304,7 +295,6 @@ PY
 			fail "$1: rdump of $mp failed"
 		[ "$mp" = / ] || { rm -rf "$T/$1.ex$mp/lost+found" &&
 			touch -r "$T/$1.stamp" "$T/$1.ex$mp"; }
-		set -- "$1"
 	done <"$T/$1.parts"
 	debugfs -R "stat /odd/null" "$T/$1.fs$(sed -n 's| /srv$||p' "$T/$1.parts")" 2>&1 |
 		grep -q 'Type: character special' || fail "$1: /srv/odd/null is not on /srv"

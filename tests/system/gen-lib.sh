@@ -53,6 +53,20 @@ with open(sys.argv[1], 'rb') as f:
 PY
 }
 
+# part IMAGE OUT [N]: partition N (1) of the raw GPT IMAGE into OUT
+part() {
+	set -- "$1" "$2" "${3:-1}" $(gpt_part "$1" "${3:-1}")
+	[ -n "$5" ] || fail "no partition $3 in $1"
+	dd if="$1" of="$2" bs=1M iflag=skip_bytes,count_bytes skip="$4" \
+		count="$5" status=none || fail "dd of partition $3 of $1 failed"
+}
+
+# ext_sound FS TAG: e2fsck -fn finds nothing wrong in the filesystem FS
+ext_sound() {
+	e2fsck -fn "$1" >"$1.fsck" 2>&1 ||
+		{ cat "$1.fsck"; fail "$2: e2fsck found errors"; }
+}
+
 # compare_reports SOURCE GENERATED: every file identical in type, mode,
 # owner, group, size, content, link target, rdev and class, and the same
 # packages, except the paths generation changes on purpose:

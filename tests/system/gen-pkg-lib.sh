@@ -22,12 +22,8 @@ gen_image() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["packages"]==int(sys.argv[2]), d' \
 		"$T/gen.json" "$_n" || fail "unexpected --json output: $(cat "$T/gen.json")"
 	ls "$T" | grep -q '^reforge-gen\.' && fail "the staging directory was left behind"
-	set -- $(gpt_part "$T/img.raw" 1)
-	[ -n "$2" ] || fail "no partition 1 in the GPT"
-	dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
-		skip="$1" count="$2" status=none || fail "dd failed"
-	e2fsck -fn "$T/fs.img" >"$T/fsck.log" 2>&1 ||
-		{ cat "$T/fsck.log"; fail "e2fsck found errors"; }
+	part "$T/img.raw" "$T/fs.img"
+	ext_sound "$T/fs.img" "the image"
 	mkdir "$T/ex"
 	debugfs -R "rdump / $T/ex" "$T/fs.img" >/dev/null 2>&1 || fail "debugfs rdump failed"
 	for _p in $(python3 - "$T/src.xml" <<'PY'
@@ -123,10 +119,7 @@ server_gen() {
 	$_r image download "$_j" -o "$T/srv.raw" >/dev/null || fail "download"
 	kill $SPID
 	wait $SPID
-	set -- $(gpt_part "$T/srv.raw" 1)
-	[ -n "$2" ] || fail "no partition 1 in the server's image"
-	dd if="$T/srv.raw" of="$T/srv-fs.img" bs=1M iflag=skip_bytes,count_bytes \
-		skip="$1" count="$2" status=none || fail "dd"
+	part "$T/srv.raw" "$T/srv-fs.img"
 	mkdir "$T/srv-ex"
 	debugfs -R "rdump / $T/srv-ex" "$T/srv-fs.img" >/dev/null 2>&1 ||
 		fail "debugfs rdump of the server's image"

@@ -60,13 +60,6 @@ gen() {
 		--tmpdir "$T" --jobs "$2" --json -o "$3" >"$3.json" 2>"$3.err"
 	echo $?
 }
-# part IMAGE OUT: partition 1 of IMAGE into OUT
-part() {
-	set -- "$1" "$2" $(gpt_part "$1" 1)
-	[ -n "$4" ] || fail "no partition 1 in $1"
-	dd if="$1" of="$2" bs=1M iflag=skip_bytes,count_bytes skip="$3" \
-		count="$4" status=none || fail "dd failed"
-}
 
 # --- xfs ---
 rc=$(gen xfs 2 "$T/xfs.raw")

@@ -174,10 +174,7 @@ cmp "$T/img.qcow2" "$T/again.qcow2" || fail "the resumed download differs"
 
 # the image holds the source's files
 qemu-img convert -O raw "$T/img.qcow2" "$T/img.raw" || fail "qemu-img convert"
-set -- $(gpt_part "$T/img.raw" 1)
-[ -n "$2" ] || fail "no partition 1 in the GPT"
-dd if="$T/img.raw" of="$T/fs.img" bs=1M iflag=skip_bytes,count_bytes \
-	skip="$1" count="$2" status=none || fail "dd"
+part "$T/img.raw" "$T/fs.img"
 rm -f "$T/img.raw"
 mkdir "$T/ex"
 debugfs -R "rdump / $T/ex" "$T/fs.img" >/dev/null 2>&1 || fail "debugfs rdump"
